@@ -1,0 +1,105 @@
+"""Figures and tables built from run events and confusion counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cifar_core.plots import (
+    class_balance_figure,
+    confusion_figure,
+    curves_figure,
+    epoch_frame,
+    normalize_rows,
+    per_class_frame,
+    probability_figure,
+    step_frame,
+)
+
+CLASSES = ("cat", "dog", "frog")
+
+
+def epoch_event(epoch, train_loss, val_acc):
+    return {"type": "epoch", "epoch": epoch, "train_loss": train_loss, "train_acc": 0.5, "val_loss": 1.0, "val_acc": val_acc}
+
+
+def step_event(epoch, step, loss):
+    return {"type": "step", "epoch": epoch, "step": step, "steps_per_epoch": 4, "train_loss": loss}
+
+
+def test_epoch_frame_keeps_the_latest_value_of_an_epoch_repeated_by_a_resume():
+    events = [{"type": "launch"}, epoch_event(1, 2.0, 0.3), epoch_event(2, 1.5, 0.4), {"type": "resume"}, epoch_event(2, 1.4, 0.45)]
+    frame = epoch_frame(events)
+    assert frame["epoch"].tolist() == [1, 2]
+    assert frame["val_acc"].tolist() == [0.3, 0.45]
+
+
+def test_epoch_frame_of_a_run_without_validation_has_empty_val_columns():
+    event = epoch_event(1, 2.0, None)
+    event["val_loss"] = None
+    frame = epoch_frame([event])
+    assert frame["val_acc"].isna().all()
+    figure = curves_figure({"run": [event]})
+    assert [trace.name for trace in figure.data] == ["train loss", "train accuracy"]
+
+
+def test_step_frame_places_steps_at_fractional_epochs():
+    frame = step_frame([step_event(1, 2, 2.1), step_event(2, 4, 1.2)])
+    assert frame["x"].tolist() == [0.5, 2.0]
+
+
+def test_curves_for_one_run_show_train_and_validation_loss_and_accuracy():
+    events = [step_event(1, 2, 2.2), epoch_event(1, 2.0, 0.3), epoch_event(2, 1.5, 0.4)]
+    figure = curves_figure({"only": events})
+    names = [trace.name for trace in figure.data]
+    assert names == ["train loss (running)", "train loss", "validation loss", "train accuracy", "validation accuracy"]
+    val_acc = figure.data[4]
+    assert list(val_acc.x) == [1, 2] and list(val_acc.y) == [0.3, 0.4] and val_acc.line.dash == "dash"
+
+
+def test_overlaid_runs_get_one_colour_each_and_their_label_in_the_legend():
+    figure = curves_figure({"a": [epoch_event(1, 2.0, 0.3)], "b": [epoch_event(1, 1.0, 0.6)]}, show_steps=False)
+    colours = {trace.name.split(" · ")[0]: trace.line.color for trace in figure.data}
+    assert set(colours) == {"a", "b"} and colours["a"] != colours["b"]
+
+
+def test_a_run_with_no_events_yet_gives_an_empty_figure_not_an_error():
+    assert len(curves_figure({"new": []}).data) == 0
+
+
+def test_row_normalised_confusion_rows_sum_to_one_and_empty_rows_stay_zero():
+    counts = np.array([[8, 2, 0], [1, 3, 0], [0, 0, 0]])
+    rates = normalize_rows(counts)
+    assert np.allclose(rates[0], [0.8, 0.2, 0.0]) and np.allclose(rates[1], [0.25, 0.75, 0]) and (rates[2] == 0).all()
+
+
+def test_confusion_heatmap_has_class_names_on_both_axes_and_values_in_cells():
+    counts = torch.tensor([[8, 2, 0], [1, 3, 0], [0, 0, 5]])
+    figure = confusion_figure(counts, CLASSES)
+    heat = figure.data[0]
+    assert list(heat.x) == list(CLASSES) and list(heat.y) == list(CLASSES)
+    assert heat.text[0][1] == "2"
+    assert figure.layout.xaxis.title.text == "predicted class" and figure.layout.yaxis.title.text == "true class"
+    normalised = confusion_figure(counts, CLASSES, normalize=True).data[0]
+    assert normalised.text[0][0] == "80%" and normalised.zmax == 1
+    assert normalised.customdata[0][0] == 8  # hover still shows the count
+
+
+def test_class_balance_has_one_bar_group_per_split():
+    figure = class_balance_figure({"train": {"cat": 5, "dog": 5}, "test": {"cat": 1, "dog": 2}, "empty": {}})
+    assert [trace.name for trace in figure.data] == ["train", "test"]
+    assert list(figure.data[1].y) == [1, 2]
+
+
+def test_per_class_frame_has_one_row_per_class_in_order():
+    frame = per_class_frame({name: {"precision": 0.5, "recall": 0.25, "f1": 0.33, "support": 4} for name in CLASSES})
+    assert frame["class"].tolist() == list(CLASSES)
+    assert frame.columns.tolist() == ["class", "precision", "recall", "f1", "support"]
+    assert frame["support"].dtype.kind == "i"
+
+
+def test_probability_bars_put_the_largest_on_top_with_percent_labels():
+    figure = probability_figure({"cat": 0.7, "dog": 0.2, "frog": 0.1})
+    bar = figure.data[0]
+    assert list(bar.y) == ["frog", "dog", "cat"]  # plotly draws the last bar on top
+    assert list(bar.text) == ["10%", "20%", "70%"]
