@@ -1,0 +1,289 @@
+"""The training loop: data on the device as uint8, batched augmentation, honest metrics.
+
+The engine knows nothing about files or processes. It reports through ``on_event`` (one dict per
+step/epoch, the run store appends them to ``metrics.jsonl``), hands checkpoints to ``save``
+(the run store writes them atomically), and polls ``should_stop`` so a cancel ends it between
+steps. A resume state restores model, optimiser, schedule, RNGs and epoch, so a resumed run
+continues exactly where the last completed epoch left it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cifar_core.augment import AugmentPipeline
+from cifar_core.data import CifarData
+from cifar_core.device import autocast, memory_format, resolve_device
+from cifar_core.inference import predict_logits, to_model_input
+from cifar_core.models import build_model, count_parameters
+from cifar_core.train.config import TrainConfig
+from cifar_core.train.splits import run_splits
+
+# Training steps timed (after two warm-up steps) to fit the schedule into a time budget.
+CALIBRATION_STEPS = 8
+# Images used to initialise data-dependent layers (e.g. fast_cnn's whitening filters).
+INIT_SAMPLE = 5000
+
+EventSink = Callable[[dict[str, Any]], None]
+CheckpointSink = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class TrainResult:
+    """How the run ended and its headline numbers."""
+
+    status: str  # "finished" | "cancelled"
+    epochs_done: int
+    best_val_acc: float | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy against probability targets, so CutMix/MixUp's mixed labels train correctly."""
+    if label_smoothing:
+        targets = targets * (1 - label_smoothing) + label_smoothing / targets.shape[1]
+    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+
+
+def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """[true, predicted] counts."""
+    flat = labels.to(torch.long) * num_classes + preds.to(torch.long)
+    return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """Adam as in the study, or Nesterov SGD; only parameters that train are optimised."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(
+        params, lr=config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay
+    )
+
+
+def lr_factor(config: TrainConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
+    """Multiplier of the base learning rate at ``step`` (linear warm-up, then the schedule)."""
+    warmup = int(config.warmup_epochs * steps_per_epoch)
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    if config.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return max(0.0, 1.0 - progress)  # onecycle: linear decay to zero after the warm-up
+
+
+def train(
+    config: TrainConfig,
+    data: CifarData,
+    *,
+    on_event: EventSink = lambda event: None,
+    save: CheckpointSink = lambda name, payload: None,
+    should_stop: Callable[[], bool] = lambda: False,
+    resume: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train ``config`` on ``data``; see the module docstring for the callbacks."""
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    splits = run_splits(config, data)
+    source = data.splits["train"]
+    train_images = source.images[splits.train].to(device)
+    train_labels = source.labels[splits.train].to(device)
+    val_images = source.images[splits.val]
+    val_labels = source.labels[splits.val]
+    num_classes = len(data.classes)
+
+    model = build_model(config.model, dropout=config.dropout, num_classes=num_classes, options=config.model_options)
+    model = model.to(device, memory_format=memory_format(device))
+    optimizer = make_optimizer(config, model)
+    pipeline = AugmentPipeline(config.augment_config(), num_classes=num_classes)
+
+    n_train = len(train_labels)
+    batch_size = min(config.batch_size, n_train)
+    steps_per_epoch = n_train // batch_size + (1 if n_train % batch_size > 1 else 0)  # skip a lone image: BatchNorm needs 2
+    # a time budget replaces config.epochs (then only a cap) once the first steps are timed
+    plan = {"epochs": config.epochs, "fitted": config.budget_minutes is None}
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(config, step, plan["epochs"] * steps_per_epoch, steps_per_epoch)
+    )
+
+    start_epoch, best_val_acc, history = 0, None, []
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        generator.set_state(resume["generator"])
+        torch.set_rng_state(resume["torch_rng"])
+        start_epoch, best_val_acc, history = resume["epoch"], resume["best_val_acc"], list(resume["history"])
+        plan.update(epochs=resume.get("planned_epochs", config.epochs), fitted=True)
+    elif hasattr(model, "init_from_data"):
+        model.init_from_data(to_model_input(train_images[:INIT_SAMPLE], device))
+    run_start = time.perf_counter()
+
+    on_event(
+        {
+            "type": "start",
+            "time": time.time(),
+            "device": str(device),
+            "n_train": n_train,
+            "n_val": len(val_labels),
+            "parameters": count_parameters(model),
+            "trainable_parameters": count_parameters(model, trainable_only=True),
+            "steps_per_epoch": steps_per_epoch,
+            "epochs": config.epochs,
+            "start_epoch": start_epoch,
+            "synthetic_data": data.is_synthetic,
+        }
+    )
+
+    epoch = start_epoch
+    while epoch < plan["epochs"]:
+        model.train()
+        order = torch.randperm(n_train, generator=generator) if config.shuffle else torch.arange(n_train)
+        order = order.to(device)
+        epoch_start = time.perf_counter()
+        loss_sum = correct = seen = 0.0
+        window_loss, window_steps = 0.0, 0
+        for step in range(steps_per_epoch):
+            if should_stop():
+                return TrainResult("cancelled", epoch, best_val_acc, history)
+            index = order[step * batch_size : (step + 1) * batch_size]
+            augmented = pipeline(train_images[index], train_labels[index], generator)
+            x = to_model_input(augmented.images, device)
+            with autocast(device):
+                logits = model(x)
+            loss = soft_cross_entropy(logits, augmented.soft_labels, config.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if not plan["fitted"]:
+                calibrate_budget(config, plan, step, steps_per_epoch, len(val_labels) / batch_size, run_start, on_event)
+
+            batch_loss = loss.item()
+            n = len(index)
+            loss_sum += batch_loss * n
+            seen += n
+            # accuracy against each image's dominant label (CutMix keeps the larger share)
+            correct += (logits.argmax(1) == augmented.soft_labels.argmax(1)).sum().item()
+            window_loss += batch_loss
+            window_steps += 1
+            if window_steps == config.log_every or step == steps_per_epoch - 1:
+                elapsed = time.perf_counter() - epoch_start
+                on_event(
+                    {
+                        "type": "step",
+                        "time": time.time(),
+                        "epoch": epoch + 1,
+                        "step": step + 1,
+                        "steps_per_epoch": steps_per_epoch,
+                        "global_step": epoch * steps_per_epoch + step + 1,
+                        "train_loss": window_loss / window_steps,
+                        "images_per_s": seen / elapsed,
+                        "eta_s": elapsed / (step + 1) * (steps_per_epoch - step - 1),
+                        "lr": optimizer.param_groups[0]["lr"],
+                    }
+                )
+                window_loss, window_steps = 0.0, 0
+        train_seconds = time.perf_counter() - epoch_start
+
+        record: dict[str, Any] = {
+            "type": "epoch",
+            "time": time.time(),
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / seen,
+            "train_acc": correct / seen,
+            "val_loss": None,
+            "val_acc": None,
+            "val_error": None,
+            "lr": optimizer.param_groups[0]["lr"],
+            "epoch_s": train_seconds,
+            "images_per_s": seen / train_seconds,
+            "confusion": None,
+        }
+        improved = False
+        if len(val_labels):
+            logits = predict_logits(model, val_images, device)
+            preds = logits.argmax(1)
+            val_acc = (preds == val_labels).float().mean().item()
+            record.update(
+                val_loss=F.cross_entropy(logits, val_labels).item(),
+                val_acc=val_acc,
+                val_error=1 - val_acc,
+                confusion=confusion_matrix(val_labels, preds, num_classes).tolist(),
+            )
+            improved = best_val_acc is None or val_acc > best_val_acc
+            if improved:
+                best_val_acc = val_acc
+        record["eval_s"] = time.perf_counter() - epoch_start - train_seconds
+        history.append({k: v for k, v in record.items() if k != "confusion"})
+        on_event(record)
+
+        state = {
+            "format": "cifar-explorer-checkpoint",
+            "version": 1,
+            "config": config.to_dict(),
+            "classes": list(data.classes),
+            "epoch": epoch + 1,
+            "best_val_acc": best_val_acc,
+            "val_acc": record["val_acc"],
+            "history": history,
+            "planned_epochs": plan["epochs"],
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        save("last", state)
+        if improved or not len(val_labels):
+            save("best", state)
+        epoch += 1
+    return TrainResult("finished", plan["epochs"], best_val_acc, history)
+
+
+def calibrate_budget(
+    config: TrainConfig,
+    plan: dict[str, Any],
+    step: int,
+    steps_per_epoch: int,
+    val_steps: float,
+    run_start: float,
+    on_event: EventSink,
+) -> None:
+    """Time the first steps, then set how many epochs fit into ``config.budget_minutes``.
+
+    Step 0 is warm-up (allocator, kernel selection); the next steps, up to CALIBRATION_STEPS,
+    are timed. Validation costs about a third of a training step per batch (forward only). The
+    schedule (warm-up, decay) is then laid over the fitted number of epochs.
+    """
+    now = time.perf_counter()
+    if step == 0 and steps_per_epoch > 1:
+        plan["calibration_start"] = now
+        return
+    if step < min(CALIBRATION_STEPS, steps_per_epoch - 1):
+        return
+    step_s = (now - plan.get("calibration_start", run_start)) / max(1, step)
+    epoch_s = step_s * (steps_per_epoch + val_steps / 3)
+    remaining = config.budget_minutes * 60 - (now - run_start) + step_s * (step + 1)
+    plan["epochs"] = max(1, min(config.epochs, int(remaining / epoch_s)))
+    plan["fitted"] = True
+    on_event(
+        {
+            "type": "budget",
+            "time": time.time(),
+            "budget_minutes": config.budget_minutes,
+            "seconds_per_epoch_estimate": epoch_s,
+            "epochs": plan["epochs"],
+        }
+    )
