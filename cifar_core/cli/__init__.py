@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cifar_core.cli.train_cmd",
     "cifar_core.cli.evaluate_cmd",
     "cifar_core.cli.runs_cmd",
+    "cifar_core.cli.presets_cmd",
     "cifar_core.cli.study_cmd",
 )
 

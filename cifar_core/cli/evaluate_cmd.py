@@ -1,0 +1,80 @@
+"""``evaluate`` (scores on a split) and ``predict`` (Kaggle ``id,label`` CSV for unlabelled images)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tqdm import tqdm
+
+from cifar_core.data import iter_unlabelled_images, load_cifar
+from cifar_core.errors import RunError
+from cifar_core.evaluate import evaluate, load_run_model, split_images
+from cifar_core.runs import Run
+from cifar_core.runs.atomic import write_atomic
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("evaluate", help="score a run's model on a split")
+    _add_run_flags(parser)
+    parser.add_argument("--data", default=None, help="dataset (default: the one the run trained on)")
+    parser.add_argument("--split", choices=("val", "test", "train"), default="val")
+    parser.add_argument("--tta", action="store_true", help="average with mirrored images")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run_evaluate)
+
+    parser = subparsers.add_parser("predict", help="write a Kaggle submission CSV (id,label)")
+    _add_run_flags(parser)
+    parser.add_argument("--images", required=True, help="test.7z, a Kaggle folder, or an image folder/archive")
+    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--tta", action="store_true", help="average with mirrored images")
+    parser.set_defaults(func=run_predict)
+
+
+def _add_run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run folder (checkpoints/<run_id>)")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    parser.add_argument("--device", default="auto")
+
+
+def open_run(path: str) -> Run:
+    run = Run(Path(path).expanduser().resolve())
+    if not run.config_path.is_file():
+        raise RunError(f"{path} is not a run folder (no config.json).")
+    return run
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    run = open_run(args.run)
+    loaded = load_run_model(run, args.checkpoint, args.device)
+    data = load_cifar(args.data or loaded.config.data)
+    images, labels, indices = split_images(loaded.config, data, args.split)
+    result = evaluate(loaded, images, labels, indices, tta=args.tta)
+    report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, **result.to_json()}
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{run.id} ({args.checkpoint}, epoch {loaded.epoch}) on {args.split}: accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f}, n={report['n']}")
+    for name, scores in report["per_class"].items():
+        print(f"  {name:<11} precision {scores['precision']:.3f} recall {scores['recall']:.3f} f1 {scores['f1']:.3f} n={scores['support']}")
+    for pair in report["most_confused"][:5]:
+        print(f"  {pair['true']} taken for {pair['predicted']}: {pair['count']} ({pair['rate']:.1%})")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    run = open_run(args.run)
+    loaded = load_run_model(run, args.checkpoint, args.device)
+    rows: list[tuple[str, str]] = []
+    with tqdm(unit="img", dynamic_ncols=True) as bar:
+        for ids, images in iter_unlabelled_images(args.images, batch_size=args.batch_size):
+            preds = loaded.probabilities(images, tta=args.tta).argmax(dim=1)
+            rows.extend((image_id, loaded.classes[int(p)]) for image_id, p in zip(ids, preds))
+            bar.update(len(ids))
+    out = Path(args.out)
+    lines = ["id,label"] + [f"{image_id},{label}" for image_id, label in rows]
+    write_atomic(out, lambda handle: handle.write(("\n".join(lines) + "\n").encode()))
+    print(f"wrote {len(rows)} predictions to {out}")
+    return 0

@@ -1,0 +1,83 @@
+"""``runs list|resume|cancel|delete`` and the internal ``runs worker`` that background runs use."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cifar_core.runs import Run, RunStore
+from cifar_core.runs.process import cancel, execute, launch
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("runs", help="list, resume, cancel or delete runs")
+    parser.add_argument("--root", default=None, help="runs folder (default: checkpoints/ or $CIFAR_EXPLORER_RUNS)")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    listing = actions.add_parser("list", help="all runs with status and best validation accuracy")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=run_list)
+
+    for name, func, help_text in (
+        ("resume", run_resume, "continue an interrupted or cancelled run from last.pt (in the background)"),
+        ("cancel", run_cancel, "stop a queued or running run, keeping its checkpoints"),
+        ("delete", run_delete, "delete a finished, failed, cancelled or interrupted run"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("run", help="run id, or a run folder path")
+        action.set_defaults(func=func)
+
+    worker = actions.add_parser("worker", help=argparse.SUPPRESS)
+    worker.add_argument("run_dir")
+    worker.add_argument("--resume", action="store_true")
+    worker.set_defaults(func=run_worker)
+
+
+def resolve(args: argparse.Namespace) -> tuple[RunStore, Run]:
+    """A bare id names a run in the store; a path names its folder (whose parent is the store)."""
+    if "/" in args.run:
+        path = Path(args.run).expanduser().resolve()
+        store = RunStore(path.parent)
+        return store, store.get(path.name)
+    store = RunStore(args.root)
+    return store, store.get(args.run)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = [run.summary() for run in RunStore(args.root).list()]
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print("no runs yet")
+    for row in rows:
+        best = f"{row['best_val_acc']:.4f}" if row["best_val_acc"] is not None else "-"
+        print(f"{row['run_id']:<40} {row['state']:<11} {row['model']:<20} epochs {row['epochs_done']}/{row['epochs']} best val_acc {best}")
+    return 0
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    _, run = resolve(args)
+    pid = launch(run, resume=True)
+    print(f"resuming {run.id} (pid {pid})")
+    return 0
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    _, run = resolve(args)
+    cancel(run)
+    print(f"cancel requested for {run.id}")
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    store, run = resolve(args)
+    store.delete(run.id)
+    print(f"deleted {run.id}")
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    result = execute(Run(Path(args.run_dir)), resume=args.resume)
+    return 0 if result is not None else 1

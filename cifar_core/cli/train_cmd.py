@@ -1,0 +1,63 @@
+"""``train``: one run, in the foreground with a progress bar, or detached with ``--background``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from cifar_core.cli.config_flags import add_config_flags, config_from_args
+from cifar_core.runs import RunStore
+from cifar_core.runs.process import execute, launch
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train a model (foreground, or --background)")
+    add_config_flags(parser)
+    parser.add_argument("--out", default=None, help="run folder (default: checkpoints/<auto id>)")
+    parser.add_argument("--background", action="store_true", help="detach; follow with `runs list`")
+    parser.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    parser.set_defaults(func=run_train)
+
+
+def store_and_id(out: str | None) -> tuple[RunStore, str | None]:
+    """``--out DIR`` names the run folder: its parent is the store root, its name the run id."""
+    if out is None:
+        return RunStore(), None
+    path = Path(out).expanduser().resolve()
+    return RunStore(path.parent), path.name
+
+
+def run_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    store, run_id = store_and_id(args.out)
+    run = store.create(config, run_id)
+    if args.background:
+        pid = launch(run)
+        print(json.dumps({"run_id": run.id, "dir": str(run.dir), "pid": pid}) if args.json else f"launched {run.id} (pid {pid}) in {run.dir}")
+        return 0
+
+    bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=args.json)
+
+    def show(event: dict) -> None:
+        if event["type"] == "start":
+            bar.reset(total=event["steps_per_epoch"] * event["epochs"])
+            bar.update(event["steps_per_epoch"] * event["start_epoch"])
+        elif event["type"] == "step":
+            bar.n = event["global_step"]
+            bar.set_postfix(epoch=event["epoch"], loss=f"{event['train_loss']:.3f}", img_s=f"{event['images_per_s']:.0f}")
+        elif event["type"] == "epoch":
+            val = f"{event['val_acc']:.4f}" if event["val_acc"] is not None else "-"
+            bar.write(f"epoch {event['epoch']}: train_loss {event['train_loss']:.4f} train_acc {event['train_acc']:.4f} val_acc {val} ({event['epoch_s']:.1f} s)")
+
+    result = execute(run, on_event=show)
+    bar.close()
+    summary = run.summary()
+    if result is None:
+        print(f"error: run {run.id} failed: {summary['error']} (log: {run.log_path})", file=sys.stderr)
+        return 2
+    print(json.dumps(summary) if args.json else f"{run.id}: {summary['state']}, best val_acc {summary['best_val_acc']}, in {run.dir}")
+    return 0 if result.status == "finished" else 1
