@@ -1,0 +1,82 @@
+"""Evaluation: scores that agree with a hand count, confusion pairs, misclassified galleries."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cifar_core.data import load_synthetic
+from cifar_core.errors import CheckpointError, DataError
+from cifar_core.evaluate import Evaluation, evaluate, load_run_model, most_confused_pairs, split_images
+from cifar_core.runs import RunStore
+from cifar_core.runs.process import execute
+from cifar_core.train import TrainConfig
+
+CLASSES = ("a", "b", "c")
+
+
+def test_evaluation_scores_agree_with_a_hand_count():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    probs = torch.tensor(
+        [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0.1, 0.1, 0.8]]
+    )
+    result = Evaluation(CLASSES, labels, probs, torch.arange(6) + 100)
+    assert result.accuracy == pytest.approx(4 / 6)
+    assert result.loss == pytest.approx(-torch.tensor([0.8, 0.2, 0.8, 0.6, 0.3, 0.8]).log().mean().item(), rel=1e-5)
+    assert result.confusion.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    per_class = result.per_class()
+    assert per_class["b"] == {"precision": pytest.approx(2 / 3), "recall": 1.0, "f1": pytest.approx(0.8), "support": 2}
+    assert per_class["c"]["recall"] == 0.5 and per_class["c"]["precision"] == 1.0
+
+
+def test_misclassified_returns_exactly_one_confusion_cell_with_sorted_top3():
+    labels = torch.tensor([0, 0, 0, 1])
+    probs = torch.tensor([[0.2, 0.7, 0.1], [0.4, 0.5, 0.1], [0.1, 0.1, 0.8], [0.9, 0.05, 0.05]])
+    result = Evaluation(CLASSES, labels, probs, torch.tensor([10, 11, 12, 13]))
+    cell = result.misclassified(true_class=0, predicted_class=1)
+    assert [row["index"] for row in cell] == [10, 11]  # most confident mistake first
+    assert cell[0]["true"] == "a" and cell[0]["predicted"] == "b"
+    assert [name for name, _ in cell[0]["top3"]] == ["b", "a", "c"]
+    assert len(result.misclassified()) == 4 - 0  # every row here is wrong
+
+
+def test_most_confused_pairs_are_ordered_by_count_with_row_rates():
+    confusion = torch.tensor([[5, 3, 0], [1, 8, 1], [0, 4, 2]])
+    pairs = most_confused_pairs(confusion, CLASSES)
+    assert [(p["true"], p["predicted"], p["count"]) for p in pairs] == [("c", "b", 4), ("a", "b", 3), ("b", "a", 1), ("b", "c", 1)]
+    assert pairs[0]["rate"] == pytest.approx(4 / 6)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    store = RunStore(tmp_path_factory.mktemp("runs"))
+    run = store.create(TrainConfig(data="synthetic", epochs=2, limit=300, batch_size=64, device="cpu", aug_p=0, mix_p=0), "eval-run")
+    assert execute(run).status == "finished"
+    return run
+
+
+def test_a_run_model_reproduces_its_recorded_validation_accuracy(trained_run):
+    loaded = load_run_model(trained_run, "last")
+    data = load_synthetic()
+    images, labels, indices = split_images(loaded.config, data, "val")
+    assert len(labels) == 60
+    result = evaluate(loaded, images, labels, indices)
+    assert result.accuracy == pytest.approx(trained_run.events("epoch")[-1]["val_acc"])
+    assert torch.equal(data.splits["train"].labels[result.indices], labels)
+
+
+def test_tta_changes_probabilities_but_keeps_shape(trained_run):
+    loaded = load_run_model(trained_run)
+    images = load_synthetic().splits["train"].images[:32]
+    plain, tta = loaded.probabilities(images), loaded.probabilities(images, tta=True)
+    assert plain.shape == tta.shape == (32, 10)
+    assert torch.allclose(tta.sum(1), torch.ones(32), atol=1e-5) and not torch.allclose(plain, tta)
+
+
+def test_missing_checkpoint_and_unlabelled_test_split_are_clear_errors(trained_run, tmp_path):
+    empty = RunStore(tmp_path).create(TrainConfig(data="synthetic"), "never-trained")
+    with pytest.raises(CheckpointError, match="Checkpoint not found"):
+        load_run_model(empty)
+    config = TrainConfig(data="synthetic", train_on_full=True)
+    with pytest.raises(DataError, match="no validation split"):
+        split_images(config, load_synthetic(), "val")

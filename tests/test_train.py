@@ -1,0 +1,145 @@
+"""Training engine: config validation, soft-label loss, learning, reproducibility, exact resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cifar_core.data import load_synthetic
+from cifar_core.errors import ConfigError
+from cifar_core.train import TrainConfig, train
+from cifar_core.train.engine import confusion_matrix, lr_factor, soft_cross_entropy
+from cifar_core.train.splits import run_splits
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_synthetic(n_per_class=40, seed=0, n_test_per_class=10)
+
+
+def tiny_config(**changes) -> TrainConfig:
+    values = dict(data="synthetic", epochs=1, batch_size=64, lr=3e-3, limit=400, seed=0, device="cpu", log_every=2)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("dropout", 1.5, "dropout must be between 0 and 0.95"),
+        ("aug_p", -0.1, "aug_p must be between 0 and 1"),
+        ("mix_p", 2, "mix_p must be between 0 and 1"),
+        ("batch_size", 0, "batch_size must be between 2 and 8192"),
+        ("batch_size", 3.5, "batch_size must be a whole number"),
+        ("epochs", 0, "epochs must be between 1"),
+        ("lr", 0.0, "lr must be between"),
+        ("lr", float("nan"), "lr must be a number"),
+        ("model", "vgg", "model must be one of"),
+        ("optimizer", "lion", "optimizer must be one of"),
+        ("augment_ops", ["rotation", "warp"], "Unknown augmentation"),
+        ("val_fraction", 0.0, "val_fraction must be above 0 unless train_on_full"),
+        ("limit", 5, "limit must be between 20"),
+    ],
+)
+def test_config_refuses_out_of_range_values_naming_the_field(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_config_round_trips_through_json_and_refuses_unknown_keys():
+    config = tiny_config(aug_p=0.1, augment_ops=["rotation", "cutmix"])
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="Unknown config field"):
+        TrainConfig.from_dict({**config.to_dict(), "learning_rate": 0.1})
+
+
+def test_soft_cross_entropy_matches_hard_cross_entropy_on_one_hot_targets():
+    logits = torch.randn(8, 10)
+    labels = torch.randint(0, 10, (8,))
+    one_hot = F.one_hot(labels, 10).float()
+    assert torch.allclose(soft_cross_entropy(logits, one_hot), F.cross_entropy(logits, labels))
+    assert torch.allclose(
+        soft_cross_entropy(logits, one_hot, label_smoothing=0.2), F.cross_entropy(logits, labels, label_smoothing=0.2)
+    )
+
+
+def test_soft_cross_entropy_of_a_mixed_label_is_the_weighted_sum():
+    logits = torch.randn(1, 10)
+    mixed = torch.zeros(1, 10)
+    mixed[0, 2], mixed[0, 7] = 0.7, 0.3
+    expected = 0.7 * F.cross_entropy(logits, torch.tensor([2])) + 0.3 * F.cross_entropy(logits, torch.tensor([7]))
+    assert torch.allclose(soft_cross_entropy(logits, mixed), expected)
+
+
+def test_confusion_matrix_counts_true_rows_predicted_columns():
+    matrix = confusion_matrix(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 0]), 3)
+    assert matrix.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]
+
+
+def test_onecycle_warms_up_then_decays_to_zero():
+    config = tiny_config(schedule="onecycle", warmup_epochs=1.0, epochs=4)
+    factors = [lr_factor(config, step, total_steps=40, steps_per_epoch=10) for step in range(40)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[10] == pytest.approx(1.0) and factors[-1] == pytest.approx(1 / 30)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:]))
+
+
+def test_run_splits_are_stratified_disjoint_and_reproducible(synthetic):
+    config = tiny_config(limit=200, val_fraction=0.2)
+    splits = run_splits(config, synthetic)
+    assert len(splits.train) == 160 and len(splits.val) == 40
+    assert not set(splits.train.tolist()) & set(splits.val.tolist())
+    val_labels = synthetic.splits["train"].labels[splits.val]
+    assert torch.bincount(val_labels, minlength=10).tolist() == [4] * 10
+    again = run_splits(config, synthetic)
+    assert torch.equal(again.val, splits.val)
+
+
+def test_training_reports_per_epoch_metrics_and_learns_the_synthetic_classes(synthetic):
+    events = []
+    result = train(tiny_config(epochs=3, batch_size=16, lr=2e-3, aug_p=0.0, mix_p=0.0), synthetic, on_event=events.append)
+    epochs = [e for e in events if e["type"] == "epoch"]
+    steps = [e for e in events if e["type"] == "step"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    assert len(steps) >= 3 * 2  # running loss moves within an epoch (log_every=2 steps)
+    for epoch in epochs:
+        assert 0 <= epoch["train_acc"] <= 1 and epoch["val_error"] == pytest.approx(1 - epoch["val_acc"])
+        assert sum(map(sum, epoch["confusion"])) == 80 and epoch["images_per_s"] > 0
+    assert result.status == "finished" and result.best_val_acc == max(e["val_acc"] for e in epochs)
+    assert result.best_val_acc > 0.5  # chance is 0.1
+
+
+def test_same_seed_gives_the_same_first_epoch_on_cpu(synthetic):
+    runs = []
+    for _ in range(2):
+        events = []
+        train(tiny_config(aug_p=0.5, mix_p=0.5), synthetic, on_event=events.append)
+        runs.append([e for e in events if e["type"] == "epoch"][0])
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc", "confusion"):
+        assert runs[0][key] == runs[1][key], key
+
+
+def test_cutmix_training_uses_soft_labels_and_stays_finite(synthetic):
+    events = []
+    train(tiny_config(aug_p=0.0, mix_p=1.0, augment_ops=["cutmix"]), synthetic, on_event=events.append)
+    epoch = [e for e in events if e["type"] == "epoch"][0]
+    assert torch.isfinite(torch.tensor(epoch["train_loss"])) and epoch["train_loss"] > 0
+
+
+def test_resume_from_a_checkpoint_continues_exactly_like_an_uninterrupted_run(synthetic):
+    config = tiny_config(epochs=2, aug_p=0.3, mix_p=0.3)
+    straight = train(config, synthetic)
+    saved = {}
+    first = train(config.replace(epochs=2), synthetic, save=saved.__setitem__, should_stop=lambda: "last" in saved)
+    assert first.status == "cancelled" and saved["last"]["epoch"] == 1
+    resumed = train(config, synthetic, resume=saved["last"])
+    assert resumed.status == "finished"
+    for a, b in zip(straight.history, resumed.history):
+        assert a["train_loss"] == b["train_loss"] and a["val_acc"] == b["val_acc"]
+
+
+def test_cancel_between_steps_stops_before_the_first_epoch_ends(synthetic):
+    calls = []
+    result = train(tiny_config(epochs=5), synthetic, should_stop=lambda: calls.append(1) or len(calls) > 2)
+    assert result.status == "cancelled" and result.epochs_done == 0 and result.history == []
