@@ -1,0 +1,161 @@
+"""The augmentation pipeline: per-image apply-or-not, batched ops, soft labels and records.
+
+For each op every image draws its own apply-or-not; only the applied subset is gathered
+(``index_select``), transformed and written back (``index_copy``), so images that skip an op stay
+bit-exact and the cost scales with how many images the op actually touches. Standard ops run in
+config order, then mix ops in config order, each mixing with the batch as it stands before that
+op (or with a given pool, such as the whole training set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from cifar_core.augment.config import MIX_OPS, AugmentConfig
+from cifar_core.augment.mix import one_hot
+from cifar_core.augment.ops import MIX_RUNNERS, STANDARD_RUNNERS, Describe, Partners
+from cifar_core.augment.sampling import sample_apply_mask, sample_partners
+from cifar_core.errors import ConfigError
+
+
+@dataclass
+class AugmentResult:
+    """Augmented images (input dtype and device) and float32 soft labels ``[B, num_classes]``.
+
+    ``records`` (only when asked for) holds one JSON-friendly dict per image::
+
+        {"index": i,
+         "ops": [{"op": "rotation", "angle": 90},
+                 {"op": "resized_crop", "box": [top, left, height, width]},
+                 {"op": "translate", "shift": [dx, dy]},
+                 {"op": "hflip"},
+                 {"op": "cutout", "box": [y0, x0, y1, x1]},
+                 {"op": "cutmix", "box": [y0, x0, y1, x1], "partner": j, "source": "batch", "weight": w},
+                 {"op": "mixup", "partner": j, "source": "pool", "weight": w}],
+         "label_weights": {class_index: weight, ...}}   # non-zero weights, largest first
+
+    Boxes are half-open; ``weight`` is the partner's share of the label. ``partner`` indexes the
+    batch (``source="batch"``) or the pool passed to the call (``source="pool"``).
+    """
+
+    images: Tensor
+    soft_labels: Tensor
+    records: list[dict[str, Any]] | None = None
+
+
+class AugmentPipeline:
+    """Apply an ``AugmentConfig`` to whole batches with an explicit generator.
+
+    The config is validated and resolved once here; later edits to it are not seen. The same
+    generator state gives the same output, whatever device the images are on, as long as the
+    generator itself is the same (a CPU generator is fine for CUDA images).
+    """
+
+    def __init__(self, config: AugmentConfig, num_classes: int = 10) -> None:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ConfigError(f"num_classes must be a positive whole number, got {num_classes!r}.")
+        self.config = config
+        self.num_classes = num_classes
+        steps = [(op.name, float(op.p), op.resolved()) for op in config.ops]
+        self._standard = [step for step in steps if step[0] not in MIX_OPS]
+        self._mix = [step for step in steps if step[0] in MIX_OPS]
+
+    def __call__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        generator: torch.Generator,
+        *,
+        record: bool = False,
+        pool: tuple[Tensor, Tensor] | None = None,
+    ) -> AugmentResult:
+        """Augment ``images`` ``[B, C, H, W]`` with integer ``labels`` ``[B]``; inputs are not modified."""
+        _check_batch(images, labels)
+        if pool is not None:
+            _check_pool(pool, images)
+        count = len(images)
+        soft = one_hot(labels, self.num_classes).to(images.device)
+        entries: list[list[dict[str, Any]]] | None = [[] for _ in range(count)] if record else None
+
+        for name, p, params in self._standard:
+            chosen = sample_apply_mask(count, p, generator).nonzero().squeeze(1)
+            if chosen.numel():
+                index = chosen.to(images.device)
+                changed, describe = STANDARD_RUNNERS[name](images.index_select(0, index), params, generator)
+                images = images.index_copy(0, index, changed)
+                _collect(entries, chosen, describe)
+
+        for name, p, params in self._mix:
+            chosen = sample_apply_mask(count, p, generator).nonzero().squeeze(1)
+            if chosen.numel():
+                index = chosen.to(images.device)
+                partners = _partners(images, soft, len(chosen), pool, self.num_classes, generator)
+                changed, changed_soft, describe = MIX_RUNNERS[name](
+                    images.index_select(0, index), soft.index_select(0, index), partners, params, generator
+                )
+                images = images.index_copy(0, index, changed)
+                soft = soft.index_copy(0, index, changed_soft)
+                _collect(entries, chosen, describe)
+
+        records = None if entries is None else _records(entries, soft)
+        return AugmentResult(images, soft, records)
+
+
+def _partners(
+    images: Tensor,
+    soft: Tensor,
+    count: int,
+    pool: tuple[Tensor, Tensor] | None,
+    num_classes: int,
+    generator: torch.Generator,
+) -> Partners:
+    """Partners for ``count`` mixed images: a permutation of the batch, or draws from the pool."""
+    if pool is None:
+        index = sample_partners(count, len(images), generator, permutation=True)
+        on_device = index.to(images.device)
+        return Partners(images.index_select(0, on_device), soft.index_select(0, on_device), index, "batch")
+    pool_images, pool_labels = pool
+    index = sample_partners(count, len(pool_images), generator, permutation=False)
+    on_pool = index.to(pool_images.device)
+    partner_images = pool_images.index_select(0, on_pool).to(images.device)
+    partner_soft = one_hot(pool_labels.index_select(0, on_pool.to(pool_labels.device)), num_classes)
+    return Partners(partner_images, partner_soft.to(images.device), index, "pool")
+
+
+def _collect(entries: list[list[dict[str, Any]]] | None, chosen: Tensor, describe: Describe) -> None:
+    if entries is not None:
+        for position, entry in zip(chosen.tolist(), describe()):
+            entries[position].append(entry)
+
+
+def _records(entries: list[list[dict[str, Any]]], soft: Tensor) -> list[dict[str, Any]]:
+    """Per-image records; label weights keep the non-zero classes, largest first, 6 decimals."""
+    records = []
+    for position, (ops, row) in enumerate(zip(entries, soft.cpu().tolist())):
+        weights = sorted(((weight, cls) for cls, weight in enumerate(row) if weight > 0), key=lambda t: (-t[0], t[1]))
+        records.append(
+            {"index": position, "ops": ops, "label_weights": {cls: round(weight, 6) for weight, cls in weights}}
+        )
+    return records
+
+
+def _check_batch(images: Tensor, labels: Tensor) -> None:
+    if images.dim() != 4:
+        raise ValueError(f"images must be [B, C, H, W], got shape {tuple(images.shape)}.")
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must be [B] = [{len(images)}], got shape {tuple(labels.shape)}.")
+
+
+def _check_pool(pool: tuple[Tensor, Tensor], images: Tensor) -> None:
+    pool_images, pool_labels = pool
+    if pool_images.dim() != 4 or pool_images.shape[1:] != images.shape[1:] or pool_images.dtype != images.dtype:
+        raise ValueError(
+            f"pool images must be [N, {', '.join(map(str, images.shape[1:]))}] {images.dtype}, "
+            f"got {tuple(pool_images.shape)} {pool_images.dtype}."
+        )
+    if pool_labels.shape != (len(pool_images),) or not len(pool_images):
+        raise ValueError(f"pool labels must be a non-empty [N] = [{len(pool_images)}], got {tuple(pool_labels.shape)}.")
