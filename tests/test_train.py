@@ -143,3 +143,11 @@ def test_cancel_between_steps_stops_before_the_first_epoch_ends(synthetic):
     calls = []
     result = train(tiny_config(epochs=5), synthetic, should_stop=lambda: calls.append(1) or len(calls) > 2)
     assert result.status == "cancelled" and result.epochs_done == 0 and result.history == []
+
+
+def test_split_seed_keeps_the_validation_images_fixed_across_training_seeds(synthetic):
+    a = run_splits(tiny_config(seed=1, split_seed=7), synthetic)
+    b = run_splits(tiny_config(seed=2, split_seed=7), synthetic)
+    c = run_splits(tiny_config(seed=7), synthetic)
+    assert torch.equal(a.val, b.val) and torch.equal(a.val, c.val)
+    assert not torch.equal(run_splits(tiny_config(seed=1), synthetic).val, a.val)

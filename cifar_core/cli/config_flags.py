@@ -26,6 +26,7 @@ FIELD_FLAGS: dict[str, tuple[str, type, str]] = {
     "val_fraction": ("--val-fraction", float, "stratified validation fraction"),
     "limit": ("--limit", int, "use a class-balanced subset of this many training images"),
     "seed": ("--seed", int, "seed for init, split, shuffle and augmentation"),
+    "split_seed": ("--split-seed", int, "seed for the subset and validation split only (default: --seed)"),
     "optimizer": ("--optimizer", str, "adam or sgd (Nesterov)"),
     "schedule": ("--schedule", str, "constant, cosine or onecycle"),
     "warmup_epochs": ("--warmup-epochs", float, "linear LR warm-up length"),

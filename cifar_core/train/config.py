@@ -50,6 +50,7 @@ class TrainConfig:
     limit: int | None = None
     train_on_full: bool = False
     seed: int = 0
+    split_seed: int | None = None  # fixes the limit subset and val split across seeds (None: use seed)
     device: str = "auto"
     log_every: int = 20
 
@@ -77,6 +78,8 @@ class TrainConfig:
         _integer("batch_size", self.batch_size, 2, 8192)
         _integer("epochs", self.epochs, 1, 10_000)
         _integer("seed", self.seed, 0, 2**31 - 1)
+        if self.split_seed is not None:
+            _integer("split_seed", self.split_seed, 0, 2**31 - 1)
         _integer("log_every", self.log_every, 1, 100_000)
         if self.budget_minutes is not None:
             _in_range("budget_minutes", self.budget_minutes, 0.05, 24 * 60)

@@ -28,10 +28,11 @@ def run_splits(config: TrainConfig, data: CifarData) -> RunSplits:
     if "train" not in data.splits:
         raise DataError(f"{data.source} has no labelled train split to train on.")
     labels = data.splits["train"].labels
+    seed = config.seed if config.split_seed is None else config.split_seed
     pool = torch.arange(len(labels))
     if config.limit is not None and config.limit < len(labels):
-        pool = stratified_subset(labels, config.limit, config.seed)
+        pool = stratified_subset(labels, config.limit, seed)
     if config.train_on_full:
         return RunSplits(train=pool, val=torch.empty(0, dtype=torch.long))
-    train_local, val_local = stratified_split(labels[pool], config.val_fraction, config.seed)
+    train_local, val_local = stratified_split(labels[pool], config.val_fraction, seed)
     return RunSplits(train=pool[train_local], val=pool[val_local])

@@ -1,0 +1,81 @@
+"""Seconds per training epoch of each model on this machine, printed as JSON.
+
+Times ``--steps`` training steps (after two warm-up steps) on real images with the study's
+augmentation settings and extrapolates to one epoch of ``--epoch-images`` images (40,000: the
+study's 80/20 split of the 50,000 training images). Extrapolating is honest here: every step of
+an epoch does the same work. Run:  python bench/epoch_time.py --data ../shared/data/cifar10-jpg-train.tar.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import torch
+
+from cifar_core.augment import AugmentPipeline
+from cifar_core.data import load_cifar
+from cifar_core.device import autocast, memory_format, resolve_device
+from cifar_core.inference import to_model_input
+from cifar_core.models import build_model
+from cifar_core.train import TrainConfig
+from cifar_core.train.engine import make_optimizer, soft_cross_entropy
+
+
+def seconds_per_epoch(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, steps: int, epoch_images: int) -> dict:
+    device = resolve_device(config.device)
+    torch.manual_seed(0)
+    model = build_model(config.model, dropout=config.dropout, options=config.model_options)
+    model = model.to(device, memory_format=memory_format(device)).train()
+    if hasattr(model, "init_from_data"):
+        model.init_from_data(to_model_input(images[:2000], device))
+    optimizer = make_optimizer(config, model)
+    pipeline = AugmentPipeline(config.augment_config())
+    generator = torch.Generator().manual_seed(0)
+    images, labels = images.to(device), labels.to(device)
+    timed = 0.0
+    for step in range(steps + 2):
+        start = time.perf_counter()
+        index = torch.randint(len(labels), (config.batch_size,), generator=generator).to(device)
+        batch = pipeline(images[index], labels[index], generator)
+        with autocast(device):
+            loss = soft_cross_entropy(model(to_model_input(batch.images, device)), batch.soft_labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if step >= 2:
+            timed += time.perf_counter() - start
+    images_per_s = steps * config.batch_size / timed
+    return {"model": config.model, "batch_size": config.batch_size, "device": str(device),
+            "images_per_s": round(images_per_s, 1), "seconds_per_epoch": round(epoch_images / images_per_s, 1),
+            "timed_steps": steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--epoch-images", type=int, default=40_000)
+    parser.add_argument("--cnn-steps", type=int, default=40)
+    parser.add_argument("--mobilenet-steps", type=int, default=4)
+    args = parser.parse_args()
+    split = load_cifar(args.data).splits["train"]
+    images, labels = split.images[:5000], split.labels[:5000]
+    configs = [
+        (TrainConfig(model="simple_cnn", batch_size=256, device=args.device), args.cnn_steps),
+        (TrainConfig(model="mobilenet_v3_large", batch_size=64, device=args.device,
+                     model_options={"pretrained": False, "resolution": 224}), args.mobilenet_steps),
+        (TrainConfig(model="fast_cnn", batch_size=512, device=args.device, optimizer="sgd", lr=0.2,
+                     model_options={"widths": [32, 64, 128]}, augment_ops=["hflip", "translate"], aug_p=0.5, mix_p=0.0), args.cnn_steps // 2),
+    ]
+    results = [seconds_per_epoch(config, images, labels, steps, args.epoch_images) for config, steps in configs]
+    print(json.dumps({"machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads".strip(),
+                      "torch": torch.__version__, "epoch_images": args.epoch_images, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
