@@ -56,7 +56,7 @@ def prepare_upload(data: bytes, name: str = "the uploaded file") -> PreparedImag
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError as exc:
         raise DataError(
-            f"{name} is not an image this app can read; upload a {', '.join(FORMATS)} file."
+            f"{name} is not an image this app can read; upload a {', '.join(FORMATS[:-1])} or {FORMATS[-1]} file."
         ) from exc
     except Image.DecompressionBombError as exc:  # PIL's own limit, above ours: same answer
         raise DataError(f"{name} declares far too many pixels to decode safely; upload a smaller image.") from exc
