@@ -1,0 +1,156 @@
+"""The Augmentation lab's logic, free of Streamlit: settings, previews and words for what happened.
+
+The lab's settings are exactly the augmentation fields of ``TrainConfig`` (``aug_p``, ``mix_p``,
+``augment_ops``, ``augment_params``) and the preview builds its pipeline the way training does
+(``TrainConfig.augment_config``), so what a learner sees in the lab is what a run trains with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from cifar_core.augment import MIX_OPS, OP_NAMES, AugmentConfig, AugmentPipeline, AugmentResult, OpConfig
+from cifar_core.train import TrainConfig
+
+OP_TITLES: dict[str, str] = {
+    "rotation": "Rotation",
+    "resized_crop": "Random resized crop",
+    "translate": "Translation",
+    "hflip": "Horizontal flip",
+    "cutout": "Cutout",
+    "cutmix": "CutMix",
+    "mixup": "MixUp",
+}
+
+
+def default_params(op: str) -> dict[str, Any]:
+    """An op's parameters with their defaults filled in (tuples, as the config resolves them)."""
+    return OpConfig(op, 0.0).resolved()
+
+
+@dataclass
+class LabSettings:
+    """The augmentation part of a training config, as the lab's controls set it."""
+
+    aug_p: float = TrainConfig.aug_p
+    mix_p: float = TrainConfig.mix_p
+    ops: list[str] = field(default_factory=lambda: list(TrainConfig().augment_ops))
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def train_fields(self) -> dict[str, Any]:
+        """The ``TrainConfig`` fields these settings fill; parameters equal to their default are left out."""
+        params = {}
+        for op in self.ops:
+            changed = _changed_params(op, self.params.get(op, {}))
+            if changed:
+                params[op] = changed
+        return {"aug_p": self.aug_p, "mix_p": self.mix_p, "augment_ops": list(self.ops), "augment_params": params}
+
+    def augment_config(self) -> AugmentConfig:
+        """The pipeline config a run with these settings trains with (validated; ``ConfigError`` if not)."""
+        fields = self.train_fields()
+        config = AugmentConfig.study(fields["aug_p"], fields["mix_p"], ops=fields["augment_ops"])
+        for op in config.ops:
+            op.params.update(fields["augment_params"].get(op.name, {}))
+        return AugmentConfig.from_dict(config.to_dict())
+
+
+def _changed_params(op: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = default_params(op)
+    resolved = OpConfig(op, 0.0, dict(params)).resolved()
+    return {key: _plain(params[key]) for key in params if resolved[key] != defaults[key]}
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(item) for item in value] if isinstance(value, (list, tuple)) else value
+
+
+def pick_samples(labels: torch.Tensor, count: int, seed: int, label: int | None = None) -> torch.Tensor:
+    """``count`` random indices (of one class when ``label`` is given), the same for the same seed."""
+    pool = torch.arange(len(labels)) if label is None else (labels == label).nonzero().flatten()
+    generator = torch.Generator().manual_seed(seed)
+    return pool[torch.randperm(len(pool), generator=generator)[:count]]
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run tiny batches on one thread.
+
+    Measured on the 2-core dev machine while a training worker ran: 16-image previews took
+    120-320 ms with torch's 2 threads (the second thread waits for a busy core) and 2-11 ms with 1.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def preview(images: torch.Tensor, labels: torch.Tensor, settings: LabSettings, seed: int) -> AugmentResult:
+    """Augment a batch as a training step would, recording what each image got."""
+    pipeline = AugmentPipeline(settings.augment_config())
+    with _one_thread():
+        return pipeline(images, labels, torch.Generator().manual_seed(seed), record=True)
+
+
+def cutmix_pair(
+    image_a: torch.Tensor, label_a: int, image_b: torch.Tensor, label_b: int, alpha: float, seed: int
+) -> AugmentResult:
+    """Image A with a CutMix box of image B pasted in (always applied), and its record."""
+    pipeline = AugmentPipeline(AugmentConfig([OpConfig("cutmix", 1.0, {"alpha": alpha})]))
+    pool = (image_b.unsqueeze(0), torch.tensor([label_b]))
+    with _one_thread():
+        return pipeline(image_a.unsqueeze(0), torch.tensor([label_a]), torch.Generator().manual_seed(seed), record=True, pool=pool)
+
+
+def describe_op(entry: Mapping[str, Any]) -> str:
+    """One applied op from a pipeline record, in words."""
+    op = entry["op"]
+    if op == "rotation":
+        return f"rotated {entry['angle']}°"
+    if op == "resized_crop":
+        top, left, height, width = entry["box"]
+        return f"cropped {width}×{height} px at ({left}, {top}) and resized"
+    if op == "translate":
+        dx, dy = entry["shift"]
+        parts = [f"{abs(dx)} px {'right' if dx > 0 else 'left'}" if dx else "", f"{abs(dy)} px {'down' if dy > 0 else 'up'}" if dy else ""]
+        return "shifted " + (", ".join(part for part in parts if part) or "0 px")
+    if op == "hflip":
+        return "mirrored"
+    if op == "cutout":
+        y0, x0, y1, x1 = entry["box"]
+        return f"blacked out {x1 - x0}×{y1 - y0} px"
+    if op in MIX_OPS:
+        verb = "pasted" if op == "cutmix" else "blended in"
+        return f"{OP_TITLES[op]}: {entry['weight']:.0%} {verb} from image #{entry['partner'] + 1}"
+    return op
+
+
+def describe_record(record: Mapping[str, Any]) -> str:
+    """Everything applied to one image, or that it passed through unchanged."""
+    return "; ".join(describe_op(entry) for entry in record["ops"]) or "unchanged"
+
+
+def label_weights(record: Mapping[str, Any], classes: Sequence[str]) -> dict[str, float]:
+    """The image's soft label as class name -> weight (one class at 100% unless it was mixed)."""
+    return {classes[int(index)]: float(weight) for index, weight in record["label_weights"].items()}
+
+
+__all__ = [
+    "OP_NAMES",
+    "OP_TITLES",
+    "LabSettings",
+    "cutmix_pair",
+    "default_params",
+    "describe_op",
+    "describe_record",
+    "label_weights",
+    "pick_samples",
+    "preview",
+]
