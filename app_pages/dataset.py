@@ -1,0 +1,101 @@
+"""Dataset: what is loaded, how it is balanced, what its images look like; and where to load from."""
+
+import streamlit as st
+import torch
+
+from cifar_core.data.loader import load_cifar, project_data_dir
+from cifar_core.images import grid
+from cifar_core.plots import class_balance_figure
+from cifar_core.sources import SYNTHETIC, allowed_roots, check_source
+from cifar_core.ui import state
+from cifar_core.ui.feedback import user_errors
+from cifar_core.ui.loaders import load_data
+
+SAMPLES_PER_CLASS = 10
+FORMAT_NAMES = {
+    "torchvision": "torchvision's python batches",
+    "kaggle": "Kaggle competition files",
+    "image_folder": "train/<class>/ image folders",
+}
+
+st.title("Dataset")
+st.markdown(
+    "CIFAR-10 is 60,000 tiny colour photos, 32×32 pixels each, in ten classes: airplane, automobile, "
+    "bird, cat, deer, dog, frog, horse, ship, truck. A model only ever sees these 3,072 numbers per image, "
+    "which is why a cat and a dog seen from afar can look alike to it. Every class has the same number "
+    "of images, so plain accuracy is a fair score."
+)
+
+source = state.data_source()
+data = None
+with user_errors("Could not load the data: "):
+    data = load_data(source)
+
+if data is not None:
+    if data.is_synthetic:
+        st.warning(
+            "**SYNTHETIC demo set — this is not CIFAR-10.** Each class is a drawn shape with its own colour, "
+            "so models train in seconds and you can try every page without the real data.",
+            icon=":material/science:",
+        )
+    else:
+        st.success(
+            f"**CIFAR-10** from `{data.source}` ({FORMAT_NAMES.get(data.format, data.format)}).",
+            icon=":material/dataset:",
+        )
+    st.caption(f"Why this source: {state.data_source_reason()}.")
+    description = data.describe()
+    columns = st.columns(len(description["splits"]) + 1)
+    for column, (name, split) in zip(columns, description["splits"].items()):
+        column.metric(f"{name} images", f"{split['count']:,}")
+    columns[-1].metric("classes", len(data.classes))
+    if "test" not in data.splits:
+        st.caption("This source has no test split: models are scored on a held-out validation part of train.")
+
+    st.subheader("Class balance")
+    per_split = {name: split["per_class"] for name, split in description["splits"].items()}
+    st.plotly_chart(class_balance_figure(per_split), key="class_balance")
+
+    st.subheader("Samples per class")
+    left, right = st.columns([1, 3])
+    split_name = left.selectbox("Split", list(data.splits), key=state.sticky("dataset_split", "train"))
+    seed = right.number_input("Sample seed (change it to see other images)", min_value=0, step=1, key=state.sticky("dataset_seed", 0))
+    split = data.splits[split_name]
+    generator = torch.Generator().manual_seed(int(seed))
+    for label, name in enumerate(data.classes):
+        members = (split.labels == label).nonzero().flatten()
+        if not len(members):
+            continue
+        chosen = members[torch.randperm(len(members), generator=generator)[:SAMPLES_PER_CLASS]]
+        st.image(grid(split.images[chosen], columns=SAMPLES_PER_CLASS, scale=3, padding=3), caption=name)
+
+st.divider()
+st.subheader("Change the data source")
+roots = allowed_roots()
+st.markdown(
+    "Type the path of a CIFAR-10 folder or archive: torchvision's `cifar-10-batches-py` (or "
+    "`cifar-10-python.tar.gz`), Kaggle's `train.7z` + `trainLabels.csv`, or `train/<class>/` image folders. "
+    "On this server, paths must lie inside: " + ", ".join(f"`{root}`" for root in roots) + "."
+)
+path_text = st.text_input("Folder or archive path", placeholder=str(roots[0]), key="dataset_path")
+load_column, synthetic_column, download_column = st.columns(3)
+if load_column.button("Load this path", type="primary", icon=":material/folder_open:"):
+    with user_errors():
+        chosen = check_source(path_text)
+        load_data(chosen)
+        state.set_data_source(chosen, "typed on the Dataset page")
+        st.rerun()
+if synthetic_column.button("Use the SYNTHETIC demo set", icon=":material/science:"):
+    state.set_data_source(SYNTHETIC, "chosen on the Dataset page")
+    st.rerun()
+if download_column.button(
+    "Download CIFAR-10 (170 MB, needs internet)",
+    icon=":material/download:",
+    help=f"Fetches torchvision's copy into {project_data_dir()}; offline you get a message saying what to put there.",
+):
+    with user_errors(), st.status("Downloading CIFAR-10 and decoding it…", expanded=True) as status:
+        st.write(f"Target folder: `{project_data_dir()}`. This takes a minute or two on a fast connection.")
+        downloaded = load_cifar(None, download=True)
+        status.update(label="CIFAR-10 downloaded.", state="complete")
+        state.set_data_source(downloaded.source, "downloaded from the Dataset page")
+        st.rerun()

@@ -1,0 +1,81 @@
+"""Session state shared between pages, under names defined once.
+
+Streamlit forgets a widget's value when a page that does not show it runs, so values a user set
+on one page and expects to find again (the data source, the selected run, the Train form) are
+kept here in plain session keys that no widget owns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from cifar_core.sources import SYNTHETIC, default_source
+
+DATA_SOURCE = "data_source"
+DATA_REASON = "data_source_reason"
+SELECTED_RUN = "selected_run"  # the sidebar's run picker (a widget key)
+_PENDING_RUN = "_pending_selected_run"
+_STICKY = "_sticky_values"
+
+
+def data_source() -> str:
+    """The source every page works on (a resolved path or ``synthetic``); starts at the default."""
+    if DATA_SOURCE not in st.session_state:
+        chosen = default_source()
+        st.session_state[DATA_SOURCE] = chosen.source
+        st.session_state[DATA_REASON] = chosen.reason
+    return st.session_state[DATA_SOURCE]
+
+
+def data_source_reason() -> str:
+    """Why the current source was chosen, in words for the user."""
+    data_source()
+    return st.session_state[DATA_REASON]
+
+
+def is_synthetic() -> bool:
+    return data_source() == SYNTHETIC
+
+
+def set_data_source(source: str, reason: str) -> None:
+    st.session_state[DATA_SOURCE] = source
+    st.session_state[DATA_REASON] = reason
+
+
+def select_run(run_id: str) -> None:
+    """Make ``run_id`` the sidebar's selected run from the next script run on.
+
+    The sidebar's picker is drawn before any page, so a page cannot set it directly (Streamlit
+    refuses to change a widget's value after it is drawn); the request waits here instead.
+    """
+    st.session_state[_PENDING_RUN] = run_id
+
+
+def take_pending_run() -> str | None:
+    """The run a page asked to select, once (the sidebar applies it before drawing its picker)."""
+    return st.session_state.pop(_PENDING_RUN, None)
+
+
+def selected_run_id() -> str | None:
+    return st.session_state.get(SELECTED_RUN)
+
+
+def sticky(key: str, default: Any) -> str:
+    """Give the widget ``key`` its last value (or ``default``) and return ``key`` for the widget.
+
+    Call it right before drawing the widget with ``key=sticky(key, default)`` and no ``value=``;
+    the value then survives visits to other pages.
+    """
+    remembered = st.session_state.setdefault(_STICKY, {})
+    if key not in st.session_state:
+        st.session_state[key] = remembered.get(key, default)
+    remembered[key] = st.session_state[key]
+    return key
+
+
+def set_sticky(key: str, value: Any) -> None:
+    """Change a sticky widget's value before it is drawn (e.g. settings carried from another page)."""
+    st.session_state.setdefault(_STICKY, {})[key] = value
+    st.session_state[key] = value
