@@ -11,17 +11,21 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from cifar_core.augment import AugmentPipeline
-from cifar_core.data import load_cifar
-from cifar_core.device import autocast, memory_format, resolve_device
-from cifar_core.inference import to_model_input
-from cifar_core.models import build_model
-from cifar_core.train import TrainConfig
-from cifar_core.train.engine import make_optimizer, soft_cross_entropy
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from cifar_core.augment import AugmentPipeline  # noqa: E402
+from cifar_core.data import load_cifar  # noqa: E402
+from cifar_core.device import autocast, memory_format, resolve_device  # noqa: E402
+from cifar_core.inference import to_model_input  # noqa: E402
+from cifar_core.models import build_model  # noqa: E402
+from cifar_core.train import TrainConfig  # noqa: E402
+from cifar_core.train.engine import make_optimizer, soft_cross_entropy  # noqa: E402
 
 
 def seconds_per_epoch(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, steps: int, epoch_images: int) -> dict:

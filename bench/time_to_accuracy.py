@@ -17,16 +17,20 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from cifar_core.data import load_cifar
-from cifar_core.device import resolve_device
-from cifar_core.evaluate import LoadedModel, evaluate, split_images
-from cifar_core.models import build_model
-from cifar_core.presets import get_preset
-from cifar_core.train import train
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from cifar_core.data import load_cifar  # noqa: E402
+from cifar_core.device import resolve_device  # noqa: E402
+from cifar_core.evaluate import LoadedModel, evaluate, split_images  # noqa: E402
+from cifar_core.models import build_model  # noqa: E402
+from cifar_core.presets import get_preset  # noqa: E402
+from cifar_core.train import train  # noqa: E402
 
 
 def run_once(preset: str, data, seed: int, targets: list[float], device: str, overrides: dict) -> dict:
