@@ -110,14 +110,15 @@ def _antialias_weights(start: Tensor, length: Tensor, in_size: int, out_size: in
     """
     device = start.device
     scale = (length.to(dtype) / out_size).view(-1, 1, 1)
-    downsampling = scale >= 1.0
-    support = torch.where(downsampling, scale, torch.ones_like(scale))
-    centre = scale * (torch.arange(out_size, device=device, dtype=dtype).view(1, -1, 1) + 0.5)
-    position = (torch.arange(in_size, device=device).view(1, 1, -1) - start.view(-1, 1, 1)).to(dtype)
-    weights = (1.0 - ((position - centre + 0.5) / support).abs()).clamp_(min=0.0)
-    inside = (position >= 0) & (position < length.view(-1, 1, 1))
-    weights = weights * inside
-    return weights / weights.sum(dim=-1, keepdim=True)
+    support = scale.clamp(min=1.0)  # the filter widens only when downsampling
+    # Everything is scaled by 1/support on the small per-row tensors, and pixels outside the crop
+    # are moved to infinity (weight 0), so the full [B, out, in] work is a handful of in-place ops.
+    pixel = torch.arange(in_size, device=device).view(1, 1, -1) - start.view(-1, 1, 1)
+    outside = (pixel < 0) | (pixel >= length.view(-1, 1, 1))
+    pixel = ((pixel.to(dtype) + 0.5) / support).masked_fill_(outside, float("inf"))
+    centre = scale * (torch.arange(out_size, device=device, dtype=dtype).view(1, -1, 1) + 0.5) / support
+    weights = (pixel - centre).abs_().neg_().add_(1.0).clamp_(min=0.0)
+    return weights.div_(weights.sum(dim=-1, keepdim=True))
 
 
 def translate(images: Tensor, shifts: Tensor) -> Tensor:
