@@ -94,7 +94,7 @@ def main() -> None:
         "pipeline": pipelines,
         "per_op": per_op,
     }
-    print(json.dumps(report, indent=2))
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

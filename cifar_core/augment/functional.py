@@ -43,7 +43,7 @@ def rotate(images: Tensor, angles: Tensor) -> Tensor:
     one batched ``affine_grid``/``grid_sample`` (bilinear, outside filled with 0), like
     ``torchvision.transforms.v2.functional.rotate`` with ``expand=False``.
     """
-    angles = angles.to(torch.float64).cpu()
+    angles = angles.cpu().to(torch.float64)
     quarter = torch.remainder(angles, 90.0) == 0
     turns = torch.where(quarter, torch.div(angles, 90.0, rounding_mode="floor"), 0).to(torch.long)
     out = rotate90(images, turns)
@@ -154,8 +154,8 @@ def box_mask(boxes: Tensor, height: int, width: int) -> Tensor:
 
 
 def box_area_fraction(boxes: Tensor, height: int, width: int) -> Tensor:
-    """Float64 fraction of the image each half-open ``(y0, x0, y1, x1)`` box covers."""
-    sides = (boxes[:, 2:4] - boxes[:, 0:2]).clamp(min=0).to(torch.float64)
+    """Fraction of the image each half-open ``(y0, x0, y1, x1)`` box covers, float64 on the CPU."""
+    sides = (boxes[:, 2:4] - boxes[:, 0:2]).clamp(min=0).cpu().to(torch.float64)
     return sides[:, 0] * sides[:, 1] / (height * width)
 
 
@@ -177,7 +177,7 @@ def paste_boxes(images: Tensor, sources: Tensor, boxes: Tensor) -> Tensor:
 def blend(images: Tensor, sources: Tensor, weights: Tensor) -> Tensor:
     """``(1 - w[b]) * images[b] + w[b] * sources[b]``: the pixel operation of MixUp."""
     floats = _as_float(images)
-    w = weights.to(device=images.device, dtype=floats.dtype).view(-1, 1, 1, 1)
+    w = weights.to(floats.dtype).to(images.device).view(-1, 1, 1, 1)  # cast first: MPS has no float64
     return _restore_dtype(floats + w * (_as_float(sources) - floats), images.dtype)
 
 

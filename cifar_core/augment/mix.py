@@ -21,7 +21,7 @@ def one_hot(labels: Tensor, num_classes: int) -> Tensor:
 
 def mix_labels(soft_labels: Tensor, partner_labels: Tensor, weights: Tensor) -> Tensor:
     """``(1 - w) * own + w * partner`` per row; rows keep summing to 1."""
-    w = weights.to(device=soft_labels.device, dtype=soft_labels.dtype).view(-1, 1)
+    w = weights.to(soft_labels.dtype).to(soft_labels.device).view(-1, 1)  # cast first: MPS has no float64
     return soft_labels + w * (partner_labels - soft_labels)
 
 
