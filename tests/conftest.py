@@ -28,3 +28,7 @@ def shared_tarball() -> Path:
     if not SHARED_TARBALL.is_file():
         pytest.skip(f"real-data test needs {SHARED_TARBALL}, which is not present")
     return SHARED_TARBALL
+
+
+# Fixtures of the Streamlit app tests (tests/test_app_*.py), defined in app_support.py.
+from app_support import app_env, trained_root, trained_run  # noqa: E402,F401

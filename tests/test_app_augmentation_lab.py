@@ -1,0 +1,94 @@
+"""Augmentation lab: previews follow the controls, CutMix is shown up close, settings carry to Train."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+
+from app_support import assert_ok, button, charts, errors, open_app, page_text
+
+SAMPLES = 16
+
+
+def preview_captions(at) -> list[str]:
+    return [element.captions[0] for element in at.image if re.match(r"#\d+ ", element.captions[0])]
+
+
+def changed_count(at) -> int:
+    return int(re.search(r"\*\*(\d+) of 16\*\*", page_text(at)).group(1))
+
+
+def test_sixteen_previews_say_what_was_applied_and_cutmix_is_shown_up_close(app_env):
+    at = open_app("augmentation_lab")
+    captions = preview_captions(at)
+    assert len(captions) == SAMPLES
+    assert all("Label:" in caption for caption in captions)
+    assert any("rotated" in caption or "cropped" in caption or "shifted" in caption for caption in captions)
+    assert [element.captions[0][:2] for element in at.image[-3:]] == ["A:", "B:", "A "]
+    soft_label = charts(at)[-1]["data"][0]
+    assert abs(sum(soft_label["x"]) - 1.0) < 1e-3 and len(soft_label["y"]) in (1, 2)
+
+
+def test_probability_zero_leaves_every_image_unchanged(app_env):
+    at = open_app("augmentation_lab")
+    assert changed_count(at) > 0
+    at.slider(key="lab_aug_p").set_value(0.0)
+    at.slider(key="lab_mix_p").set_value(0.0).run()
+    assert_ok(at)
+    assert changed_count(at) == 0
+    assert all(": unchanged. Label: " in caption and caption.endswith(" 100%") for caption in preview_captions(at))
+
+
+def test_turning_an_op_off_removes_it_from_the_records(app_env):
+    at = open_app("augmentation_lab")
+    at.slider(key="lab_aug_p").set_value(1.0).run()
+    assert all("rotated" in caption for caption in preview_captions(at))
+    at.toggle(key="lab_on_rotation").set_value(False).run()
+    assert not any("rotated" in caption for caption in preview_captions(at))
+
+
+def test_one_class_mode_and_resample_choose_the_images(app_env):
+    at = open_app("augmentation_lab")
+    at.radio(key="lab_mode").set_value("One class").run()
+    at.selectbox(key="lab_class").set_value("frog").run()
+    assert all(caption.split(" ")[1] == "frog:" for caption in preview_captions(at))
+    before = [element.value for element in at.image]
+    button(at, "Resample").click().run()
+    assert at.number_input(key="lab_seed").value == 1
+    assert [element.value for element in at.image] != before
+
+
+def test_an_invalid_parameter_is_an_error_message_not_a_traceback(app_env):
+    at = open_app("augmentation_lab")
+    at.multiselect(key="lab_rot_angles").set_value([]).run()
+    assert_ok(at)
+    assert any("rotation" in error and "angles" in error for error in errors(at))
+
+
+def test_a_slider_move_rerenders_sixteen_previews_within_300_ms(app_env):
+    at = open_app("augmentation_lab")
+    durations = []
+    for value in (0.3, 0.6, 0.9, 0.4, 0.7):
+        at.slider(key="lab_aug_p").set_value(value)
+        start = time.perf_counter()
+        at.run()
+        durations.append(time.perf_counter() - start)
+        assert len(preview_captions(at)) == SAMPLES
+    assert statistics.median(durations) <= 0.3, durations
+
+
+def test_settings_carry_over_to_the_train_page(app_env):
+    at = open_app("augmentation_lab")
+    at.slider(key="lab_aug_p").set_value(0.4)
+    at.slider(key="lab_mix_p").set_value(0.2)
+    at.toggle(key="lab_on_hflip").set_value(True)
+    at.slider(key="lab_alpha_cutmix").set_value(1.0).run()
+    button(at, "Train with these settings").click().run()
+    assert_ok(at)
+    assert at.title[0].value == "Train"
+    assert at.slider(key="train_aug_p").value == 0.4 and at.slider(key="train_mix_p").value == 0.2
+    text = page_text(at)
+    assert "Augmentations from the lab: rotation, resized_crop, translate, hflip, cutmix" in text
+    assert "'alpha': 1.0" in text
+

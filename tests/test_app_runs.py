@@ -1,0 +1,89 @@
+"""Runs page: the table, overlaid curves, config diff, resume, re-run and confirmed delete."""
+
+from __future__ import annotations
+
+import pytest
+from app_support import assert_ok, button, charts, open_app, page_text, tiny_config
+
+from cifar_core.runs import RunStore
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """Record launches instead of starting worker processes."""
+    calls = []
+    monkeypatch.setattr("cifar_core.runs.process.launch", lambda run, resume=False: calls.append((run.id, resume)) or 0)
+    return calls
+
+
+def test_no_runs_yet_is_explained(app_env):
+    assert "No runs yet" in page_text(open_app("runs"))
+
+
+def test_table_lists_every_run_with_state_and_best_accuracy(trained_run):
+    RunStore().create(tiny_config(dropout=0.5), "never-started")
+    at = open_app("runs")
+    table = at.dataframe[0].value
+    assert set(table["run"]) == {"tiny-run", "never-started"}
+    rows = table.set_index("run")
+    assert rows.loc["tiny-run", "state"] == "finished" and rows.loc["tiny-run", "epochs"] == "1/1"
+    assert rows.loc["never-started", "state"] == "interrupted"
+    assert 0 <= rows.loc["tiny-run", "best val acc"] <= 1
+
+
+def test_selected_runs_are_overlaid_and_their_config_diff_shown(trained_run):
+    RunStore().create(tiny_config(dropout=0.5, lr=0.01), "other")
+    at = open_app("runs")
+    assert at.multiselect(key="runs_overlay").value == ["tiny-run"]  # runs with epochs, by default
+    at.multiselect(key="runs_overlay").set_value(["tiny-run", "other"]).run()
+    names = {trace["name"] for trace in charts(at)[0]["data"]}
+    assert "tiny-run · validation accuracy" in names
+    at.selectbox(key="runs_diff_a").set_value("tiny-run")
+    at.selectbox(key="runs_diff_b").set_value("other").run()
+    diff = at.dataframe[-1].value  # the table, then the diff
+    assert diff["setting"].tolist() == ["dropout", "lr"]
+    assert diff.set_index("setting").loc["dropout"].tolist() == ["0.2", "0.5"]
+    at.multiselect(key="runs_overlay").set_value([]).run()
+    assert charts(at) == []
+
+
+def test_rerun_creates_a_new_run_with_the_same_config_and_opens_it_in_train(trained_run, launches):
+    at = open_app("runs")
+    at.selectbox(key="runs_target").set_value("tiny-run").run()
+    button(at, "Re-run this config").click().run()
+    assert_ok(at)
+    runs = RunStore().list()
+    new = next(run for run in runs if run.id != "tiny-run")
+    assert new.config() == trained_run.config()
+    assert launches == [(new.id, False)]
+    assert at.title[0].value == "Train" and at.query_params["run"] == new.id
+
+
+def test_an_interrupted_run_can_be_resumed_and_a_finished_one_cannot(trained_run, launches):
+    at = open_app("runs")
+    assert button(at, "Resume").disabled  # finished
+    trained_run.update_status(state="running", pid=2**22 + 7)  # its process is gone: interrupted
+    at.run()
+    assert "State: **interrupted**" in page_text(at)
+    button(at, "Resume").click().run()
+    assert launches == [("tiny-run", True)]
+
+
+def test_delete_needs_confirmation(trained_run):
+    at = open_app("runs")
+    assert button(at, "Delete run").disabled
+    at.checkbox(key="runs_confirm_tiny-run").check().run()
+    button(at, "Delete run").click().run()
+    assert_ok(at)
+    assert not trained_run.dir.exists()
+    assert "No runs yet" in page_text(at)
+
+
+def test_evaluate_button_selects_the_run_and_opens_evaluate(trained_run):
+    RunStore().create(tiny_config(), "zz-newer")
+    at = open_app("runs")
+    at.selectbox(key="runs_target").set_value("tiny-run").run()
+    button(at, "Evaluate").click().run()
+    assert_ok(at)
+    assert at.title[0].value == "Evaluate"
+    assert at.sidebar.selectbox(key="selected_run").value == "tiny-run"
