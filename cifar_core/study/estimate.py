@@ -1,0 +1,156 @@
+"""How long a study will take on this machine, before it starts.
+
+The speed comes from what this device actually did: the epoch events of finished runs of the
+same model and batch size (training images/s and validation images/s), or, when there are none,
+a few timed training steps of the base model. Time per run is then
+``startup + epochs × (train images / train speed + val images / val speed)``, summed over every
+variant and seed. It is an estimate: other work on the machine changes the speed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+
+from cifar_core.augment import AugmentPipeline
+from cifar_core.device import autocast, resolve_device
+from cifar_core.errors import CifarError, ConfigError
+from cifar_core.inference import to_model_input
+from cifar_core.models import MODEL_REGISTRY, build_model
+from cifar_core.runs import RunStore
+from cifar_core.study.definition import Study
+from cifar_core.train import TrainConfig
+from cifar_core.train.engine import make_optimizer, soft_cross_entropy
+
+# Per run: worker start, torch import and a cached dataset load; measured about 12-18 s on the
+# 2-core development machine while other work ran.
+STARTUP_S = 15.0
+# A validation batch is forward-only: about a third of a training step (the engine's own rule).
+EVAL_SPEEDUP = 3.0
+RECENT_RUNS = 5
+PROBE_STEPS = 3
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Images per second this device trains and validates at, and where the numbers came from."""
+
+    train_images_per_s: float
+    eval_images_per_s: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The study's predicted wall time."""
+
+    runs: int
+    total_s: float
+    throughput: Throughput
+
+    @property
+    def minutes(self) -> float:
+        return self.total_s / 60
+
+    def describe(self) -> str:
+        return (
+            f"about {self.minutes:.1f} min for {self.runs} run(s), ~{self.total_s / self.runs:.0f} s each at "
+            f"{self.throughput.train_images_per_s:.0f} training images/s ({self.throughput.source})"
+        )
+
+
+def measured_throughput(store: RunStore, config: TrainConfig) -> Throughput | None:
+    """Median speed over the epochs of the latest finished runs like ``config`` on this device type."""
+    device = resolve_device(config.device).type
+    train_rates, eval_rates, used = [], [], 0
+    for run in store.list():
+        if used == RECENT_RUNS:
+            break
+        try:
+            other = run.config()
+        except CifarError:  # a damaged or foreign folder tells us nothing about speed
+            continue
+        starts = run.events("start")
+        if (
+            run.state != "finished"
+            or (other.model, other.model_options, other.batch_size) != (config.model, config.model_options, config.batch_size)
+            or not starts
+            or not str(starts[-1].get("device", "")).startswith(device)
+        ):
+            continue
+        n_val = starts[-1].get("n_val") or 0
+        for event in run.events("epoch"):
+            train_rates.append(event["images_per_s"])
+            if n_val and event.get("eval_s"):
+                eval_rates.append(n_val / event["eval_s"])
+        used += 1
+    if not train_rates:
+        return None
+    train = statistics.median(train_rates)
+    evaluate = statistics.median(eval_rates) if eval_rates else train * EVAL_SPEEDUP
+    return Throughput(train, evaluate, f"measured from {used} finished {config.model} run(s)")
+
+
+def probe_throughput(config: TrainConfig, steps: int = PROBE_STEPS) -> Throughput:
+    """Time a few training steps of ``config``'s model, augmentation and optimiser on random images."""
+    device = resolve_device(config.device)
+    options = dict(config.model_options)
+    if "pretrained" in MODEL_REGISTRY[config.model].options:
+        options["pretrained"] = False  # speed does not depend on the weights; do not need them
+    model = build_model(config.model, dropout=config.dropout, options=options).to(device).train()
+    optimizer = make_optimizer(config, model)
+    pipeline = AugmentPipeline(config.augment_config(), num_classes=10)
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (config.batch_size, 3, 32, 32), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (config.batch_size,))
+    durations = []
+    for step in range(steps + 1):  # step 0 warms up allocator and kernels, untimed
+        start = time.perf_counter()
+        augmented = pipeline(images, labels, generator)
+        with autocast(device):
+            logits = model(to_model_input(augmented.images, device))
+        loss = soft_cross_entropy(logits, augmented.soft_labels.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if step:
+            durations.append(time.perf_counter() - start)
+    train = config.batch_size / statistics.median(durations)
+    return Throughput(train, train * EVAL_SPEEDUP, f"timed {steps} training steps of {config.model} now")
+
+
+def device_throughput(store: RunStore, config: TrainConfig) -> Throughput:
+    """Measured speed from finished runs when there are any, else a quick timing."""
+    return measured_throughput(store, config) or probe_throughput(config)
+
+
+def run_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
+    """Predicted wall time of one run on a train split of ``dataset_size`` images."""
+    pool = min(config.limit or dataset_size, dataset_size)
+    n_val = 0 if config.train_on_full else round(pool * config.val_fraction)
+    epoch_s = (pool - n_val) / speed.train_images_per_s + n_val / speed.eval_images_per_s
+    seconds = config.epochs * epoch_s
+    if config.budget_minutes is not None:
+        seconds = min(seconds, config.budget_minutes * 60)
+    return STARTUP_S + seconds
+
+
+def estimate_study(study: Study, dataset_size: int, speed: Throughput) -> Estimate:
+    """Sum of every planned run's predicted time (variants may differ in epochs, limit, …)."""
+    total = sum(run_seconds(study.config_for(planned), dataset_size, speed) for planned in study.runs)
+    return Estimate(len(study.runs), total, speed)
+
+
+def check_budget(estimate: Estimate, max_minutes: float | None) -> None:
+    """Refuse a study predicted to run over ``max_minutes``, saying by how much and what to cut."""
+    if max_minutes is None or estimate.minutes <= max_minutes:
+        return
+    raise ConfigError(
+        f"The study would take {estimate.describe()}, over the {max_minutes:g} min budget; "
+        "use fewer variants, seeds, epochs or images (--limit), or raise the budget."
+    )

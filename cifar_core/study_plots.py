@@ -1,0 +1,138 @@
+"""Plotly figures for a study: per-variant bars with error bars, small-multiple curves, a grid heatmap.
+
+Free of Streamlit, like ``plots``, so the app, tests and reports (``docs/ablation.png``) draw the
+same figures from the same tables (``study.results.variant_table`` / ``run_table``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cifar_core.plots import TRAIN_COLOR, VAL_COLOR, epoch_frame
+
+BAR_COLOR = "#4c78a8"
+GAP_COLOR = "#f58518"
+SEED_DOT = "rgba(0, 0, 0, 0.55)"
+
+
+def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None, *, title: str | None = None) -> go.Figure:
+    """Validation accuracy (left) and train−validation accuracy gap (right) per variant.
+
+    Bars are means over finished seeds, error bars one standard deviation, and the dots each
+    seed's own value, so two variants whose dots overlap are not told apart by this study.
+    """
+    figure = make_subplots(
+        rows=1, cols=2, horizontal_spacing=0.12,
+        subplot_titles=("Validation accuracy (final epoch)", "Gap: train acc − validation acc"),
+    )
+    names = list(variants["variant"])
+    for col, metric, color in ((1, "final_val_acc", BAR_COLOR), (2, "acc_gap", GAP_COLOR)):
+        means, stds = variants[f"{metric}_mean"], variants[f"{metric}_std"]
+        figure.add_trace(
+            go.Bar(
+                x=names, y=means, marker_color=color, showlegend=False,
+                error_y={"type": "data", "array": stds.fillna(0), "visible": True, "thickness": 1.5, "width": 6},
+                text=[_mean_std(m, s) for m, s in zip(means, stds)], textposition="inside", insidetextanchor="start",
+                hovertemplate="%{x}: %{text}<extra></extra>",
+            ),
+            row=1, col=col,
+        )
+        if runs is not None:
+            done = runs[runs["state"] == "finished"]
+            figure.add_trace(
+                go.Scatter(
+                    x=done["variant"], y=done[metric], mode="markers", showlegend=col == 1, name="one seed",
+                    marker={"color": SEED_DOT, "size": 6}, customdata=done["seed"],
+                    hovertemplate="%{x}, seed %{customdata}: %{y:.3f}<extra></extra>",
+                ),
+                row=1, col=col,
+            )
+    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
+    figure.update_yaxes(range=[0, _top(variants, "final_val_acc")], row=1, col=1)
+    figure.update_xaxes(tickangle=-30)
+    figure.update_layout(
+        title=title, height=420, bargap=0.35,
+        margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
+        legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+    )
+    return figure
+
+
+def variant_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]], *, metric: str = "acc", columns: int = 4) -> go.Figure:
+    """One panel per variant: train (solid) and validation (dashed) curves, one line pair per seed.
+
+    ``curves`` maps a variant name to its runs' event lists. Panels share both axes, so the height
+    of a curve and the space between train and validation can be compared across panels.
+    """
+    names = list(curves)
+    cols = max(1, min(columns, len(names)))
+    rows = max(1, math.ceil(len(names) / cols))
+    figure = make_subplots(
+        rows=rows, cols=cols, subplot_titles=names, shared_xaxes=True, shared_yaxes=True,
+        horizontal_spacing=0.03, vertical_spacing=0.12 if rows > 1 else 0.05,
+    )
+    for number, name in enumerate(names):
+        row, col = number // cols + 1, number % cols + 1
+        for events in curves[name]:
+            epochs = epoch_frame(events)
+            for split, color, dash in (("train", TRAIN_COLOR, "solid"), ("val", VAL_COLOR, "dash")):
+                values = epochs[f"{split}_{metric}"]
+                if not values.notna().any():
+                    continue
+                figure.add_trace(
+                    go.Scatter(
+                        x=epochs["epoch"], y=values, mode="lines+markers", line={"color": color, "dash": dash, "width": 1.5},
+                        marker={"size": 4}, name="train" if split == "train" else "validation",
+                        legendgroup=split, showlegend=False, hovertemplate=f"{name} · {split} %{{y:.3f}} at epoch %{{x}}<extra></extra>",
+                    ),
+                    row=row, col=col,
+                )
+    for split, color, dash in (("train", TRAIN_COLOR, "solid"), ("validation", VAL_COLOR, "dash")):
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line={"color": color, "dash": dash}, name=split))
+    if metric == "acc":
+        figure.update_yaxes(range=[0, 1], tickformat=".0%")
+    figure.update_xaxes(rangemode="tozero")
+    figure.update_layout(
+        height=260 * rows + 60, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": 1.0 + 40 / (260 * rows + 60), "x": 1, "xanchor": "right", "yanchor": "bottom"},
+    )
+    return figure
+
+
+def grid_heatmap_figure(variants: pd.DataFrame, x_field: str, y_field: str, metric: str = "final_val_acc") -> go.Figure:
+    """Mean ``metric`` over a 2-D grid, ``mean ± std`` written in each cell."""
+    means = variants.pivot_table(index=y_field, columns=x_field, values=f"{metric}_mean", aggfunc="first", dropna=False)
+    stds = variants.pivot_table(index=y_field, columns=x_field, values=f"{metric}_std", aggfunc="first", dropna=False)
+    stds = stds.reindex(index=means.index, columns=means.columns)
+    text = [[_mean_std(m, s) for m, s in zip(mean_row, std_row)] for mean_row, std_row in zip(means.to_numpy(), stds.to_numpy())]
+    figure = go.Figure(
+        go.Heatmap(
+            z=means.to_numpy(), x=[str(v) for v in means.columns], y=[str(v) for v in means.index],
+            text=text, texttemplate="%{text}", colorscale="Viridis", colorbar={"title": metric},
+            hovertemplate=f"{x_field}=%{{x}}, {y_field}=%{{y}}: %{{text}}<extra></extra>",
+        )
+    )
+    figure.update_xaxes(title_text=x_field, type="category")
+    figure.update_yaxes(title_text=y_field, type="category")
+    figure.update_layout(height=120 + 60 * len(means.index), margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return figure
+
+
+def _mean_std(mean: float, std: float) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    return f"{mean:.3f}" if std is None or math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
+
+
+def _top(variants: pd.DataFrame, metric: str) -> float:
+    """Room above the highest bar and its error bar for the text label, at most 100 %."""
+    tops = (variants[f"{metric}_mean"] + variants[f"{metric}_std"].fillna(0)).to_numpy(dtype=float)
+    highest = np.nanmax(tops) if np.isfinite(tops).any() else 1.0
+    return min(1.0, highest * 1.15 + 0.02)
