@@ -1,0 +1,145 @@
+"""``study``: train an augmentation ablation or a hyper-parameter grid and compare the variants.
+
+The base config comes from the same flags as ``train``. Runs are ordinary run folders in the
+runs root (``--runs-root``, default ``checkpoints/`` or ``$CIFAR_EXPLORER_RUNS``), so every other
+command and page sees them; the study folder (``--out``, default ``<runs root>/studies/<id>``)
+holds ``study.json``, ``results.csv`` (one row per variant) and ``results_runs.csv`` (one per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from cifar_core.cli.config_flags import add_config_flags, config_from_args
+from cifar_core.errors import ConfigError
+from cifar_core.runs import Run, RunStore
+from cifar_core.runs.process import execute
+from cifar_core.study import (
+    StudyFolder,
+    cancel_study,
+    check_budget,
+    device_throughput,
+    display_table,
+    drive,
+    estimate_study,
+    find_study,
+    launch_driver,
+    refresh_results,
+    studies_root,
+)
+from cifar_core.study.definition import PlannedRun, plan_study
+from cifar_core.study.execution import OnStart, RunOne, background_run_one
+from cifar_core.train.config import STUDY_OPS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "study",
+        help="train an augmentation ablation or a hyper-parameter grid and compare the variants",
+        description="Train variants of one base config (set with the train flags) over one or more seeds and "
+        "write one results table. Runs go to the runs root; the study folder holds study.json and results.csv.",
+    )
+    what = parser.add_argument_group("what to study (one of)").add_mutually_exclusive_group(required=True)
+    what.add_argument("--ablate", nargs="?", const=",".join(STUDY_OPS), metavar="OPS",
+                      help=f"ablate these augmentations: none, each alone, all but one, all (default {','.join(STUDY_OPS)})")
+    what.add_argument("--grid", metavar="SPEC", help="grid over config fields, e.g. 'aug_p=0.03,0.06;mix_p=0.01,0.02,0.03'")
+    what.add_argument("--show", metavar="STUDY", help="print an existing study's results (id or folder)")
+    what.add_argument("--cancel", metavar="STUDY", help="cancel a study's remaining runs (id or folder)")
+    what.add_argument("--worker", metavar="DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--seeds", type=int, default=1, help="repeat every variant with seeds seed, seed+1, … (default 1)")
+    parser.add_argument("--runs-root", default=None, help="where the runs go (default checkpoints/ or $CIFAR_EXPLORER_RUNS)")
+    parser.add_argument("--out", default=None, help="study folder (default <runs root>/studies/<study id>)")
+    parser.add_argument("--background", action="store_true", help="launch a detached driver and return")
+    parser.add_argument("--max-minutes", type=float, default=None, help="refuse a study estimated to take longer")
+    parser.add_argument("--json", action="store_true", help="print machine-readable output")
+    add_config_flags(parser)
+    parser.set_defaults(func=run_study)
+
+
+def run_study(args: argparse.Namespace) -> int:
+    if args.worker:
+        folder = StudyFolder(args.worker)
+        return 0 if drive(folder, background_run_one(folder)) == "finished" else 1
+    if args.show or args.cancel:
+        folder = find_study(args.show or args.cancel, args.runs_root)
+        if args.cancel:
+            cancel_study(folder)
+            print(f"cancel requested for study {folder.dir.name}")
+            return 0
+        return report(folder, args.json)
+    return start_study(args)
+
+
+def start_study(args: argparse.Namespace) -> int:
+    from cifar_core.data import load_cifar
+
+    if args.ablate is not None and args.ops is not None:
+        raise ConfigError("--ops sets the base's augmentations, but --ablate replaces them: give only --ablate.")
+    base = config_from_args(args)
+    store = RunStore(args.runs_root)
+    ablate = [op.strip() for op in args.ablate.split(",")] if args.ablate is not None else None
+    study = plan_study(base, store.root, ablate=ablate, grid=args.grid, seeds=args.seeds)
+    train_images = len(load_cifar(base.data).splits["train"].labels)
+    estimate = estimate_study(study, train_images, device_throughput(store, base))
+    check_budget(estimate, args.max_minutes)
+    folder = StudyFolder.create(args.out or studies_root(store.root) / study.id, study)
+    folder.update_status(estimate_s=estimate.total_s, estimate=estimate.describe())
+    say = (lambda text: print(text, file=sys.stderr)) if args.json else print
+    say(f"study {study.id}: {len(study.variants)} variant(s) x {len(study.seeds)} seed(s); {estimate.describe()}")
+    if args.background:
+        pid = launch_driver(folder)
+        if args.json:
+            print(json.dumps({"study_id": study.id, "dir": str(folder.dir), "pid": pid, "estimate_s": estimate.total_s}))
+        else:
+            print(f"launched study {study.id} (pid {pid}) in {folder.dir}; follow with: study --show {folder.dir}")
+        return 0
+    state = drive(folder, foreground_run_one(say), on_start=announce(say, len(study.runs)))
+    code = report(folder, args.json)
+    return code if state == "finished" else 1
+
+
+Say = Callable[[str], None]
+
+
+def foreground_run_one(say: Say) -> RunOne:
+    """Train in this process, printing one line per epoch."""
+
+    def show(event: dict[str, Any]) -> None:
+        if event["type"] == "epoch" and event["val_acc"] is not None:
+            say(f"    epoch {event['epoch']}: train_acc {event['train_acc']:.3f} val_acc {event['val_acc']:.3f} "
+                f"val_loss {event['val_loss']:.3f} ({event['epoch_s']:.0f} s)")
+
+    def run_one(run: Run, resume: bool) -> None:
+        execute(run, resume=resume, on_event=show)
+
+    return run_one
+
+
+def announce(say: Say, total: int) -> OnStart:
+    """Print which run of the study starts, e.g. ``[3/8] rotation, seed 1: run <id>``."""
+
+    def on_start(index: int, planned: PlannedRun) -> None:
+        say(f"[{index + 1}/{total}] {planned.variant}, seed {planned.seed}: run {planned.run_id}")
+
+    return on_start
+
+
+def report(folder: StudyFolder, as_json: bool) -> int:
+    """Print the study's table (refreshed from its runs); exit 0 only when every run finished."""
+    variants = refresh_results(folder)
+    status = folder.status()
+    complete = bool((variants["runs_finished"] == variants["runs_planned"]).all())
+    if as_json:
+        rows = [{key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
+                for row in variants.to_dict("records")]
+        print(json.dumps({"study_id": folder.dir.name, "dir": str(folder.dir), "state": status["state"],
+                          "results_csv": str(folder.results_path), "variants": rows}))
+    else:
+        print(f"study {folder.dir.name}: {status['state']}; results in {folder.results_path}")
+        print(display_table(variants).to_string(index=False))
+    return 0 if complete else 1

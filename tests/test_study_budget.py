@@ -1,0 +1,64 @@
+"""Budget awareness: the estimate comes from this device's measured speed, and a study predicted
+to run over the user's budget is refused before anything is created."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from cifar_core.cli import main
+from cifar_core.errors import ConfigError
+from cifar_core.runs import RunStore
+from cifar_core.study import Estimate, Throughput, check_budget, estimate_study, list_studies
+from cifar_core.study.definition import plan_study
+from cifar_core.study.estimate import STARTUP_S, measured_throughput, probe_throughput
+from study_support import tiny_base
+
+SPEED = Throughput(train_images_per_s=100.0, eval_images_per_s=400.0, source="test")
+
+
+def test_estimate_is_images_times_epochs_over_measured_speed_for_every_variant_and_seed(tmp_path):
+    study = plan_study(tiny_base(limit=1000, epochs=3, val_fraction=0.2), tmp_path, ablate=["rotation", "cutmix"], seeds=2)
+    estimate = estimate_study(study, 50_000, SPEED)
+    per_run = STARTUP_S + 3 * (800 / 100 + 200 / 400)
+    assert estimate.runs == 8 and estimate.total_s == pytest.approx(8 * per_run)
+    assert "for 8 run(s)" in estimate.describe() and "100 training images/s (test)" in estimate.describe()
+    grid = plan_study(tiny_base(limit=None, epochs=1), tmp_path, grid="epochs=1,2", seeds=1)
+    assert estimate_study(grid, 500, SPEED).total_s == pytest.approx(2 * STARTUP_S + 3 * (400 / 100 + 100 / 400))
+
+
+def test_a_study_over_budget_is_refused_with_the_estimate_in_the_message():
+    estimate = Estimate(runs=10, total_s=1800.0, throughput=SPEED)
+    check_budget(estimate, 30.0)
+    check_budget(estimate, None)
+    with pytest.raises(ConfigError, match=r"The study would take about 30.0 min for 10 run\(s\).*over the 29 min budget"):
+        check_budget(estimate, 29.0)
+
+
+def test_speed_is_measured_from_finished_runs_of_the_same_model_and_batch_size(finished_study):
+    store = RunStore(finished_study.study().runs_root)
+    speed = measured_throughput(store, tiny_base())
+    latest = store.list()[:5]
+    rates = [event["images_per_s"] for run in latest for event in run.events("epoch")]
+    assert speed.train_images_per_s == pytest.approx(statistics.median(rates))
+    assert speed.source == "measured from 5 finished simple_cnn run(s)"
+    assert measured_throughput(store, tiny_base(batch_size=128)) is None  # another batch size: not comparable
+
+
+def test_without_finished_runs_a_few_steps_are_timed():
+    speed = probe_throughput(tiny_base(batch_size=16), steps=2)
+    assert speed.train_images_per_s > 0 and speed.eval_images_per_s > speed.train_images_per_s
+    assert speed.source == "timed 2 training steps of simple_cnn now"
+
+
+def test_cli_refuses_a_study_over_max_minutes_and_creates_nothing(finished_study, capsys):
+    root = finished_study.study().runs_root
+    runs_before = len(RunStore(root).list())
+    code = main(["study", "--ablate", "rotation,cutmix", "--data", "synthetic", "--epochs", "2", "--limit", "200",
+                 "--batch-size", "64", "--device", "cpu", "--seeds", "3", "--runs-root", str(root), "--max-minutes", "0.01"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: The study would take about ") and "12 run(s)" in err and "over the 0.01 min budget" in err
+    assert "measured from 5 finished simple_cnn run(s)" in err
+    assert len(RunStore(root).list()) == runs_before and len(list_studies(root)) == 1
