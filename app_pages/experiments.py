@@ -1,0 +1,238 @@
+"""Experiments: ablate augmentations or sweep hyper-parameters over seeds, and compare the variants."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from cifar_core.augment import OP_NAMES
+from cifar_core.errors import CifarError
+from cifar_core.runs import RunStore
+from cifar_core.study import (
+    Study,
+    StudyFolder,
+    Throughput,
+    cancel_study,
+    check_budget,
+    device_throughput,
+    display_table,
+    estimate_study,
+    launch_driver,
+    list_studies,
+    refresh_results,
+    run_table,
+    studies_root,
+)
+from cifar_core.study.definition import plan_study
+from cifar_core.study.folder import ACTIVE
+from cifar_core.study_plots import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
+from cifar_core.train import TrainConfig
+from cifar_core.train.config import STUDY_OPS
+from cifar_core.ui import state
+from cifar_core.ui.feedback import user_errors
+from cifar_core.ui.loaders import load_data
+
+SHOWN = "experiments_study"
+LAUNCH_ERROR = "experiments_launch_error"
+REFRESH_S = 2.0
+DEFAULTS = TrainConfig()
+# The Train page's widget keys (its form is the study's base config) -> TrainConfig fields.
+TRAIN_KEYS = {
+    "model": ("train_model", DEFAULTS.model),
+    "dropout": ("train_dropout", DEFAULTS.dropout),
+    "aug_p": ("train_aug_p", DEFAULTS.aug_p),
+    "mix_p": ("train_mix_p", DEFAULTS.mix_p),
+    "batch_size": ("train_batch_size", DEFAULTS.batch_size),
+    "lr": ("train_lr", DEFAULTS.lr),
+    "shuffle": ("train_shuffle", DEFAULTS.shuffle),
+    "epochs": ("train_epochs", DEFAULTS.epochs),
+    "seed": ("train_seed", DEFAULTS.seed),
+}
+TRAIN_AUGMENT = "train_augment"  # augmentations the Train page carried over from the lab
+
+
+def base_config() -> TrainConfig:
+    """The Train page's current settings (its remembered values, or its defaults before a visit)."""
+    s = st.session_state
+    values: dict[str, Any] = {field: s[state.sticky(key, default)] for field, (key, default) in TRAIN_KEYS.items()}
+    use_limit = s[state.sticky("train_use_limit", DEFAULTS.limit is not None)]
+    values["limit"] = s[state.sticky("train_limit", 2000)] if use_limit else None
+    values["data"] = state.data_source()
+    values.update(s.get(TRAIN_AUGMENT, {}))
+    if values["model"] == "mobilenet_v3_large":
+        values["model_options"] = {
+            "pretrained": s[state.sticky("train_weights", "ImageNet")].startswith("ImageNet"),
+            "resolution": s[state.sticky("train_resolution", 224)],
+            "freeze_backbone": s[state.sticky("train_freeze", False)],
+        }
+    return TrainConfig.from_dict(values)
+
+
+@st.cache_data(ttl=300, show_spinner="Measuring this machine's training speed…")
+def throughput(config_json: str, runs_root: str) -> Throughput:
+    """Speed for the estimate, cached: timing a model takes seconds, and finished runs change slowly."""
+    return device_throughput(RunStore(runs_root), TrainConfig.from_dict(json.loads(config_json)))
+
+
+def _launch(folder: StudyFolder) -> None:
+    """Start (or resume) the study's background driver and show that study."""
+    try:
+        launch_driver(folder)
+    except CifarError as exc:
+        st.session_state[LAUNCH_ERROR] = str(exc)
+        return
+    st.session_state[SHOWN] = folder.dir.name
+    st.query_params["study"] = folder.dir.name
+
+
+def _start(study: Study, estimate_text: str, estimate_s: float) -> None:
+    """Button callback: write the study folder, then launch it (a repeated click shows the same study)."""
+    path = studies_root(study.runs_root) / study.id
+    if (path / "study.json").exists():
+        st.session_state[SHOWN] = study.id
+        return
+    try:
+        folder = StudyFolder.create(path, study)
+        folder.update_status(estimate_s=estimate_s, estimate=estimate_text)
+    except CifarError as exc:
+        st.session_state[LAUNCH_ERROR] = str(exc)
+        return
+    _launch(folder)
+
+
+def _setup(store: RunStore) -> None:
+    st.subheader("Set up a study")
+    base = None
+    with user_errors("The Train page's settings are not a valid run: "):
+        base = base_config()
+    if base is None:
+        return
+    st.caption(
+        f"Base run (from the Train page): **{base.model}**, {base.epochs} epoch(s), {base.limit or 'all'} images, "
+        f"batch {base.batch_size}, lr {base.lr:g}, dropout {base.dropout:g}, aug_p {base.aug_p:g}, "
+        f"mix_p {base.mix_p:g}, seed {base.seed}."
+    )
+    kind = st.radio("Study", ["Ablation of augmentations", "Grid of settings"], horizontal=True,
+                    key=state.sticky("experiments_kind", "Ablation of augmentations"))
+    ablate = grid = None
+    if kind.startswith("Ablation"):
+        ablate = st.multiselect("Augmentations to ablate", list(OP_NAMES), key=state.sticky("experiments_ops", list(STUDY_OPS)),
+                                help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.")
+    else:
+        grid = st.text_input("Grid: field=values, fields separated by ';'", key=state.sticky("experiments_grid", "aug_p=0.03,0.06;mix_p=0.01,0.02,0.03"),
+                             help="Any Train setting, e.g. lr=0.0005,0.001;dropout=0,0.2. Every combination is trained.")
+    left, right = st.columns(2)
+    seeds = left.number_input("Seeds per variant", min_value=1, max_value=10, step=1, key=state.sticky("experiments_seeds", 2))
+    budget = right.number_input("Budget (minutes)", min_value=1.0, step=5.0, key=state.sticky("experiments_budget", 30.0))
+
+    study = estimate = None
+    with user_errors():
+        study = plan_study(base, store.root, ablate=ablate, grid=grid, seeds=int(seeds))
+        speed = throughput(json.dumps(base.to_dict()), str(store.root))
+        estimate = estimate_study(study, len(load_data(base.data).splits["train"].labels), speed)
+    if study is None or estimate is None:
+        return
+    st.markdown(f"**{len(study.variants)} variant(s) × {len(study.seeds)} seed(s):** " + ", ".join(f"`{v.name}`" for v in study.variants))
+    st.metric("Estimated time", f"{estimate.minutes:.1f} min")
+    st.caption(f"Estimate: {estimate.describe()}. Other work on this machine slows it down.")
+    over = None
+    try:
+        check_budget(estimate, budget)
+    except CifarError as exc:
+        over = str(exc)
+        st.error(over)
+    if error := st.session_state.pop(LAUNCH_ERROR, None):
+        st.error(error)
+    st.button("Start study", type="primary", icon=":material/science:", disabled=over is not None, width="stretch",
+              on_click=_start, args=(study, estimate.describe(), estimate.total_s))
+
+
+def _shown_study(folders: list[StudyFolder]) -> StudyFolder | None:
+    """The study to show: the picker's, else the URL's, else the newest."""
+    names = [folder.dir.name for folder in folders]
+    if not names:
+        return None
+    for wanted in (st.session_state.get(SHOWN), st.query_params.get("study"), names[0]):
+        if wanted in names:
+            st.session_state[SHOWN] = wanted
+            break
+    chosen = st.selectbox("Study", names, key=SHOWN)
+    return folders[names.index(chosen)]
+
+
+def _live(folder: StudyFolder, was_active: bool) -> None:
+    """Everything read from the study and run folders; reruns on a timer while the study runs."""
+    status = folder.status()
+    if was_active and status["state"] not in ACTIVE:
+        st.rerun()  # finished: redraw once without the timer
+    study = folder.study()
+    runs = run_table(study)
+    variants = refresh_results(folder)
+    done = int((runs["state"] == "finished").sum())
+    st.markdown(f"### `{study.id}` · {status['state']}")
+    if status.get("estimate"):
+        st.caption(f"Estimated at launch: {status['estimate']}.")
+    if status["state"] in ("failed", "interrupted"):
+        st.error(f"The study {status['state']}: {status.get('error') or 'no reason recorded'}. See {folder.log_path}.")
+    st.progress(done / len(runs), text=f"{done} of {len(runs)} runs finished")
+    if status["state"] in ACTIVE:
+        st.button("Cancel study", icon=":material/stop:", on_click=cancel_study, args=(folder,), key=f"cancel_{study.id}")
+    elif done < len(runs):
+        st.button("Resume study", icon=":material/play_arrow:", on_click=_launch, args=(folder,), key=f"resume_{study.id}",
+                  help="Trains the runs that have not finished; an interrupted run goes on from its last epoch.")
+    with st.expander("Runs: done, running, waiting", expanded=status["state"] in ACTIVE):
+        st.dataframe(runs[["variant", "seed", "state", "epochs_done", "run_id"]], hide_index=True)
+
+    st.subheader("Results")
+    st.dataframe(display_table(variants), hide_index=True)
+    st.caption(f"Mean ± standard deviation over finished seeds. CSV: `{folder.results_path}` (per variant), "
+               f"`{folder.run_results_path}` (per run).")
+    if done:
+        st.plotly_chart(variant_bars_figure(variants, runs), key=f"bars_{study.id}")
+    if done and study.kind == "grid" and len(study.axes) == 2:
+        x_field, y_field = list(study.axes)
+        st.plotly_chart(grid_heatmap_figure(variants, x_field, y_field), key=f"heatmap_{study.id}")
+    store = folder.store()
+    curves = {
+        variant.name: [store.get(p.run_id).events() for p in study.runs
+                       if p.variant == variant.name and (store.root / p.run_id / "config.json").is_file()]
+        for variant in study.variants
+    }
+    if any(curves.values()):
+        metric = st.radio("Curves", ["acc", "loss"], horizontal=True, key=f"metric_{study.id}",
+                          format_func=lambda m: "accuracy" if m == "acc" else "loss")
+        st.plotly_chart(variant_curves_figure(curves, metric=metric), key=f"curves_{study.id}")
+    with st.expander("Study definition"):
+        st.json(study.to_dict(), expanded=False)
+
+
+st.title("Experiments")
+st.markdown(
+    "An **ablation** trains the same model several times, switching augmentations on and off: none, each "
+    "alone, all but one, and all. Compare a variant with *none* to see what an augmentation adds on its own, "
+    "and *all* with *all but X* to see what X adds on top of the others. A **grid** does the same for settings "
+    "such as aug_p and mix_p. Read two numbers together: validation accuracy (higher is better) and the "
+    "**gap** between training and validation accuracy (smaller means less memorisation; augmentation also "
+    "makes the training images harder, which lowers training accuracy and so the gap by itself).\n\n"
+    "**Why more than one seed?** The seed decides the starting weights, the order of the images and every "
+    "random augmentation (all variants and seeds of a study validate on the same images). Two runs that "
+    "differ only in their seed often differ by a point or two of accuracy, so a one-seed difference of that "
+    "size may be luck. With several seeds the table shows mean ± standard deviation and the chart shows each "
+    "seed as a dot: trust a difference only when it is clearly larger than that spread."
+)
+store = RunStore()
+setup_column, results_column = st.columns([1, 2], gap="large")
+with setup_column:
+    _setup(store)
+with results_column:
+    shown = _shown_study(list_studies(store.root))
+    if shown is None:
+        st.info("No studies yet: set one up on the left and press **Start study**.")
+    else:
+        if st.query_params.get("study") != shown.dir.name:
+            st.query_params["study"] = shown.dir.name
+        is_active = shown.status()["state"] in ACTIVE
+        with user_errors():
+            st.fragment(_live, run_every=REFRESH_S if is_active else None)(shown, is_active)
