@@ -23,13 +23,14 @@ SEED_DOT = "rgba(0, 0, 0, 0.55)"
 
 
 def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None, *, title: str | None = None) -> go.Figure:
-    """Validation accuracy (left) and train−validation accuracy gap (right) per variant.
+    """Validation accuracy (left) and train−validation accuracy gap (right), one bar per variant.
 
     Bars are means over finished seeds, error bars one standard deviation, and the dots each
-    seed's own value, so two variants whose dots overlap are not told apart by this study.
+    seed's own value, so two variants whose dots overlap are not told apart by this study. Bars
+    lie horizontally so the variant names ("all but resized_crop") stay readable.
     """
     figure = make_subplots(
-        rows=1, cols=2, horizontal_spacing=0.12,
+        rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
         subplot_titles=("Validation accuracy (final epoch)", "Gap: train acc − validation acc"),
     )
     names = list(variants["variant"])
@@ -37,10 +38,10 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
         means, stds = variants[f"{metric}_mean"], variants[f"{metric}_std"]
         figure.add_trace(
             go.Bar(
-                x=names, y=means, marker_color=color, showlegend=False,
-                error_y={"type": "data", "array": stds.fillna(0), "visible": True, "thickness": 1.5, "width": 6},
+                y=names, x=means, orientation="h", marker_color=color, showlegend=False,
+                error_x={"type": "data", "array": stds.fillna(0), "visible": True, "thickness": 1.5, "width": 5},
                 text=[_mean_std(m, s) for m, s in zip(means, stds)], textposition="inside", insidetextanchor="start",
-                hovertemplate="%{x}: %{text}<extra></extra>",
+                textangle=0, textfont={"color": "white"}, hovertemplate="%{y}: %{text}<extra></extra>",
             ),
             row=1, col=col,
         )
@@ -48,19 +49,19 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
             done = runs[runs["state"] == "finished"]
             figure.add_trace(
                 go.Scatter(
-                    x=done["variant"], y=done[metric], mode="markers", showlegend=col == 1, name="one seed",
-                    marker={"color": SEED_DOT, "size": 6}, customdata=done["seed"],
-                    hovertemplate="%{x}, seed %{customdata}: %{y:.3f}<extra></extra>",
+                    y=done["variant"], x=done[metric], mode="markers", showlegend=col == 1, name="one seed",
+                    marker={"color": SEED_DOT, "size": 7, "line": {"color": "white", "width": 1}},
+                    customdata=done["seed"], hovertemplate="%{y}, seed %{customdata}: %{x:.3f}<extra></extra>",
                 ),
                 row=1, col=col,
             )
-    figure.update_yaxes(tickformat=".0%", rangemode="tozero")
-    figure.update_yaxes(range=[0, _top(variants, "final_val_acc")], row=1, col=1)
-    figure.update_xaxes(tickangle=-30)
+    figure.update_xaxes(tickformat=".0%")
+    figure.update_xaxes(range=[0, _top(variants, "final_val_acc")], row=1, col=1)
+    figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
     figure.update_layout(
-        title=title, height=420, bargap=0.35,
-        margin={"l": 10, "r": 10, "t": 70 if title else 40, "b": 10},
-        legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+        title=title, height=140 + 34 * len(names), bargap=0.3,
+        margin={"l": 10, "r": 10, "t": 80 if title else 50, "b": 10},
+        legend={"orientation": "h", "y": 0.99, "yanchor": "top", "x": 0.99, "xanchor": "right", "yref": "container"},
     )
     return figure
 
@@ -132,7 +133,7 @@ def _mean_std(mean: float, std: float) -> str:
 
 
 def _top(variants: pd.DataFrame, metric: str) -> float:
-    """Room above the highest bar and its error bar for the text label, at most 100 %."""
+    """Room past the longest bar and its error bar, at most 100 %."""
     tops = (variants[f"{metric}_mean"] + variants[f"{metric}_std"].fillna(0)).to_numpy(dtype=float)
     highest = np.nanmax(tops) if np.isfinite(tops).any() else 1.0
-    return min(1.0, highest * 1.15 + 0.02)
+    return min(1.0, highest * 1.1 + 0.02)

@@ -77,4 +77,4 @@ def test_a_finished_study_shows_its_table_bars_heatmap_and_curves(app_env, finis
     figures = charts(at)
     kinds = [figure["data"][0]["type"] for figure in figures]
     assert kinds == ["bar", "heatmap", "scatter"]  # bars with error bars, the 2-D grid, small-multiple curves
-    assert figures[0]["data"][0]["error_y"]["visible"] is True
+    assert figures[0]["data"][0]["error_x"]["visible"] is True

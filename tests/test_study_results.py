@@ -107,9 +107,9 @@ def test_figures_have_a_bar_per_variant_with_error_bars_a_panel_per_variant_and_
     runs, variants = run_table(study), refresh_results(finished_study)
     bars = variant_bars_figure(variants, runs)
     accuracy = bars.data[0]
-    assert list(accuracy.x) == [v.name for v in study.variants]
-    assert list(accuracy.error_y.array) == pytest.approx(variants["final_val_acc_std"].tolist())
-    assert len(bars.data[1].x) == 8  # one dot per seed
+    assert list(accuracy.y) == [v.name for v in study.variants]
+    assert list(accuracy.error_x.array) == pytest.approx(variants["final_val_acc_std"].tolist())
+    assert len(bars.data[1].y) == 8  # one dot per seed
     curves = {v.name: [store.get(p.run_id).events() for p in study.runs if p.variant == v.name] for v in study.variants}
     small = variant_curves_figure(curves)
     assert [a.text for a in small.layout.annotations] == [v.name for v in study.variants]
