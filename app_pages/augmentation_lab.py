@@ -99,7 +99,7 @@ with controls:
     aug_p = st.slider("aug_p: chance of each standard op", 0.0, 1.0, step=0.01, key=state.sticky("lab_aug_p", 0.5))
     mix_p = st.slider("mix_p: chance of CutMix / MixUp", 0.0, 1.0, step=0.01, key=state.sticky("lab_mix_p", 0.25))
     st.button(
-        f"Use the study's values ({TrainConfig.aug_p:.0%} / {TrainConfig.mix_p:.0%})",
+        f"Study values ({TrainConfig.aug_p:.0%} / {TrainConfig.mix_p:.0%})",
         on_click=_study_probabilities,
         help="The study found small probabilities work best for its CNN: most images pass unchanged.",
     )
@@ -128,8 +128,9 @@ if result is not None:
     with main:
         changed = sum(bool(record["ops"]) for record in result.records)
         st.markdown(f"**{changed} of {len(indices)}** images changed. Left: original · right: what the model trains on.")
-        columns = st.columns(COLUMNS)
         for position, record in enumerate(result.records):
+            if position % COLUMNS == 0:
+                columns = st.columns(COLUMNS)  # one row at a time, so rows line up whatever the captions' length
             pair = grid(torch.stack([originals[position], result.images[position]]), columns=2, scale=SCALE, padding=6)
             weights = " · ".join(f"{name} {weight:.0%}" for name, weight in label_weights(record, data.classes).items())
             columns[position % COLUMNS].image(

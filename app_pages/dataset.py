@@ -89,9 +89,9 @@ if synthetic_column.button("Use the SYNTHETIC demo set", icon=":material/science
     state.set_data_source(SYNTHETIC, "chosen on the Dataset page")
     st.rerun()
 if download_column.button(
-    "Download CIFAR-10 (170 MB, needs internet)",
+    "Download CIFAR-10",
     icon=":material/download:",
-    help=f"Fetches torchvision's copy into {project_data_dir()}; offline you get a message saying what to put there.",
+    help=f"Fetches torchvision's copy (170 MB, needs internet) into {project_data_dir()}; offline you get a message saying what to put there.",
 ):
     with user_errors(), st.status("Downloading CIFAR-10 and decoding it…", expanded=True) as status:
         st.write(f"Target folder: `{project_data_dir()}`. This takes a minute or two on a fast connection.")

@@ -1,6 +1,5 @@
 """Evaluate: what the selected run's model gets right and wrong, image by image."""
 
-import pandas as pd
 import streamlit as st
 
 from cifar_core.evaluate import most_confused_pairs
@@ -14,6 +13,7 @@ from cifar_core.uploads import MAX_UPLOAD_BYTES, prepare_upload
 
 GALLERY = 24
 GALLERY_COLUMNS = 6
+PAIRS = 6
 
 
 def _gallery(scored, true_class: int, predicted_class: int) -> None:
@@ -115,11 +115,11 @@ left, right = st.columns([1, 2], gap="large")
 with left:
     st.markdown("**Most confused pairs**")
     if pairs:
-        st.dataframe(
-            pd.DataFrame(pairs).rename(columns={"true": "true class", "predicted": "taken for", "rate": "share of class"}),
-            hide_index=True,
-            column_config={"share of class": st.column_config.NumberColumn(format="percent")},
-            key="evaluate_pairs",
+        st.markdown(
+            "\n".join(
+                f"{rank}. **{pair['true']}** taken for **{pair['predicted']}**: {pair['count']} images ({pair['rate']:.0%} of {pair['true']})"
+                for rank, pair in enumerate(pairs[:PAIRS], start=1)
+            )
         )
     else:
         st.caption("No mistakes at all.")

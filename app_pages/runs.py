@@ -65,7 +65,7 @@ st.dataframe(
     column_config={
         "best val acc": st.column_config.NumberColumn(format="percent"),
         "minutes": st.column_config.NumberColumn(format="%.1f"),
-        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "created": st.column_config.DatetimeColumn(format="MMM D, HH:mm"),
     },
     key="runs_table",
 )

@@ -84,8 +84,8 @@ def outline_box(
     image: Image.Image,
     box: Sequence[int],
     scale: int,
-    color: tuple[int, int, int] = (255, 0, 255),
-    width: int = 2,
+    color: tuple[int, int, int] = (255, 214, 0),
+    width: int = 3,
 ) -> Image.Image:
     """A copy of an upscaled ``image`` with the half-open box ``(y0, x0, y1, x1)`` outlined.
 

@@ -49,18 +49,21 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, show_steps
     training loss between epochs is drawn thinly, so a live run shows progress before its first
     epoch ends.
     """
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.12)
     single = len(runs) == 1
+    last_epoch = 1
     for number, (label, events) in enumerate(runs.items()):
         epochs, steps = epoch_frame(events), step_frame(events)
+        last_epoch = max([last_epoch, *epochs["epoch"]])
         color = RUN_COLORS[number % len(RUN_COLORS)]
         train_color, val_color = (TRAIN_COLOR, VAL_COLOR) if single else (color, color)
         prefix = "" if single else f"{label} · "
+        group = None if single else label  # grouped legend entries stack, so only group several runs
         if show_steps and len(steps):
             figure.add_trace(
                 go.Scatter(
                     x=steps["x"], y=steps["train_loss"], mode="lines", name=f"{prefix}train loss (running)",
-                    line={"color": train_color, "width": 1}, opacity=0.35, legendgroup=label,
+                    line={"color": train_color, "width": 1}, opacity=0.35, legendgroup=group,
                 ),
                 row=1, col=1,
             )
@@ -77,14 +80,16 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, show_steps
             figure.add_trace(
                 go.Scatter(
                     x=epochs["epoch"], y=values, mode="lines+markers", name=f"{prefix}{split} {metric}",
-                    line={"color": color_, "dash": dash}, legendgroup=label,
+                    line={"color": color_, "dash": dash}, legendgroup=group,
                 ),
                 row=1, col=col,
             )
-    figure.update_xaxes(title_text="epoch", rangemode="tozero")
+    figure.update_xaxes(title_text="epoch", rangemode="tozero", dtick=1 if last_epoch <= 20 else None)  # whole epochs
     figure.update_yaxes(title_text="cross-entropy", row=1, col=1, rangemode="tozero")
     figure.update_yaxes(title_text="accuracy", row=1, col=2, range=[0, 1], tickformat=".0%")
-    figure.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.2})
+    figure.update_layout(
+        height=400, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.22, "x": 0}
+    )
     return figure
 
 
@@ -103,7 +108,8 @@ def confusion_figure(confusion: Any, classes: Sequence[str], *, normalize: bool 
     """
     counts = np.asarray(confusion.tolist() if hasattr(confusion, "tolist") else confusion, dtype=float)
     values = normalize_rows(counts) if normalize else counts
-    text = [[f"{v:.0%}" if normalize else f"{int(v)}" for v in row] for row in values]
+    # empty cells stay blank so the eye goes to the mistakes, not to a wall of zeros
+    text = [["" if v == 0 else f"{v:.0%}" if normalize else f"{int(v)}" for v in row] for row in values]
     figure = go.Figure(
         go.Heatmap(
             z=values,

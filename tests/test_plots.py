@@ -78,7 +78,7 @@ def test_confusion_heatmap_has_class_names_on_both_axes_and_values_in_cells():
     figure = confusion_figure(counts, CLASSES)
     heat = figure.data[0]
     assert list(heat.x) == list(CLASSES) and list(heat.y) == list(CLASSES)
-    assert heat.text[0][1] == "2"
+    assert heat.text[0][1] == "2" and heat.text[0][2] == ""  # zeros stay blank
     assert figure.layout.xaxis.title.text == "predicted class" and figure.layout.yaxis.title.text == "true class"
     normalised = confusion_figure(counts, CLASSES, normalize=True).data[0]
     assert normalised.text[0][0] == "80%" and normalised.zmax == 1
