@@ -117,7 +117,7 @@ with left:
     if pairs:
         st.markdown(
             "\n".join(
-                f"{rank}. **{pair['true']}** taken for **{pair['predicted']}**: {pair['count']} images ({pair['rate']:.0%} of {pair['true']})"
+                f"{rank}. **{pair['true']}** taken for **{pair['predicted']}**: {pair['count']} image{'s' if pair['count'] != 1 else ''} ({pair['rate']:.0%} of {pair['true']})"
                 for rank, pair in enumerate(pairs[:PAIRS], start=1)
             )
         )
