@@ -27,7 +27,9 @@ def _gallery(scored, true_class: int, predicted_class: int) -> None:
     if not wrong:
         st.caption(f"No {classes[true_class]} image was taken for a {classes[predicted_class]}.")
         return
-    st.markdown(f"**{len(wrong)}** {classes[true_class]} images the model called *{classes[predicted_class]}* (most confident first):")
+    total = int(evaluation.confusion[true_class, predicted_class])
+    shown = f"the {len(wrong)} most confident of **{total}**" if total > len(wrong) else f"all **{total}**"
+    st.markdown(f"Showing {shown} {classes[true_class]} images the model called *{classes[predicted_class]}*:")
     columns = st.columns(GALLERY_COLUMNS)
     for position, item in enumerate(wrong):
         guesses = " · ".join(f"{name} {p:.0%}" for name, p in item["top3"])

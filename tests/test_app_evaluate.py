@@ -53,8 +53,9 @@ def test_a_confusion_cell_shows_exactly_its_misclassified_images_with_top3(train
     true_class, predicted = CIFAR10_CLASSES.index(top["true"]), CIFAR10_CLASSES.index(top["predicted"])
     # the page opens on the most confused pair
     assert at.selectbox(key="evaluate_true").value == true_class and at.selectbox(key="evaluate_pred").value == predicted
-    shown = gallery(at)
-    assert len(shown) == min(int(expected.confusion[true_class, predicted]), 24) > 0
+    shown, count = gallery(at), int(expected.confusion[true_class, predicted])
+    assert len(shown) == min(count, 24) > 0
+    assert f"**{count}** {top['true']} images the model called *{top['predicted']}*" in page_text(at)
     assert all(caption.count("%") == 3 and caption.startswith(f"{top['predicted']} ") for caption in shown)
     assert f"1. **{top['true']}** taken for **{top['predicted']}**: {top['count']} images" in page_text(at)
     at.selectbox(key="evaluate_pred").set_value(true_class).run()
