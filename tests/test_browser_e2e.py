@@ -179,9 +179,7 @@ def test_train_a_run_watch_its_curve_and_read_its_confusion_matrix(server, page)
     assert len(RunStore(runs).list()) == 1
     run = RunStore(runs).list()[0]
     page.locator("h3", has_text="finished").wait_for(timeout=TRAINING_S * 1000)
-    curves = page.locator('[data-testid="stPlotlyChart"]').first
-    curves.wait_for()
-    assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 2  # train and validation curves drawn
+    page.locator(".js-plotly-plot .scatterlayer .trace").nth(1).wait_for()  # train and validation curves drawn
     assert "run=" + run.id in page.url
     snap(page, "train")
 
@@ -195,7 +193,6 @@ def test_train_a_run_watch_its_curve_and_read_its_confusion_matrix(server, page)
 
     open_page(page, "Evaluate")
     page.get_by_text("Confusion matrix").wait_for()
-    heatmap = page.locator(".js-plotly-plot .heatmaplayer")
-    heatmap.first.wait_for()
-    assert page.locator(".js-plotly-plot .xtick text", has_text="airplane").count() >= 1
+    page.locator(".js-plotly-plot .heatmaplayer").first.wait_for()
+    page.locator(".js-plotly-plot .xtick text", has_text="airplane").first.wait_for()  # class names on the axes
     snap(page, "evaluate")
