@@ -40,8 +40,9 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
             go.Bar(
                 y=names, x=means, orientation="h", marker_color=color, showlegend=False,
                 error_x={"type": "data", "array": stds.fillna(0), "visible": True, "thickness": 1.5, "width": 5},
-                text=[_mean_std(m, s) for m, s in zip(means, stds)], textposition="inside", insidetextanchor="start",
-                textangle=0, textfont={"color": "white"}, hovertemplate="%{y}: %{text}<extra></extra>",
+                # numbers written on the accuracy bars only: gaps near zero leave no room inside a bar
+                text=[_mean_std(m, s) for m, s in zip(means, stds)], textposition="inside" if col == 1 else "none",
+                insidetextanchor="start", textangle=0, textfont={"color": "white"}, hovertemplate="%{y}: %{text}<extra></extra>",
             ),
             row=1, col=col,
         )
