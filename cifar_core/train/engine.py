@@ -227,7 +227,6 @@ def train(
                 best_val_acc = val_acc
         record["eval_s"] = time.perf_counter() - epoch_start - train_seconds
         history.append({k: v for k, v in record.items() if k != "confusion"})
-        on_event(record)
 
         state = {
             "format": "cifar-explorer-checkpoint",
@@ -248,6 +247,7 @@ def train(
         save("last", state)
         if improved or not len(val_labels):
             save("best", state)
+        on_event(record)  # after the checkpoints: a reported epoch can always be resumed from
         epoch += 1
     return TrainResult("finished", plan["epochs"], best_val_acc, history)
 
