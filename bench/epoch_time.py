@@ -28,11 +28,15 @@ from cifar_core.train import TrainConfig  # noqa: E402
 from cifar_core.train.engine import make_optimizer, soft_cross_entropy  # noqa: E402
 
 
-def seconds_per_epoch(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, steps: int, epoch_images: int) -> dict:
+def seconds_per_epoch(
+    config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, steps: int, epoch_images: int, baseline: bool
+) -> dict:
+    """``baseline`` measures the engine as first written (fp32, NCHW) for a before/after figure."""
     device = resolve_device(config.device)
+    layout = torch.contiguous_format if baseline else memory_format(device)
     torch.manual_seed(0)
     model = build_model(config.model, dropout=config.dropout, options=config.model_options)
-    model = model.to(device, memory_format=memory_format(device)).train()
+    model = model.to(device, memory_format=layout).train()
     if hasattr(model, "init_from_data"):
         model.init_from_data(to_model_input(images[:2000], device))
     optimizer = make_optimizer(config, model)
@@ -44,8 +48,9 @@ def seconds_per_epoch(config: TrainConfig, images: torch.Tensor, labels: torch.T
         start = time.perf_counter()
         index = torch.randint(len(labels), (config.batch_size,), generator=generator).to(device)
         batch = pipeline(images[index], labels[index], generator)
-        with autocast(device):
-            loss = soft_cross_entropy(model(to_model_input(batch.images, device)), batch.soft_labels)
+        x = to_model_input(batch.images, device).contiguous(memory_format=layout)
+        with autocast(device, "fp32" if baseline else config.precision):
+            loss = soft_cross_entropy(model(x), batch.soft_labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -55,6 +60,7 @@ def seconds_per_epoch(config: TrainConfig, images: torch.Tensor, labels: torch.T
             timed += time.perf_counter() - start
     images_per_s = steps * config.batch_size / timed
     return {"model": config.model, "batch_size": config.batch_size, "device": str(device),
+            "settings": "fp32, NCHW (before)" if baseline else f"precision {config.precision}, {str(layout).split('.')[-1]}",
             "images_per_s": round(images_per_s, 1), "seconds_per_epoch": round(epoch_images / images_per_s, 1),
             "timed_steps": steps}
 
@@ -76,7 +82,11 @@ def main() -> None:
         (TrainConfig(model="fast_cnn", batch_size=512, device=args.device, optimizer="sgd", lr=0.2,
                      model_options={"widths": [32, 64, 128]}, augment_ops=["hflip", "translate"], aug_p=0.5, mix_p=0.0), args.cnn_steps // 2),
     ]
-    results = [seconds_per_epoch(config, images, labels, steps, args.epoch_images) for config, steps in configs]
+    results = [
+        seconds_per_epoch(config, images, labels, steps, args.epoch_images, baseline)
+        for config, steps in configs
+        for baseline in (True, False)
+    ]
     print(json.dumps({"machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads".strip(),
                       "torch": torch.__version__, "epoch_images": args.epoch_images, "results": results}, indent=2))
 

@@ -38,7 +38,7 @@ class LoadedModel:
 
     def probabilities(self, images: torch.Tensor, *, tta: bool = False) -> torch.Tensor:
         """Softmax probabilities [N, C] for uint8 images [N, 3, 32, 32]."""
-        return predict_logits(self.model, images, self.device, tta=tta).softmax(dim=1)
+        return predict_logits(self.model, images, self.device, tta=tta, precision=self.config.precision).softmax(dim=1)
 
 
 def load_run_model(run: Run, which: str = "best", device: str = "auto") -> LoadedModel:

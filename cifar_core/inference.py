@@ -24,6 +24,7 @@ def predict_logits(
     *,
     batch_size: int = 1000,
     tta: bool = False,
+    precision: str = "auto",
 ) -> torch.Tensor:
     """Logits [N, C] (float32, CPU) in eval mode.
 
@@ -36,7 +37,7 @@ def predict_logits(
     try:
         for start in range(0, len(images), batch_size):
             x = to_model_input(images[start : start + batch_size], device)
-            with autocast(device):
+            with autocast(device, precision):
                 logits = model(x).float()
                 if tta:
                     logits = (logits + model(x.flip(-1)).float()) / 2

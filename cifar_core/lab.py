@@ -53,11 +53,7 @@ class LabSettings:
 
     def augment_config(self) -> AugmentConfig:
         """The pipeline config a run with these settings trains with (validated; ``ConfigError`` if not)."""
-        fields = self.train_fields()
-        config = AugmentConfig.study(fields["aug_p"], fields["mix_p"], ops=fields["augment_ops"])
-        for op in config.ops:
-            op.params.update(fields["augment_params"].get(op.name, {}))
-        return AugmentConfig.from_dict(config.to_dict())
+        return TrainConfig(**self.train_fields()).augment_config()
 
 
 def _changed_params(op: str, params: Mapping[str, Any]) -> dict[str, Any]:

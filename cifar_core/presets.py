@@ -48,7 +48,7 @@ PRESETS: dict[str, Preset] = {
              "schedule": "onecycle", "warmup_epochs": 1.0, "label_smoothing": 0.2,
              "augment_ops": ["hflip", "translate"], "aug_p": 0.5, "mix_p": 0.0,
              "augment_params": {"translate": {"translate": [0.0625, 0.0625]}},
-             "epochs": 12},
+             "epochs": 40},
         ),
         Preset(
             "fast_gpu",

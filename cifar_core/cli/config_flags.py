@@ -33,6 +33,7 @@ FIELD_FLAGS: dict[str, tuple[str, type, str]] = {
     "weight_decay": ("--weight-decay", float, "weight decay"),
     "label_smoothing": ("--label-smoothing", float, "label smoothing"),
     "device": ("--device", str, "auto, cpu, cuda or mps"),
+    "precision": ("--precision", str, "auto (bf16 where native), fp32 or bf16"),
     "log_every": ("--log-every", int, "steps between running-loss events"),
 }
 

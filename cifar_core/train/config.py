@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from cifar_core.device import PRECISIONS
 from cifar_core.errors import ConfigError
 
 OPTIMIZERS = ("adam", "sgd")
@@ -52,6 +53,7 @@ class TrainConfig:
     seed: int = 0
     split_seed: int | None = None  # fixes the limit subset and val split across seeds (None: use seed)
     device: str = "auto"
+    precision: str = "auto"  # auto: bf16 where the hardware computes it natively, else fp32
     log_every: int = 20
 
     def __post_init__(self) -> None:
@@ -66,6 +68,7 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
+        _choice("precision", self.precision, PRECISIONS)
         _in_range("dropout", self.dropout, 0.0, 0.95)
         _in_range("aug_p", self.aug_p, 0.0, 1.0)
         _in_range("mix_p", self.mix_p, 0.0, 1.0)

@@ -160,7 +160,7 @@ def train(
             index = order[step * batch_size : (step + 1) * batch_size]
             augmented = pipeline(train_images[index], train_labels[index], generator)
             x = to_model_input(augmented.images, device)
-            with autocast(device):
+            with autocast(device, config.precision):
                 logits = model(x)
             loss = soft_cross_entropy(logits, augmented.soft_labels, config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
@@ -213,7 +213,7 @@ def train(
         }
         improved = False
         if len(val_labels):
-            logits = predict_logits(model, val_images, device)
+            logits = predict_logits(model, val_images, device, precision=config.precision)
             preds = logits.argmax(1)
             val_acc = (preds == val_labels).float().mean().item()
             record.update(
