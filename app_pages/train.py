@@ -11,6 +11,7 @@ from cifar_core.errors import CifarError, RunError
 from cifar_core.models import MODEL_REGISTRY
 from cifar_core.models.mobilenet import hub_cache_file, load_imagenet_state_dict
 from cifar_core.plots import confusion_figure, curves_figure
+from cifar_core.presets import PRESETS
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.process import cancel, launch
 from cifar_core.runs.store import ACTIVE_STATES
@@ -25,6 +26,12 @@ LAST_LAUNCH = "train_last_launch"
 NONCE = "train_launch_nonce"
 AUGMENT = "train_augment"  # ops and params carried over from the Augmentation lab
 HANDOFF = "lab_handoff"  # written by the Augmentation lab
+RECIPE = "train_recipe"  # the chosen preset's fields that have no widget here (optimizer, schedule, ...)
+CUSTOM = "custom"
+MODEL_TITLES = {"simple_cnn": "Simple CNN (from scratch)", "mobilenet_v3_large": "MobileNetV3-Large (fine-tune)", "fast_cnn": "Fast CNN (speed recipe)"}
+# preset field -> the widget that shows it
+WIDGET_FIELDS = {"model": "train_model", "dropout": "train_dropout", "aug_p": "train_aug_p", "mix_p": "train_mix_p",
+                 "batch_size": "train_batch_size", "lr": "train_lr", "epochs": "train_epochs", "shuffle": "train_shuffle"}
 REFRESH_S = 1.5
 DOUBLE_CLICK_S = 5.0
 WEIGHT_CHOICES = ("ImageNet weights (cache or download)", "ImageNet weights from a file", "No pretrained weights (random init)")
@@ -43,10 +50,33 @@ def _take_handoff() -> None:
         st.session_state[AUGMENT] = {"augment_ops": handoff["augment_ops"], "augment_params": handoff["augment_params"]}
 
 
+def _apply_preset() -> None:
+    """Recipe callback: load a preset into the widgets; its other fields ride along unseen."""
+    name = st.session_state["train_preset"]
+    config = TrainConfig() if name == CUSTOM else PRESETS[name].config()
+    for field, key in WIDGET_FIELDS.items():
+        state.set_sticky(key, getattr(config, field))
+    st.session_state.pop(AUGMENT, None)
+    st.session_state.pop(RECIPE, None)
+    if name != CUSTOM:
+        st.session_state[AUGMENT] = {"augment_ops": config.augment_ops, "augment_params": config.augment_params}
+        hidden = set(PRESETS[name].values) - set(WIDGET_FIELDS) - {"augment_ops", "augment_params"}
+        st.session_state[RECIPE] = {"model": config.model, "fields": {field: getattr(config, field) for field in hidden}}
+
+
+def _recipe_fields(model: str) -> dict[str, Any]:
+    """The preset's hidden fields; its model options only while its model is still chosen."""
+    recipe = st.session_state.get(RECIPE)
+    if not recipe:
+        return {}
+    return {k: v for k, v in recipe["fields"].items() if k != "model_options" or model == recipe["model"]}
+
+
 def _config_values() -> dict[str, Any]:
     """The form's values as ``TrainConfig`` fields (read from session state, so callbacks can use it)."""
     s = st.session_state
     values: dict[str, Any] = {
+        **_recipe_fields(s["train_model"]),
         "model": s["train_model"],
         "data": state.data_source(),
         "dropout": s["train_dropout"],
@@ -58,6 +88,7 @@ def _config_values() -> dict[str, Any]:
         "epochs": s["train_epochs"],
         "seed": s["train_seed"],
         "limit": s["train_limit"] if s["train_use_limit"] else None,
+        "budget_minutes": float(s["train_budget"]) if s["train_use_budget"] else None,
         "log_every": LIVE_LOG_EVERY,
         **s.get(AUGMENT, {}),
     }
@@ -118,9 +149,16 @@ def _shown_run(store: RunStore) -> Run | None:
 
 def _form() -> None:
     st.subheader("Set up a run")
+    recipe = st.selectbox(
+        "Recipe", [CUSTOM, *PRESETS], key=state.sticky("train_preset", CUSTOM), on_change=_apply_preset,
+        format_func=lambda name: "Custom (starts at the study's simple-CNN settings)" if name == CUSTOM else name,
+        help="A preset loads a whole recipe: model, hyper-parameters and settings not shown here (optimizer, schedule).",
+    )
+    if recipe != CUSTOM:
+        st.caption(PRESETS[recipe].description)
     model = st.selectbox(
         "Model", list(MODEL_REGISTRY), key=state.sticky("train_model", DEFAULTS.model),
-        format_func=lambda name: {"simple_cnn": "Simple CNN (from scratch)", "mobilenet_v3_large": "MobileNetV3-Large (fine-tune)"}.get(name, name),
+        format_func=lambda name: MODEL_TITLES.get(name, name),
     )
     st.caption(MODEL_REGISTRY[model].description)
     if model == "mobilenet_v3_large":
@@ -149,6 +187,15 @@ def _form() -> None:
         st.number_input("Number of images (class-balanced)", step=500, key=state.sticky("train_limit", 2000))
     else:
         state.sticky("train_limit", 2000)
+    use_budget = st.checkbox(
+        "Fit training into a time budget", key=state.sticky("train_use_budget", False),
+        help="The first steps are timed on this device; the epochs (at most the number above) and the "
+        "learning-rate schedule are then set so training ends within the budget.",
+    )
+    if use_budget:
+        st.number_input("Budget (minutes)", min_value=0.1, step=1.0, key=state.sticky("train_budget", 5.0))
+    else:
+        state.sticky("train_budget", 5.0)
 
     config = None
     try:
@@ -213,7 +260,8 @@ def _live(run: Run, was_active: bool) -> None:
     events = run.events()
     steps = [event for event in events if event["type"] == "step"]
     epochs = [event for event in events if event["type"] == "epoch"]
-    total_epochs = run.config().epochs
+    budget = next((event for event in reversed(events) if event["type"] == "budget"), None)
+    total_epochs = budget["epochs"] if budget else run.config().epochs
     if steps and run_state == "running":
         last = steps[-1]
         st.progress(

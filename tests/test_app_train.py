@@ -139,3 +139,24 @@ def test_mobilenet_without_cached_weights_explains_the_choices(app_env, monkeypa
     assert any("outside the folders this app may read from" in error for error in errors(at))
     at.radio(key="train_weights").set_value("No pretrained weights (random init)").run()
     assert not errors(at) and not button(at, "Start training").disabled
+
+
+def test_the_fast_preset_fills_the_form_and_carries_its_hidden_fields_and_budget(app_env):
+    at = open_app("train")
+    at.selectbox(key="train_preset").set_value("fast").run()
+    assert_ok(at)
+    assert at.selectbox(key="train_model").value == "fast_cnn"
+    assert at.number_input(key="train_batch_size").value == 512 and at.slider(key="train_dropout").value == 0.0
+    assert "whitened first layer" in page_text(at)
+    at.checkbox(key="train_use_budget").check().run()
+    at.number_input(key="train_budget").set_value(2.0)
+    at.number_input(key="train_epochs").set_value(1)
+    at.checkbox(key="train_use_limit").check().run()
+    at.number_input(key="train_limit").set_value(200).run()
+    button(at, "Start training").click().run()
+    assert_ok(at)
+    run = RunStore().list()[0]
+    config = run.config()
+    assert (config.model, config.optimizer, config.schedule, config.label_smoothing) == ("fast_cnn", "sgd", "onecycle", 0.2)
+    assert config.model_options == {"widths": [32, 64, 128]} and config.budget_minutes == 2.0
+    assert config.augment_ops == ["hflip", "translate"]
