@@ -21,6 +21,17 @@ class Preset:
         return TrainConfig.from_dict({**self.values, **overrides})
 
 
+# Measured on the 2-core CPU with --budget-minutes 5: 83% validation accuracy after 193 +/- 16 s,
+# 84.7% at the end (3 seeds; README). epochs is a cap: a time budget fits the schedule below it.
+FAST_RECIPE: dict[str, Any] = {
+    "model": "fast_cnn", "model_options": {"widths": [32, 64, 128]}, "dropout": 0.0,
+    "optimizer": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 512,
+    "schedule": "onecycle", "warmup_epochs": 1.0, "label_smoothing": 0.2,
+    "augment_ops": ["hflip", "translate"], "aug_p": 0.5, "mix_p": 0.0,
+    "augment_params": {"translate": {"translate": [0.0625, 0.0625]}},
+    "epochs": 40,
+}
+
 PRESETS: dict[str, Preset] = {
     preset.name: preset
     for preset in (
@@ -43,23 +54,14 @@ PRESETS: dict[str, Preset] = {
             "fast",
             "Fast from scratch: whitened first layer, BN-GELU conv groups, Nesterov SGD with "
             "warm-up and linear decay, label smoothing 0.2, flip + 2-px shifts; set a time budget.",
-            {"model": "fast_cnn", "model_options": {"widths": [32, 64, 128]}, "dropout": 0.0,
-             "optimizer": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 512,
-             "schedule": "onecycle", "warmup_epochs": 1.0, "label_smoothing": 0.2,
-             "augment_ops": ["hflip", "translate"], "aug_p": 0.5, "mix_p": 0.0,
-             "augment_params": {"translate": {"translate": [0.0625, 0.0625]}},
-             "epochs": 40},
+            FAST_RECIPE,
         ),
         Preset(
             "fast_gpu",
             "The fast recipe at the speed records' GPU size: widths 64/256/256, batch 1024, "
             "10 epochs; bf16 and channels_last on CUDA. Evaluate with TTA.",
-            {"model": "fast_cnn", "model_options": {"widths": [64, 256, 256]}, "dropout": 0.0,
-             "optimizer": "sgd", "lr": 0.4, "momentum": 0.85, "weight_decay": 5e-4, "batch_size": 1024,
-             "schedule": "onecycle", "warmup_epochs": 1.0, "label_smoothing": 0.2,
-             "augment_ops": ["hflip", "translate"], "aug_p": 0.5, "mix_p": 0.0,
-             "augment_params": {"translate": {"translate": [0.0625, 0.0625]}},
-             "epochs": 10},
+            {**FAST_RECIPE, "model_options": {"widths": [64, 256, 256]}, "lr": 0.4, "momentum": 0.85,
+             "batch_size": 1024, "epochs": 10},
         ),
     )
 }

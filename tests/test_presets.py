@@ -1,0 +1,42 @@
+"""Presets: whole recipes under one name, valid, overridable by flags, listed by the CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from cifar_core.cli import main
+from cifar_core.cli.config_flags import add_config_flags, config_from_args
+from cifar_core.errors import ConfigError
+from cifar_core.presets import PRESETS, get_preset
+
+
+def test_every_preset_is_a_valid_config_and_the_required_ones_exist():
+    assert {"study_cnn", "study_mobilenet", "fast"} <= set(PRESETS)
+    for preset in PRESETS.values():
+        assert preset.config().model in ("simple_cnn", "mobilenet_v3_large", "fast_cnn")
+    assert get_preset("study_cnn").config().to_dict() | {"epochs": 10} == get_preset("study_cnn").config(epochs=10).to_dict()
+
+
+def test_flags_override_a_preset_field_by_field():
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    config = config_from_args(parser.parse_args(["--preset", "fast", "--budget-minutes", "5", "--lr", "0.1"]))
+    assert (config.model, config.optimizer, config.budget_minutes, config.lr) == ("fast_cnn", "sgd", 5.0, 0.1)
+    assert config.label_smoothing == 0.2
+
+
+def test_unknown_preset_is_a_clear_error(capsys):
+    with pytest.raises(ConfigError, match="Unknown preset 'turbo'"):
+        get_preset("turbo")
+    assert main(["train", "--preset", "turbo"]) == 2
+    assert "Unknown preset 'turbo'" in capsys.readouterr().err
+
+
+def test_presets_json_lists_each_recipe_with_its_full_config(capsys):
+    assert main(["presets", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert set(listed) == set(PRESETS)
+    assert listed["fast"]["config"]["model_options"] == {"widths": [32, 64, 128]}
