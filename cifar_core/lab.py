@@ -7,14 +7,14 @@ The lab's settings are exactly the augmentation fields of ``TrainConfig`` (``aug
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from cifar_core.augment import MIX_OPS, OP_NAMES, AugmentConfig, AugmentPipeline, AugmentResult, OpConfig
+from cifar_core.device import single_thread
 from cifar_core.train import TrainConfig
 
 OP_TITLES: dict[str, str] = {
@@ -73,25 +73,10 @@ def pick_samples(labels: torch.Tensor, count: int, seed: int, label: int | None 
     return pool[torch.randperm(len(pool), generator=generator)[:count]]
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run tiny batches on one thread.
-
-    Measured on the 2-core dev machine while a training worker ran: 16-image previews took
-    120-320 ms with torch's 2 threads (the second thread waits for a busy core) and 2-11 ms with 1.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def preview(images: torch.Tensor, labels: torch.Tensor, settings: LabSettings, seed: int) -> AugmentResult:
     """Augment a batch as a training step would, recording what each image got."""
     pipeline = AugmentPipeline(settings.augment_config())
-    with _one_thread():
+    with single_thread():
         return pipeline(images, labels, torch.Generator().manual_seed(seed), record=True)
 
 
@@ -101,7 +86,7 @@ def cutmix_pair(
     """Image A with a CutMix box of image B pasted in (always applied), and its record."""
     pipeline = AugmentPipeline(AugmentConfig([OpConfig("cutmix", 1.0, {"alpha": alpha})]))
     pool = (image_b.unsqueeze(0), torch.tensor([label_b]))
-    with _one_thread():
+    with single_thread():
         return pipeline(image_a.unsqueeze(0), torch.tensor([label_a]), torch.Generator().manual_seed(seed), record=True, pool=pool)
 
 

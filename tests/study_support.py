@@ -6,13 +6,11 @@ in a few seconds, so results, figures and the app page are tested on real run fo
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
+from cifar_core.device import single_thread
 from cifar_core.runs.process import execute
 from cifar_core.study import StudyFolder, drive, studies_root
 from cifar_core.study.definition import plan_study
@@ -26,18 +24,6 @@ def tiny_base(**changes) -> TrainConfig:
     return TrainConfig(**{**values, **changes})
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Train single-threaded: on the shared 2-core machine two threads per process measured 5x
-    slower than one (1.0 s vs 5-7 s per tiny run) while other work ran."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_in_process(run, resume: bool) -> None:
     assert execute(run, resume=resume) is not None, run.log_path.read_text() if run.log_path.exists() else run.raw_status()
 
@@ -48,7 +34,7 @@ def finished_study(tmp_path_factory: pytest.TempPathFactory) -> StudyFolder:
     root = tmp_path_factory.mktemp("study-runs")
     study = plan_study(tiny_base(), root, grid=GRID, seeds=2)
     folder = StudyFolder.create(studies_root(root) / study.id, study)
-    with one_thread():
+    with single_thread():
         assert drive(folder, train_in_process) == "finished"
     return folder
 

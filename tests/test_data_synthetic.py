@@ -16,6 +16,7 @@ def test_shapes_types_and_balance() -> None:
     assert data.format == "synthetic" and data.source == "synthetic" and data.is_synthetic
     assert data.classes == CIFAR10_CLASSES and data.cache_path is None
     train, test = data.splits["train"], data.splits["test"]
+    assert test.images.shape == (30, 3, 32, 32) and torch.equal(test.labels.bincount(), torch.full((10,), 3))
     assert train.images.shape == (70, 3, 32, 32) and train.images.dtype == torch.uint8
     assert train.images.is_contiguous()
     assert train.labels.dtype == torch.int64 and train.ids is None

@@ -15,7 +15,9 @@ from cifar_core.study import StudyFolder, display_table, drive, list_studies, re
 from cifar_core.study.definition import plan_study
 from cifar_core.study.results import markdown_table
 from cifar_core.study_plots import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
-from study_support import one_thread, tiny_base, train_in_process
+from study_support import tiny_base, train_in_process
+
+from cifar_core.device import single_thread
 
 
 def _final_epoch(store: RunStore, run_id: str) -> dict:
@@ -81,7 +83,7 @@ def test_a_partly_finished_study_shows_what_has_finished(tmp_path):
         else:
             folder.request_cancel()  # stop the study after the first run
 
-    with one_thread():
+    with single_thread():
         assert drive(folder, only_none_seed_0) == "cancelled"
     runs = run_table(study)
     assert runs["state"].tolist()[:2] == ["finished", "interrupted"] and set(runs["state"][2:]) == {"waiting"}
