@@ -151,7 +151,7 @@ def _form() -> None:
     st.subheader("Set up a run")
     recipe = st.selectbox(
         "Recipe", [CUSTOM, *PRESETS], key=state.sticky("train_preset", CUSTOM), on_change=_apply_preset,
-        format_func=lambda name: "Custom (starts at the study's simple-CNN settings)" if name == CUSTOM else name,
+        format_func=lambda name: "Custom (study defaults)" if name == CUSTOM else name,
         help="A preset loads a whole recipe: model, hyper-parameters and settings not shown here (optimizer, schedule).",
     )
     if recipe != CUSTOM:
