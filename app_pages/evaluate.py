@@ -14,6 +14,7 @@ from cifar_core.uploads import MAX_UPLOAD_BYTES, prepare_upload
 GALLERY = 24
 GALLERY_COLUMNS = 6
 PAIRS = 6
+TTA_LABELS = {"none": "none", "flip": "mirror", "flip_shift": "mirror + shifts"}  # inference.TTA_MODES
 
 
 def _gallery(scored, true_class: int, predicted_class: int) -> None:
@@ -86,7 +87,13 @@ with user_errors():
                               help="val: the images this run held out from training; test: the source's separate test set.")
     if len(splits) == 1:
         controls[1].caption("This source has no labelled test split.")
-    scored = score_split(str(run.dir), which, stamp, split)
+    tta = controls[2].radio(
+        "Test-time augmentation", list(TTA_LABELS), horizontal=True, format_func=TTA_LABELS.__getitem__,
+        key=state.sticky("evaluate_tta", "none"),
+        help="Average the model's answers over views that keep the class: the mirror image (2 passes), "
+        "or the mirror image and one-pixel shifts (6 passes). Often a point or more of accuracy, for more compute.",
+    )
+    scored = score_split(str(run.dir), which, stamp, split, tta)
 if scored is None:
     st.stop()
 

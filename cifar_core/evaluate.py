@@ -36,7 +36,7 @@ class LoadedModel:
     epoch: int
     device: torch.device
 
-    def probabilities(self, images: torch.Tensor, *, tta: bool = False) -> torch.Tensor:
+    def probabilities(self, images: torch.Tensor, *, tta: str = "none") -> torch.Tensor:
         """Softmax probabilities [N, C] for uint8 images [N, 3, 32, 32]."""
         return predict_logits(self.model, images, self.device, tta=tta, precision=self.config.precision).softmax(dim=1)
 
@@ -172,7 +172,7 @@ def split_images(config: TrainConfig, data: CifarData, split: str) -> tuple[torc
     return source.images[indices], source.labels[indices], indices
 
 
-def evaluate(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor | None = None, *, tta: bool = False) -> Evaluation:
+def evaluate(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor | None = None, *, tta: str = "none") -> Evaluation:
     """Score ``loaded`` on labelled uint8 images."""
     probs = loaded.probabilities(images, tta=tta)
     return Evaluation(loaded.classes, labels.cpu(), probs, indices if indices is not None else torch.arange(len(labels)))

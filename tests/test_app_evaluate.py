@@ -20,9 +20,9 @@ def png(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def reference(run, split: str):
+def reference(run, split: str, tta: str = "none"):
     loaded = load_run_model(run, "best")
-    return evaluate(loaded, *split_images(loaded.config, load_cifar("synthetic"), split))
+    return evaluate(loaded, *split_images(loaded.config, load_cifar("synthetic"), split), tta=tta)
 
 
 def gallery(at) -> list[str]:
@@ -44,6 +44,15 @@ def test_scores_table_and_confusion_match_the_library(trained_run):
     assert heat["x"] == list(CIFAR10_CLASSES) and [[int(cell or 0) for cell in row] for row in heat["text"]] == expected.confusion.tolist()
     at.toggle(key="evaluate_normalize").set_value(True).run()
     assert all(cell.endswith("%") for row in charts(at)[0]["data"][0]["text"] for cell in row if cell)
+
+
+def test_test_time_augmentation_rescores_the_split_like_the_library(trained_run):
+    at = open_app("evaluate")
+    at.radio(key="evaluate_tta").set_value("flip_shift").run()
+    assert_ok(at)
+    expected = reference(trained_run, "val", tta="flip_shift")
+    assert metrics(at)["Loss"] == f"{expected.loss:.3f}" and metrics(at)["Accuracy"] == f"{expected.accuracy:.1%}"
+    assert expected.loss != reference(trained_run, "val").loss
 
 
 def test_a_confusion_cell_shows_exactly_its_misclassified_images_with_top3(trained_run):

@@ -49,6 +49,17 @@ def test_evaluate_json_has_the_documented_keys_and_consistent_numbers(cli_run):
     assert set(report["per_class"]) == {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 
 
+def test_evaluate_tta_flag_takes_a_level_and_alone_means_flip_and_shift(cli_run):
+    def evaluate(*tta: str) -> dict:
+        return json.loads(cli("evaluate", "--run", str(cli_run), "--split", "val", "--json", *tta).stdout)
+
+    plain, flip, shift, bare = evaluate(), evaluate("--tta", "flip"), evaluate("--tta", "flip_shift"), evaluate("--tta")
+    assert bare == shift and plain["n"] == flip["n"] == shift["n"] == 60
+    assert plain["loss"] != flip["loss"] != shift["loss"]
+    refused = cli("evaluate", "--run", str(cli_run), "--tta", "rotate", check=False)
+    assert refused.returncode == 2 and "invalid choice: 'rotate'" in refused.stderr
+
+
 def test_predict_writes_kaggle_id_label_csv_from_an_image_folder(cli_run, tmp_path):
     folder = tmp_path / "unlabelled"
     folder.mkdir()

@@ -65,10 +65,11 @@ def test_a_run_model_reproduces_its_recorded_validation_accuracy(trained_run):
     assert torch.equal(data.splits["train"].labels[result.indices], labels)
 
 
-def test_tta_changes_probabilities_but_keeps_shape(trained_run):
+@pytest.mark.parametrize("mode", ["flip", "flip_shift"])
+def test_tta_changes_probabilities_but_keeps_shape(trained_run, mode):
     loaded = load_run_model(trained_run)
     images = load_synthetic().splits["train"].images[:32]
-    plain, tta = loaded.probabilities(images), loaded.probabilities(images, tta=True)
+    plain, tta = loaded.probabilities(images), loaded.probabilities(images, tta=mode)
     assert plain.shape == tta.shape == (32, 10)
     assert torch.allclose(tta.sum(1), torch.ones(32), atol=1e-5) and not torch.allclose(plain, tta)
 

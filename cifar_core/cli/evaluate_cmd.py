@@ -11,6 +11,7 @@ from tqdm import tqdm
 from cifar_core.data import iter_unlabelled_images, load_cifar
 from cifar_core.errors import RunError
 from cifar_core.evaluate import evaluate, load_run_model, split_images
+from cifar_core.inference import TTA_MODES
 from cifar_core.runs import Run
 from cifar_core.runs.atomic import write_atomic
 
@@ -20,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_run_flags(parser)
     parser.add_argument("--data", default=None, help="dataset (default: the one the run trained on)")
     parser.add_argument("--split", choices=("val", "test", "train"), default="val")
-    parser.add_argument("--tta", action="store_true", help="average with mirrored images")
+    _add_tta_flag(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run_evaluate)
 
@@ -29,8 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--images", required=True, help="test.7z, a Kaggle folder, or an image folder/archive")
     parser.add_argument("--out", required=True, help="CSV file to write")
     parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--tta", action="store_true", help="average with mirrored images")
+    _add_tta_flag(parser)
     parser.set_defaults(func=run_predict)
+
+
+def _add_tta_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tta", nargs="?", choices=TTA_MODES, default="none", const="flip_shift",
+        help="test-time augmentation: flip (mirror, 2 passes) or flip_shift (mirror and 1-px shifts, "
+        "6 passes; what --tta alone means)",
+    )
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +61,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     data = load_cifar(args.data or loaded.config.data)
     images, labels, indices = split_images(loaded.config, data, args.split)
     result = evaluate(loaded, images, labels, indices, tta=args.tta)
-    report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, **result.to_json()}
+    report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, "tta": args.tta, **result.to_json()}
     if args.json:
         print(json.dumps(report))
         return 0

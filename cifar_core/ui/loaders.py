@@ -58,9 +58,9 @@ class ScoredSplit:
 
 
 @st.cache_resource(show_spinner="Scoring the model on every image of the split…", max_entries=8)
-def score_split(run_dir: str, which: str, stamp: int, split: str) -> ScoredSplit:
+def score_split(run_dir: str, which: str, stamp: int, split: str, tta: str = "none") -> ScoredSplit:
     """Predictions of the run's model on its ``val`` split or on the source's ``test`` split."""
     loaded = load_model(run_dir, which, stamp)
     data = load_data(loaded.config.data)
     images, labels, indices = split_images(loaded.config, data, split)
-    return ScoredSplit(evaluate(loaded, images, labels, indices), images, data)
+    return ScoredSplit(evaluate(loaded, images, labels, indices, tta=tta), images, data)
