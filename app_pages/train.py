@@ -264,9 +264,10 @@ def _live(run: Run, was_active: bool) -> None:
     total_epochs = budget["epochs"] if budget else run.config().epochs
     if steps and run_state == "running":
         last = steps[-1]
+        epoch_steps = last.get("epoch_steps", last["steps_per_epoch"])  # a budget may cut the last epoch short
         st.progress(
-            last["step"] / last["steps_per_epoch"],
-            text=f"Epoch {last['epoch']}/{total_epochs} · step {last['step']}/{last['steps_per_epoch']} · "
+            min(1.0, last["step"] / epoch_steps),
+            text=f"Epoch {last['epoch']}/{total_epochs} · step {last['step']}/{epoch_steps} · "
             f"{last['images_per_s']:.0f} images/s · about {last['eta_s']:.0f} s left in this epoch",
         )
     elif run_state == "running":

@@ -40,6 +40,7 @@ def tiny_config(**changes) -> TrainConfig:
         ("augment_ops", ["rotation", "warp"], "Unknown augmentation"),
         ("val_fraction", 0.0, "val_fraction must be above 0 unless train_on_full"),
         ("limit", 5, "limit must be between 20"),
+        ("lookahead", "yes", "lookahead must be true or false"),
     ],
 )
 def test_config_refuses_out_of_range_values_naming_the_field(field, value, message):
@@ -127,12 +128,16 @@ def test_cutmix_training_uses_soft_labels_and_stays_finite(synthetic):
     assert torch.isfinite(torch.tensor(epoch["train_loss"])) and epoch["train_loss"] > 0
 
 
-def test_resume_from_a_checkpoint_continues_exactly_like_an_uninterrupted_run(synthetic):
-    config = tiny_config(epochs=2, aug_p=0.3, mix_p=0.3)
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_resume_from_a_checkpoint_continues_exactly_like_an_uninterrupted_run(synthetic, lookahead):
+    config = tiny_config(epochs=2, aug_p=0.3, mix_p=0.3, lookahead=lookahead, batch_size=48)  # 7 steps: not a sync
     straight = train(config, synthetic)
     saved = {}
     first = train(config.replace(epochs=2), synthetic, save=saved.__setitem__, should_stop=lambda: "last" in saved)
     assert first.status == "cancelled" and saved["last"]["epoch"] == 1
+    if lookahead:  # the slow weights are state of their own, so resume must restore them
+        model, slow = saved["last"]["model"], saved["last"]["lookahead"]
+        assert any(not torch.equal(model[name], value) for name, value in slow.items())
     resumed = train(config, synthetic, resume=saved["last"])
     assert resumed.status == "finished"
     for a, b in zip(straight.history, resumed.history):
@@ -151,3 +156,54 @@ def test_split_seed_keeps_the_validation_images_fixed_across_training_seeds(synt
     c = run_splits(tiny_config(seed=7), synthetic)
     assert torch.equal(a.val, b.val) and torch.equal(a.val, c.val)
     assert not torch.equal(run_splits(tiny_config(seed=1), synthetic).val, a.val)
+
+
+def test_an_op_can_have_its_own_probability_apart_from_its_group():
+    config = tiny_config(
+        augment_ops=["hflip", "translate", "cutmix"], aug_p=0.5, mix_p=0.1,
+        augment_params={"translate": {"translate": [0.0625, 0.0625], "p": 1.0}},
+    )
+    probabilities = {op.name: op.p for op in config.augment_config().ops}
+    assert probabilities == {"hflip": 0.5, "translate": 1.0, "cutmix": 0.1}
+    assert config.augment_config().ops[1].params == {"translate": [0.0625, 0.0625]}
+    with pytest.raises(ConfigError, match="Probability p for translate"):
+        tiny_config(augment_ops=["translate"], augment_params={"translate": {"p": 1.5}})
+
+
+def test_budget_calibration_fits_whole_steps_to_the_remaining_time(monkeypatch):
+    import time
+
+    from cifar_core.train import engine
+    from cifar_core.train.engine import calibrate_budget
+
+    config = tiny_config(budget_minutes=1.0, epochs=100)
+    events = []
+    now = time.perf_counter()
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: now)
+    plan = {"epochs": 100, "steps": 1000, "fitted": False, "calibration_start": now - 8 * 0.5}
+    calibrate_budget(config, plan, 8, 10, 3.0, now - 5.0, events.append)
+    # 0.5 s a step, 10 steps + 1 s of validation an epoch, 59.5 s left counting the timed steps
+    assert plan["fitted"] and plan["steps"] == 107 and plan["epochs"] == 11
+    assert events[0]["type"] == "budget" and events[0]["steps"] == plan["steps"]
+    capped = {"epochs": 2, "steps": 20, "fitted": False, "calibration_start": now - 8 * 0.5}
+    calibrate_budget(tiny_config(budget_minutes=600.0, epochs=2), capped, 8, 10, 3.0, now - 5.0, events.append)
+    assert (capped["steps"], capped["epochs"]) == (20, 2)  # epochs stays a cap
+
+
+def test_a_budget_that_ends_inside_an_epoch_stops_there_with_the_schedule_finished(synthetic, monkeypatch):
+    from cifar_core.train import engine
+
+    def fit_one_and_a_half_epochs(config, plan, step, steps_per_epoch, *args):
+        plan.update(steps=steps_per_epoch + steps_per_epoch // 2, epochs=2, fitted=True)
+
+    monkeypatch.setattr(engine, "calibrate_budget", fit_one_and_a_half_epochs)
+    config = tiny_config(budget_minutes=5.0, epochs=4, optimizer="sgd", lr=0.05, schedule="onecycle", lookahead=True)
+    events, saved = [], {}
+    result = train(config, synthetic, on_event=events.append, save=saved.__setitem__)
+    steps = [e for e in events if e["type"] == "step"]
+    spe = steps[0]["steps_per_epoch"]
+    assert result.epochs_done == 2 and len(result.history) == 2
+    assert steps[-1]["global_step"] == spe + spe // 2  # the last epoch was cut at the planned step
+    assert steps[-1]["epoch_steps"] == spe // 2 and steps[-1]["eta_s"] == 0
+    assert steps[-1]["lr"] == pytest.approx(0.0, abs=1e-9)  # the decay reached its end
+    assert saved["last"]["planned_steps"] == spe + spe // 2

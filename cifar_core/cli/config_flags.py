@@ -7,8 +7,10 @@ config's default) value.
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
+from cifar_core.errors import ConfigError
 from cifar_core.presets import get_preset
 from cifar_core.train import TrainConfig
 
@@ -28,9 +30,10 @@ FIELD_FLAGS: dict[str, tuple[str, type, str]] = {
     "seed": ("--seed", int, "seed for init, split, shuffle and augmentation"),
     "split_seed": ("--split-seed", int, "seed for the subset and validation split only (default: --seed)"),
     "optimizer": ("--optimizer", str, "adam or sgd (Nesterov)"),
-    "schedule": ("--schedule", str, "constant, cosine or onecycle"),
+    "schedule": ("--schedule", str, "constant, cosine, onecycle or triangle"),
     "warmup_epochs": ("--warmup-epochs", float, "linear LR warm-up length"),
     "weight_decay": ("--weight-decay", float, "weight decay"),
+    "bias_lr_scale": ("--bias-lr-scale", float, "learning-rate multiplier for BatchNorm shifts"),
     "label_smoothing": ("--label-smoothing", float, "label smoothing"),
     "device": ("--device", str, "auto, cpu, cuda or mps"),
     "precision": ("--precision", str, "auto (bf16 where native), fp32 or bf16"),
@@ -47,10 +50,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ops", default=None, help="comma-separated augmentations, e.g. rotation,resized_crop,translate,cutmix ('' for none)")
     group.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None, help="keep the data order")
     group.add_argument("--train-on-full", action="store_true", default=None, help="train on train+val (final model)")
+    group.add_argument("--lookahead", action=argparse.BooleanOptionalAction, default=None, help="slow-weight averaging (the fast recipe's default)")
     group.add_argument("--weights", dest="weights_path", default=None, help="ImageNet weights file for mobilenet_v3_large")
     group.add_argument("--no-pretrained", dest="pretrained", action="store_false", default=None, help="random init for mobilenet_v3_large")
     group.add_argument("--resolution", type=int, default=None, help="input size for mobilenet_v3_large (study: 224)")
     group.add_argument("--freeze-backbone", action="store_true", default=None, help="train only the new head")
+    group.add_argument(
+        "--model-option", action="append", default=[], metavar="NAME=JSON",
+        help="any model option, e.g. widths=[32,64,128] or dirac_init=false for fast_cnn (repeatable)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -61,13 +69,21 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             values[dest] = getattr(args, dest)
     if args.ops is not None:
         values["augment_ops"] = [op.strip() for op in args.ops.split(",") if op.strip()]
-    for flag in ("shuffle", "train_on_full"):
+    for flag in ("shuffle", "train_on_full", "lookahead"):
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
     options = dict(values.get("model_options", {}))
     for option in ("weights_path", "pretrained", "resolution", "freeze_backbone"):
         if getattr(args, option) is not None:
             options[option] = getattr(args, option)
+    for item in args.model_option:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--model-option takes NAME=JSON, e.g. widths=[32,64,128]; got {item!r}.")
+        try:
+            options[name] = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"--model-option {name}: {value!r} is not JSON (use true/false, numbers, [lists]).") from None
     if options:
         values["model_options"] = options
     return TrainConfig.from_dict(values)

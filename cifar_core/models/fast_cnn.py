@@ -11,6 +11,13 @@ Ideas taken from the CIFAR-10 speed-record nets (airbench), restated here:
   64/256/256, the CPU preset narrower ones).
 * **Global max-pool and a bias-free linear head scaled down**, which keeps early logits small and
   training stable at high learning rates with label smoothing.
+* **BatchNorm without a trained scale** (``train_bn_scale=False``): every convolution is followed
+  by BN, so its output scale is fixed at 1 and only the shift learns; the convolutions become
+  scale-invariant and weight decay then acts as a learning-rate controller (the recipe pairs this
+  with a larger learning rate for the BN shifts, ``TrainConfig.bias_lr_scale``).
+* **Identity-initialised convolutions** (``dirac_init=True``): the first ``in_channels`` filters
+  of each conv start as the identity, so the untrained network already passes the whitened image
+  through and early gradients are informative.
 
 ``dropout`` is accepted for interface compatibility and applied before the head (0 by default in
 its preset: the recipe regularises with augmentation and label smoothing instead).
@@ -24,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cifar_core.errors import ConfigError
 from cifar_core.models.preprocess import CIFAR10_MEAN, CIFAR10_STD, Preprocess
 
 WHITEN_KERNEL = 2
@@ -31,13 +39,27 @@ PATCH_DIM = 3 * WHITEN_KERNEL * WHITEN_KERNEL  # 12 values per 2x2 RGB patch
 HEAD_SCALE = 1 / 9
 
 
+def _conv(in_channels: int, out_channels: int, dirac_init: bool) -> nn.Conv2d:
+    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
+    if dirac_init:
+        with torch.no_grad():
+            nn.init.dirac_(conv.weight[: min(in_channels, out_channels)])
+    return conv
+
+
+def _norm(channels: int, train_scale: bool) -> nn.BatchNorm2d:
+    norm = nn.BatchNorm2d(channels, momentum=0.4)
+    norm.weight.requires_grad_(train_scale)
+    return norm
+
+
 class ConvGroup(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, *, dirac_init: bool = False, train_bn_scale: bool = True):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False)
-        self.norm1 = nn.BatchNorm2d(out_channels, momentum=0.4)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
-        self.norm2 = nn.BatchNorm2d(out_channels, momentum=0.4)
+        self.conv1 = _conv(in_channels, out_channels, dirac_init)
+        self.norm1 = _norm(out_channels, train_bn_scale)
+        self.conv2 = _conv(out_channels, out_channels, dirac_init)
+        self.norm2 = _norm(out_channels, train_bn_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
@@ -47,13 +69,23 @@ class ConvGroup(nn.Module):
 class FastCNN(nn.Module):
     """Whitening conv -> 3 conv groups -> global max-pool -> scaled linear head."""
 
-    def __init__(self, dropout: float = 0.0, num_classes: int = 10, widths: Sequence[int] = (64, 256, 256)):
+    def __init__(
+        self,
+        dropout: float = 0.0,
+        num_classes: int = 10,
+        widths: Sequence[int] = (64, 256, 256),
+        *,
+        dirac_init: bool = False,
+        train_bn_scale: bool = True,
+    ):
         super().__init__()
         self.preprocess = Preprocess(CIFAR10_MEAN, CIFAR10_STD)
         self.whiten = nn.Conv2d(3, 2 * PATCH_DIM, WHITEN_KERNEL, bias=True)
         self.whiten.weight.requires_grad_(False)
         channels = [2 * PATCH_DIM, *widths]
-        self.groups = nn.Sequential(*(ConvGroup(a, b) for a, b in zip(channels, channels[1:])))
+        self.groups = nn.Sequential(
+            *(ConvGroup(a, b, dirac_init=dirac_init, train_bn_scale=train_bn_scale) for a, b in zip(channels, channels[1:]))
+        )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(widths[-1], num_classes, bias=False)
 
@@ -76,6 +108,18 @@ class FastCNN(nn.Module):
         return self.head(self.dropout(x)) * HEAD_SCALE
 
 
-def build_fast_cnn(dropout: float = 0.0, num_classes: int = 10, *, widths: Sequence[int] = (64, 256, 256)) -> nn.Module:
+def build_fast_cnn(
+    dropout: float = 0.0,
+    num_classes: int = 10,
+    *,
+    widths: Sequence[int] = (64, 256, 256),
+    dirac_init: bool = False,
+    train_bn_scale: bool = True,
+) -> nn.Module:
     """Build the fast recipe's network; call ``init_from_data`` before training."""
-    return FastCNN(dropout, num_classes, tuple(widths))
+    if len(widths) != 3 or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 4096 for w in widths):
+        raise ConfigError(f"fast_cnn widths must be three whole numbers between 1 and 4096; got {list(widths)!r}.")
+    for name, value in (("dirac_init", dirac_init), ("train_bn_scale", train_bn_scale)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"fast_cnn option {name} must be true or false; got {value!r}.")
+    return FastCNN(dropout, num_classes, tuple(widths), dirac_init=dirac_init, train_bn_scale=train_bn_scale)

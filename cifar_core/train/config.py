@@ -16,7 +16,7 @@ from cifar_core.device import PRECISIONS
 from cifar_core.errors import ConfigError
 
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "cosine", "onecycle")
+SCHEDULES = ("constant", "cosine", "onecycle", "triangle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 STUDY_OPS = ("rotation", "resized_crop", "translate", "cutmix")
 
@@ -35,6 +35,7 @@ class TrainConfig:
     augment_ops: list[str] = field(default_factory=lambda: list(STUDY_OPS))
     augment_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     weight_decay: float = 0.0
+    bias_lr_scale: float = 1.0  # learning-rate multiplier for BatchNorm shifts (weight decay divided by it)
     label_smoothing: float = 0.0
     # training
     batch_size: int = 256
@@ -46,6 +47,7 @@ class TrainConfig:
     momentum: float = 0.9
     schedule: str = "constant"
     warmup_epochs: float = 0.0
+    lookahead: bool = False  # slow-weight averaging every few steps (train/lookahead.py)
     # data handling
     val_fraction: float = 0.2
     limit: int | None = None
@@ -65,6 +67,12 @@ class TrainConfig:
         from cifar_core.models import MODEL_REGISTRY
 
         _choice("model", self.model, tuple(MODEL_REGISTRY))
+        if not isinstance(self.model_options, dict):
+            raise ConfigError(f"model_options must be a mapping; got {self.model_options!r}.")
+        unknown_options = sorted(set(self.model_options) - set(MODEL_REGISTRY[self.model].options))
+        if unknown_options:
+            allowed = ", ".join(MODEL_REGISTRY[self.model].options) or "none"
+            raise ConfigError(f"Model {self.model!r} does not take option(s) {', '.join(unknown_options)}; allowed: {allowed}.")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
@@ -76,8 +84,12 @@ class TrainConfig:
         _in_range("label_smoothing", self.label_smoothing, 0.0, 0.5)
         _in_range("lr", self.lr, 1e-7, 10.0)
         _in_range("momentum", self.momentum, 0.0, 0.999)
+        _in_range("bias_lr_scale", self.bias_lr_scale, 1e-3, 1000.0)
         _in_range("val_fraction", self.val_fraction, 0.0, 0.9)
         _in_range("warmup_epochs", self.warmup_epochs, 0.0, float(max(self.epochs, 0)))
+        for name in ("shuffle", "lookahead", "train_on_full"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}.")
         _integer("batch_size", self.batch_size, 2, 8192)
         _integer("epochs", self.epochs, 1, 10_000)
         _integer("seed", self.seed, 0, 2**31 - 1)
@@ -94,17 +106,26 @@ class TrainConfig:
         stray = [op for op in self.augment_params if op not in self.augment_ops]
         if stray:
             raise ConfigError(f"augment_params given for {', '.join(stray)}, which is not in augment_ops.")
+        if self.schedule == "triangle" and self.warmup_epochs:
+            raise ConfigError("The triangle schedule has its own warm-up (23% of the run); set warmup_epochs to 0.")
         if not self.train_on_full and self.val_fraction == 0:
             raise ConfigError("val_fraction must be above 0 unless train_on_full is set (nothing to validate on).")
         self.augment_config()  # validates per-op parameters
 
     def augment_config(self):
-        """The augmentation pipeline config this run trains with."""
+        """The augmentation pipeline config this run trains with.
+
+        ``augment_params[op]`` holds the op's parameters; a ``p`` among them gives that op its own
+        probability instead of its group's (``aug_p``/``mix_p``), e.g. shifts on every image but
+        mirroring on half of them.
+        """
         from cifar_core.augment import AugmentConfig
 
         config = AugmentConfig.study(self.aug_p, self.mix_p, ops=self.augment_ops)
         for op in config.ops:
-            op.params.update(self.augment_params.get(op.name, {}))
+            params = dict(self.augment_params.get(op.name, {}))
+            op.p = params.pop("p", op.p)
+            op.params.update(params)
         return AugmentConfig.from_dict(config.to_dict())
 
     def to_dict(self) -> dict[str, Any]:

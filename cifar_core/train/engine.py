@@ -25,10 +25,13 @@ from cifar_core.device import autocast, memory_format, resolve_device
 from cifar_core.inference import predict_logits, to_model_input
 from cifar_core.models import build_model, count_parameters
 from cifar_core.train.config import TrainConfig
+from cifar_core.train.lookahead import Lookahead
 from cifar_core.train.splits import run_splits
 
 # Training steps timed (after two warm-up steps) to fit the schedule into a time budget.
 CALIBRATION_STEPS = 8
+# The triangle schedule: start factor, where the peak lies (fraction of steps), end factor.
+TRIANGLE_START, TRIANGLE_PEAK, TRIANGLE_END = 0.2, 0.23, 0.07
 # Images used to initialise data-dependent layers (e.g. fast_cnn's whitening filters).
 INIT_SAMPLE = 5000
 
@@ -59,18 +62,48 @@ def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int
     return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
+def parameter_groups(config: TrainConfig, model: nn.Module) -> list[dict[str, Any]]:
+    """Trainable parameters, with BatchNorm shifts in their own group when ``bias_lr_scale`` != 1.
+
+    The shifts get ``bias_lr_scale`` times the learning rate and the weight decay divided by it, so
+    with SGD the decay they see per step (learning rate x weight decay) stays the same as everyone
+    else's (Adam rescales the decay by its adaptive step, so there it only approximately does).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.bias_lr_scale == 1:
+        return [{"params": params}]
+    norm_biases = {
+        id(m.bias) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.bias is not None and m.bias.requires_grad
+    }
+    return [
+        {"params": [p for p in params if id(p) not in norm_biases]},
+        {
+            "params": [p for p in params if id(p) in norm_biases],
+            "lr": config.lr * config.bias_lr_scale,
+            "weight_decay": config.weight_decay / config.bias_lr_scale,
+        },
+    ]
+
+
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """Adam as in the study, or Nesterov SGD; only parameters that train are optimised."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    groups = parameter_groups(config, model)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(
-        params, lr=config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay
-    )
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay)
 
 
 def lr_factor(config: TrainConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
-    """Multiplier of the base learning rate at ``step`` (linear warm-up, then the schedule)."""
+    """Multiplier of the base learning rate at ``step`` (linear warm-up, then the schedule).
+
+    ``triangle`` is the speed records' schedule and scales with the run: from 0.2 up to 1 over the
+    first 23% of steps, then down to 0.07 at the end (lookahead averages over the last steps).
+    """
+    if config.schedule == "triangle":
+        peak = TRIANGLE_PEAK * total_steps
+        if step < peak:
+            return TRIANGLE_START + (1 - TRIANGLE_START) * step / peak
+        return 1 - (1 - TRIANGLE_END) * min(1.0, (step - peak) / max(1.0, total_steps - peak))
     warmup = int(config.warmup_epochs * steps_per_epoch)
     if step < warmup:
         return (step + 1) / warmup
@@ -111,10 +144,11 @@ def train(
     n_train = len(train_labels)
     batch_size = min(config.batch_size, n_train)
     steps_per_epoch = n_train // batch_size + (1 if n_train % batch_size > 1 else 0)  # skip a lone image: BatchNorm needs 2
-    # a time budget replaces config.epochs (then only a cap) once the first steps are timed
-    plan = {"epochs": config.epochs, "fitted": config.budget_minutes is None}
+    # a time budget replaces config.epochs (then only a cap) once the first steps are timed; it
+    # plans in steps, so the last epoch may be cut short and the whole budget is used
+    plan = {"epochs": config.epochs, "steps": config.epochs * steps_per_epoch, "fitted": config.budget_minutes is None}
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(config, step, plan["epochs"] * steps_per_epoch, steps_per_epoch)
+        optimizer, lambda step: lr_factor(config, step, plan["steps"], steps_per_epoch)
     )
 
     start_epoch, best_val_acc, history = 0, None, []
@@ -125,9 +159,11 @@ def train(
         generator.set_state(resume["generator"])
         torch.set_rng_state(resume["torch_rng"])
         start_epoch, best_val_acc, history = resume["epoch"], resume["best_val_acc"], list(resume["history"])
-        plan.update(epochs=resume.get("planned_epochs", config.epochs), fitted=True)
+        planned_epochs = resume.get("planned_epochs", config.epochs)
+        plan.update(epochs=planned_epochs, steps=resume.get("planned_steps", planned_epochs * steps_per_epoch), fitted=True)
     elif hasattr(model, "init_from_data"):
         model.init_from_data(to_model_input(train_images[:INIT_SAMPLE], device))
+    lookahead = Lookahead(model, resume and resume.get("lookahead")) if config.lookahead else None
     run_start = time.perf_counter()
 
     on_event(
@@ -155,6 +191,8 @@ def train(
         loss_sum = correct = seen = 0.0
         window_loss, window_steps = 0.0, 0
         for step in range(steps_per_epoch):
+            if epoch * steps_per_epoch + step >= plan["steps"]:
+                break  # a budget-fitted run ends inside its last epoch
             if should_stop():
                 return TrainResult("cancelled", epoch, best_val_acc, history)
             index = order[step * batch_size : (step + 1) * batch_size]
@@ -166,9 +204,11 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            scheduler.step()
-            if not plan["fitted"]:
+            if not plan["fitted"]:  # before the schedule moves on, so it steps along the fitted length
                 calibrate_budget(config, plan, step, steps_per_epoch, len(val_labels) / batch_size, run_start, on_event)
+            scheduler.step()
+            if lookahead is not None:
+                lookahead.step(epoch * steps_per_epoch + step + 1, plan["steps"])
 
             batch_loss = loss.item()
             n = len(index)
@@ -178,7 +218,8 @@ def train(
             correct += (logits.argmax(1) == augmented.soft_labels.argmax(1)).sum().item()
             window_loss += batch_loss
             window_steps += 1
-            if window_steps == config.log_every or step == steps_per_epoch - 1:
+            epoch_steps = min(steps_per_epoch, plan["steps"] - epoch * steps_per_epoch)  # the last may be cut short
+            if window_steps == config.log_every or step == epoch_steps - 1:
                 elapsed = time.perf_counter() - epoch_start
                 on_event(
                     {
@@ -187,14 +228,17 @@ def train(
                         "epoch": epoch + 1,
                         "step": step + 1,
                         "steps_per_epoch": steps_per_epoch,
+                        "epoch_steps": epoch_steps,
                         "global_step": epoch * steps_per_epoch + step + 1,
                         "train_loss": window_loss / window_steps,
                         "images_per_s": seen / elapsed,
-                        "eta_s": elapsed / (step + 1) * (steps_per_epoch - step - 1),
+                        "eta_s": elapsed / (step + 1) * (epoch_steps - step - 1),
                         "lr": optimizer.param_groups[0]["lr"],
                     }
                 )
                 window_loss, window_steps = 0.0, 0
+        if lookahead is not None and epoch + 1 == plan["epochs"]:
+            lookahead.sync(1.0)  # the run ends on the slow weights
         train_seconds = time.perf_counter() - epoch_start
 
         record: dict[str, Any] = {
@@ -238,11 +282,13 @@ def train(
             "val_acc": record["val_acc"],
             "history": history,
             "planned_epochs": plan["epochs"],
+            "planned_steps": plan["steps"],
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
+            "lookahead": None if lookahead is None else lookahead.state_dict(),
         }
         save("last", state)
         if improved or not len(val_labels):
@@ -261,11 +307,12 @@ def calibrate_budget(
     run_start: float,
     on_event: EventSink,
 ) -> None:
-    """Time the first steps, then set how many epochs fit into ``config.budget_minutes``.
+    """Time the first steps, then set how many steps fit into ``config.budget_minutes``.
 
     Step 0 is warm-up (allocator, kernel selection); the next steps, up to CALIBRATION_STEPS,
-    are timed. Validation costs about a third of a training step per batch (forward only). The
-    schedule (warm-up, decay) is then laid over the fitted number of epochs.
+    are timed. Validation costs about a third of a training step per batch (forward only) and
+    runs after every epoch, the last one included. The schedule (warm-up, decay) is then laid over
+    the fitted number of steps; the epoch count is rounded up, the last epoch cut short.
     """
     now = time.perf_counter()
     if step == 0 and steps_per_epoch > 1:
@@ -276,7 +323,10 @@ def calibrate_budget(
     step_s = (now - plan.get("calibration_start", run_start)) / max(1, step)
     epoch_s = step_s * (steps_per_epoch + val_steps / 3)
     remaining = config.budget_minutes * 60 - (now - run_start) + step_s * (step + 1)
-    plan["epochs"] = max(1, min(config.epochs, int(remaining / epoch_s)))
+    # validation after each epoch, spread over its steps, plus the final one
+    steps = int((remaining - step_s * val_steps / 3) / (epoch_s / steps_per_epoch))
+    plan["steps"] = max(step + 1, min(config.epochs * steps_per_epoch, steps))
+    plan["epochs"] = math.ceil(plan["steps"] / steps_per_epoch)
     plan["fitted"] = True
     on_event(
         {
@@ -285,5 +335,6 @@ def calibrate_budget(
             "budget_minutes": config.budget_minutes,
             "seconds_per_epoch_estimate": epoch_s,
             "epochs": plan["epochs"],
+            "steps": plan["steps"],
         }
     )
