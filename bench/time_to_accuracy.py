@@ -5,10 +5,14 @@ the split seed fixed at 0 so every recipe and seed is scored on the same 5,000 i
 recipe under test and the study's simple-CNN recipe in the same invocation for a side-by-side
 ratio. Accuracy is measured at the end of each epoch, so a time-to-target is an upper bound
 within one epoch. The clock starts when training starts (data already decoded and cached) and
-includes validation.
+includes validation. After training, the final weights are scored with both TTA levels
+(``final_val_acc_tta`` is flip_shift) and the seconds each took; ``curve`` is every epoch's
+(time, accuracy).
 
   python bench/time_to_accuracy.py --data ../shared/data/cifar10-jpg-train.tar.gz \
       --recipe fast --budget-minutes 5 --seeds 0,1,2 --compare study_cnn --compare-epochs 8
+  python bench/time_to_accuracy.py --data ../shared/data/cifar10-jpg-train.tar.gz \
+      --recipe fast_wide --budget-minutes 15 --seeds 0,1,2 --compare '' --set lookahead=false
 """
 
 from __future__ import annotations
@@ -53,15 +57,21 @@ def run_once(preset: str, data, seed: int, targets: list[float], device: str, ov
     target_device = resolve_device(device)
     loaded = LoadedModel(model.to(target_device), config, data.classes, payload["epoch"], target_device)
     images, labels, indices = split_images(config, data, "val")
+    tta = {}
+    for mode in ("flip", "flip_shift"):
+        tta_start = time.perf_counter()
+        tta[mode] = {"val_acc": evaluate(loaded, images, labels, indices, tta=mode).accuracy, "seconds": round(time.perf_counter() - tta_start, 1)}
     return {
         "recipe": preset,
         "seed": seed,
         "epochs": len(epochs),
         "wall_s": round(wall, 1),
         "final_val_acc": epochs[-1]["val_acc"],
-        "final_val_acc_tta": evaluate(loaded, images, labels, indices, tta=True).accuracy,
+        "final_val_acc_tta": tta["flip_shift"]["val_acc"],
+        "tta": tta,
         "best_val_acc": result.best_val_acc,
         "time_to": reached,
+        "curve": [{"epoch": e["epoch"], "s": round(e["time"] - start, 1), "val_acc": e["val_acc"]} for e in epochs],
     }
 
 
@@ -89,10 +99,17 @@ def main() -> None:
     parser.add_argument("--compare-epochs", type=int, default=8)
     parser.add_argument("--compare-seeds", default="0")
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=JSON",
+        help="override a config field of the recipe under test, e.g. --set lookahead=false (repeatable)",
+    )
     args = parser.parse_args()
     targets = [float(t) for t in args.targets.split(",")]
     data = load_cifar(args.data)
     overrides = {k: v for k, v in (("budget_minutes", args.budget_minutes), ("epochs", args.epochs)) if v is not None}
+    for item in args.set:
+        field, _, value = item.partition("=")
+        overrides[field] = json.loads(value)
     report = {
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, device {resolve_device(args.device)}"
         + (f" ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else ""),

@@ -14,7 +14,7 @@ from cifar_core.presets import PRESETS, get_preset
 
 
 def test_every_preset_is_a_valid_config_and_the_required_ones_exist():
-    assert {"study_cnn", "study_mobilenet", "fast"} <= set(PRESETS)
+    assert {"study_cnn", "study_mobilenet", "fast", "fast_wide"} <= set(PRESETS)
     for preset in PRESETS.values():
         assert preset.config().model in ("simple_cnn", "mobilenet_v3_large", "fast_cnn")
     assert get_preset("study_cnn").config().to_dict() | {"epochs": 10} == get_preset("study_cnn").config(epochs=10).to_dict()
@@ -26,6 +26,13 @@ def test_flags_override_a_preset_field_by_field():
     config = config_from_args(parser.parse_args(["--preset", "fast", "--budget-minutes", "5", "--lr", "0.1"]))
     assert (config.model, config.optimizer, config.budget_minutes, config.lr) == ("fast_cnn", "sgd", 5.0, 0.1)
     assert config.label_smoothing == 0.2
+    wide = config_from_args(parser.parse_args(["--preset", "fast_wide", "--no-lookahead", "--bias-lr-scale", "8"]))
+    assert (wide.lookahead, wide.bias_lr_scale, wide.schedule) == (False, 8.0, "triangle")
+    assert config_from_args(parser.parse_args(["--preset", "fast", "--lookahead"])).lookahead is True
+    plain = config_from_args(parser.parse_args(["--preset", "fast_wide", "--model-option", "dirac_init=false", "--model-option", "widths=[32,64,128]"]))
+    assert plain.model_options == {"widths": [32, 64, 128], "dirac_init": False, "train_bn_scale": False}
+    with pytest.raises(ConfigError, match="not JSON"):
+        config_from_args(parser.parse_args(["--preset", "fast_wide", "--model-option", "widths=wide"]))
 
 
 def test_unknown_preset_is_a_clear_error(capsys):
