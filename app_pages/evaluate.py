@@ -4,6 +4,7 @@ import streamlit as st
 
 from cifar_core.evaluate import most_confused_pairs
 from cifar_core.images import upscale
+from cifar_core.inference import TTA_MODES
 from cifar_core.plots import confusion_figure, per_class_frame, probability_figure
 from cifar_core.runs import RunStore
 from cifar_core.ui import state
@@ -14,7 +15,7 @@ from cifar_core.uploads import MAX_UPLOAD_BYTES, prepare_upload
 GALLERY = 24
 GALLERY_COLUMNS = 6
 PAIRS = 6
-TTA_LABELS = {"none": "none", "flip": "mirror", "flip_shift": "mirror + shifts"}  # inference.TTA_MODES
+TTA_LABELS = {"none": "none", "flip": "mirror", "flip_shift": "mirror + shifts"}
 
 
 def _gallery(scored, true_class: int, predicted_class: int) -> None:
@@ -88,7 +89,7 @@ with user_errors():
     if len(splits) == 1:
         controls[1].caption("This source has no labelled test split.")
     tta = controls[2].radio(
-        "Test-time augmentation", list(TTA_LABELS), horizontal=True, format_func=TTA_LABELS.__getitem__,
+        "Test-time augmentation", TTA_MODES, horizontal=True, format_func=lambda mode: TTA_LABELS.get(mode, mode),
         key=state.sticky("evaluate_tta", "none"),
         help="Average the model's answers over views that keep the class: the mirror image (2 passes), "
         "or the mirror image and one-pixel shifts (6 passes). Often a point or more of accuracy, for more compute.",

@@ -54,14 +54,19 @@ def test_out_of_range_values_are_an_error_message_and_disable_the_launch(app_env
     assert button(at, "Start training").disabled
 
 
-def test_one_click_launches_one_background_run_that_is_watched_live_and_survives_a_refresh(app_env):
-    at = open_app("train")
+def start_a_one_epoch_200_image_run(at) -> None:
+    """Fill in a tiny run (1 epoch, 200 images) on top of what the form holds, and launch it."""
     at.number_input(key="train_epochs").set_value(1)
-    at.number_input(key="train_batch_size").set_value(64)
     at.checkbox(key="train_use_limit").check().run()
     at.number_input(key="train_limit").set_value(200).run()
     button(at, "Start training").click().run()
     assert_ok(at)
+
+
+def test_one_click_launches_one_background_run_that_is_watched_live_and_survives_a_refresh(app_env):
+    at = open_app("train")
+    at.number_input(key="train_batch_size").set_value(64)
+    start_a_one_epoch_200_image_run(at)
     store = RunStore()
     runs = store.list()
     assert len(runs) == 1
@@ -150,11 +155,7 @@ def test_the_fast_preset_fills_the_form_and_carries_its_hidden_fields_and_budget
     assert "whitened first layer" in page_text(at)
     at.checkbox(key="train_use_budget").check().run()
     at.number_input(key="train_budget").set_value(2.0)
-    at.number_input(key="train_epochs").set_value(1)
-    at.checkbox(key="train_use_limit").check().run()
-    at.number_input(key="train_limit").set_value(200).run()
-    button(at, "Start training").click().run()
-    assert_ok(at)
+    start_a_one_epoch_200_image_run(at)
     run = RunStore().list()[0]
     config = run.config()
     assert (config.model, config.optimizer, config.schedule, config.label_smoothing) == ("fast_cnn", "sgd", "onecycle", 0.2)

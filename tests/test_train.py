@@ -180,21 +180,21 @@ def test_budget_calibration_fits_whole_steps_to_the_remaining_time(monkeypatch):
     events = []
     now = time.perf_counter()
     monkeypatch.setattr(engine.time, "perf_counter", lambda: now)
-    plan = {"epochs": 100, "steps": 1000, "fitted": False, "calibration_start": now - 8 * 0.5}
+    plan = {"steps": 1000, "fitted": False, "calibration_start": now - 8 * 0.5}
     calibrate_budget(config, plan, 8, 10, 3.0, now - 5.0, events.append)
     # 0.5 s a step, 10 steps + 1 s of validation an epoch, 59.5 s left counting the timed steps
-    assert plan["fitted"] and plan["steps"] == 107 and plan["epochs"] == 11
+    assert plan["fitted"] and plan["steps"] == 107 and events[0]["epochs"] == 11
     assert events[0]["type"] == "budget" and events[0]["steps"] == plan["steps"]
-    capped = {"epochs": 2, "steps": 20, "fitted": False, "calibration_start": now - 8 * 0.5}
+    capped = {"steps": 20, "fitted": False, "calibration_start": now - 8 * 0.5}
     calibrate_budget(tiny_config(budget_minutes=600.0, epochs=2), capped, 8, 10, 3.0, now - 5.0, events.append)
-    assert (capped["steps"], capped["epochs"]) == (20, 2)  # epochs stays a cap
+    assert (capped["steps"], events[-1]["epochs"]) == (20, 2)  # epochs stays a cap
 
 
 def test_a_budget_that_ends_inside_an_epoch_stops_there_with_the_schedule_finished(synthetic, monkeypatch):
     from cifar_core.train import engine
 
     def fit_one_and_a_half_epochs(config, plan, step, steps_per_epoch, *args):
-        plan.update(steps=steps_per_epoch + steps_per_epoch // 2, epochs=2, fitted=True)
+        plan.update(steps=steps_per_epoch + steps_per_epoch // 2, fitted=True)
 
     monkeypatch.setattr(engine, "calibrate_budget", fit_one_and_a_half_epochs)
     config = tiny_config(budget_minutes=5.0, epochs=4, optimizer="sgd", lr=0.05, schedule="onecycle", lookahead=True)

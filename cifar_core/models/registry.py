@@ -53,16 +53,28 @@ def register_model(spec: ModelSpec) -> None:
     MODEL_REGISTRY[spec.name] = spec
 
 
-def build_model(name: str, *, dropout: float, num_classes: int = 10, options: dict[str, Any] | None = None) -> nn.Module:
-    """Build a registered model; unknown names or options raise ``ConfigError``."""
+def check_model_options(name: str, options: Any) -> ModelSpec:
+    """The registered spec of ``name``; ``ConfigError`` for an unknown model or option name.
+
+    ``TrainConfig`` calls this on construction, so a typo is refused before a run is created, not
+    when its worker builds the model.
+    """
     if name not in MODEL_REGISTRY:
         raise ConfigError(f"Unknown model {name!r}; choose one of {', '.join(MODEL_REGISTRY)}.")
     spec = MODEL_REGISTRY[name]
-    options = dict(options or {})
-    unknown = set(options) - set(spec.options)
+    if not isinstance(options, dict):
+        raise ConfigError(f"model_options must be a mapping; got {options!r}.")
+    unknown = sorted(set(options) - set(spec.options))
     if unknown:
-        raise ConfigError(f"Model {name!r} does not take option(s) {', '.join(sorted(unknown))}.")
-    return spec.build(dropout=dropout, num_classes=num_classes, **options)
+        allowed = ", ".join(spec.options) or "none"
+        raise ConfigError(f"Model {name!r} does not take option(s) {', '.join(unknown)}; allowed: {allowed}.")
+    return spec
+
+
+def build_model(name: str, *, dropout: float, num_classes: int = 10, options: dict[str, Any] | None = None) -> nn.Module:
+    """Build a registered model; unknown names or options raise ``ConfigError``."""
+    options = dict(options or {})
+    return check_model_options(name, options).build(dropout=dropout, num_classes=num_classes, **options)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -65,14 +65,10 @@ class TrainConfig:
         """Raise ``ConfigError`` naming the first out-of-range or inconsistent field."""
         from cifar_core.augment import OP_NAMES
         from cifar_core.models import MODEL_REGISTRY
+        from cifar_core.models.registry import check_model_options
 
         _choice("model", self.model, tuple(MODEL_REGISTRY))
-        if not isinstance(self.model_options, dict):
-            raise ConfigError(f"model_options must be a mapping; got {self.model_options!r}.")
-        unknown_options = sorted(set(self.model_options) - set(MODEL_REGISTRY[self.model].options))
-        if unknown_options:
-            allowed = ", ".join(MODEL_REGISTRY[self.model].options) or "none"
-            raise ConfigError(f"Model {self.model!r} does not take option(s) {', '.join(unknown_options)}; allowed: {allowed}.")
+        check_model_options(self.model, self.model_options)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)

@@ -146,7 +146,11 @@ def train(
     steps_per_epoch = n_train // batch_size + (1 if n_train % batch_size > 1 else 0)  # skip a lone image: BatchNorm needs 2
     # a time budget replaces config.epochs (then only a cap) once the first steps are timed; it
     # plans in steps, so the last epoch may be cut short and the whole budget is used
-    plan = {"epochs": config.epochs, "steps": config.epochs * steps_per_epoch, "fitted": config.budget_minutes is None}
+    plan = {"steps": config.epochs * steps_per_epoch, "fitted": config.budget_minutes is None}
+
+    def planned_epochs() -> int:
+        return math.ceil(plan["steps"] / steps_per_epoch)
+
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(config, step, plan["steps"], steps_per_epoch)
     )
@@ -159,8 +163,7 @@ def train(
         generator.set_state(resume["generator"])
         torch.set_rng_state(resume["torch_rng"])
         start_epoch, best_val_acc, history = resume["epoch"], resume["best_val_acc"], list(resume["history"])
-        planned_epochs = resume.get("planned_epochs", config.epochs)
-        plan.update(epochs=planned_epochs, steps=resume.get("planned_steps", planned_epochs * steps_per_epoch), fitted=True)
+        plan.update(steps=resume.get("planned_steps", resume.get("planned_epochs", config.epochs) * steps_per_epoch), fitted=True)
     elif hasattr(model, "init_from_data"):
         model.init_from_data(to_model_input(train_images[:INIT_SAMPLE], device))
     lookahead = Lookahead(model, resume and resume.get("lookahead")) if config.lookahead else None
@@ -183,7 +186,7 @@ def train(
     )
 
     epoch = start_epoch
-    while epoch < plan["epochs"]:
+    while epoch < planned_epochs():
         model.train()
         order = torch.randperm(n_train, generator=generator) if config.shuffle else torch.arange(n_train)
         order = order.to(device)
@@ -191,8 +194,9 @@ def train(
         loss_sum = correct = seen = 0.0
         window_loss, window_steps = 0.0, 0
         for step in range(steps_per_epoch):
-            if epoch * steps_per_epoch + step >= plan["steps"]:
-                break  # a budget-fitted run ends inside its last epoch
+            epoch_steps = min(steps_per_epoch, plan["steps"] - epoch * steps_per_epoch)  # a budget may cut the last short
+            if step >= epoch_steps:
+                break
             if should_stop():
                 return TrainResult("cancelled", epoch, best_val_acc, history)
             index = order[step * batch_size : (step + 1) * batch_size]
@@ -218,7 +222,6 @@ def train(
             correct += (logits.argmax(1) == augmented.soft_labels.argmax(1)).sum().item()
             window_loss += batch_loss
             window_steps += 1
-            epoch_steps = min(steps_per_epoch, plan["steps"] - epoch * steps_per_epoch)  # the last may be cut short
             if window_steps == config.log_every or step == epoch_steps - 1:
                 elapsed = time.perf_counter() - epoch_start
                 on_event(
@@ -237,7 +240,7 @@ def train(
                     }
                 )
                 window_loss, window_steps = 0.0, 0
-        if lookahead is not None and epoch + 1 == plan["epochs"]:
+        if lookahead is not None and epoch + 1 == planned_epochs():
             lookahead.sync(1.0)  # the run ends on the slow weights
         train_seconds = time.perf_counter() - epoch_start
 
@@ -281,7 +284,7 @@ def train(
             "best_val_acc": best_val_acc,
             "val_acc": record["val_acc"],
             "history": history,
-            "planned_epochs": plan["epochs"],
+            "planned_epochs": planned_epochs(),
             "planned_steps": plan["steps"],
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -295,7 +298,7 @@ def train(
             save("best", state)
         on_event(record)  # after the checkpoints: a reported epoch can always be resumed from
         epoch += 1
-    return TrainResult("finished", plan["epochs"], best_val_acc, history)
+    return TrainResult("finished", planned_epochs(), best_val_acc, history)
 
 
 def calibrate_budget(
@@ -326,7 +329,6 @@ def calibrate_budget(
     # validation after each epoch, spread over its steps, plus the final one
     steps = int((remaining - step_s * val_steps / 3) / (epoch_s / steps_per_epoch))
     plan["steps"] = max(step + 1, min(config.epochs * steps_per_epoch, steps))
-    plan["epochs"] = math.ceil(plan["steps"] / steps_per_epoch)
     plan["fitted"] = True
     on_event(
         {
@@ -334,7 +336,7 @@ def calibrate_budget(
             "time": time.time(),
             "budget_minutes": config.budget_minutes,
             "seconds_per_epoch_estimate": epoch_s,
-            "epochs": plan["epochs"],
+            "epochs": math.ceil(plan["steps"] / steps_per_epoch),
             "steps": plan["steps"],
         }
     )
