@@ -25,7 +25,8 @@ from cifar_core.device import autocast, memory_format, resolve_device  # noqa: E
 from cifar_core.inference import to_model_input  # noqa: E402
 from cifar_core.models import build_model  # noqa: E402
 from cifar_core.train import TrainConfig  # noqa: E402
-from cifar_core.train.engine import make_optimizer, soft_cross_entropy  # noqa: E402
+from cifar_core.train.engine import soft_cross_entropy  # noqa: E402
+from cifar_core.train.optim import make_optimizer  # noqa: E402
 
 
 def seconds_per_epoch(

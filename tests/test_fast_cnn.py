@@ -11,7 +11,7 @@ from cifar_core.errors import ConfigError
 from cifar_core.models import build_model, count_parameters
 from cifar_core.models.fast_cnn import PATCH_DIM, WHITEN_KERNEL
 from cifar_core.train import TrainConfig
-from cifar_core.train.engine import lr_factor, make_optimizer
+from cifar_core.train.optim import lr_factor, make_optimizer
 
 
 def fast(**options):

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from cifar_core.data import load_synthetic
 from cifar_core.errors import ConfigError
 from cifar_core.train import TrainConfig, train
-from cifar_core.train.engine import confusion_matrix, lr_factor, soft_cross_entropy
+from cifar_core.train.engine import confusion_matrix, soft_cross_entropy
+from cifar_core.train.optim import lr_factor
 from cifar_core.train.splits import run_splits
 
 

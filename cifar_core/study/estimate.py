@@ -23,7 +23,8 @@ from cifar_core.models import MODEL_REGISTRY, build_model
 from cifar_core.runs import RunStore
 from cifar_core.study.definition import Study
 from cifar_core.train import TrainConfig
-from cifar_core.train.engine import make_optimizer, soft_cross_entropy
+from cifar_core.train.engine import soft_cross_entropy
+from cifar_core.train.optim import make_optimizer
 
 # Per run: worker start, torch import and a cached dataset load; measured about 12-18 s on the
 # 2-core development machine while other work ran.
