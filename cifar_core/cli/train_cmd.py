@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from cifar_core.cli.config_flags import add_config_flags, config_from_args
 from cifar_core.runs import RunStore
+from cifar_core.runs.progress import progress_from_events
 from cifar_core.runs.process import execute, launch
 
 
@@ -41,17 +42,21 @@ def run_train(args: argparse.Namespace) -> int:
         return 0
 
     bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=args.json)
+    events: list[dict] = []
 
     def show(event: dict) -> None:
-        if event["type"] == "start":
-            bar.reset(total=event["steps_per_epoch"] * event["epochs"])
-            bar.update(event["steps_per_epoch"] * event["start_epoch"])
-        elif event["type"] == "step":
-            bar.n = event["global_step"]
+        events.append(event)
+        progress = progress_from_events(events, config)  # the same count as run.summary() and the app
+        bar.total, bar.n = progress.steps_planned, progress.steps_done
+        bar.refresh()
+        if event["type"] == "step":
             bar.set_postfix(epoch=event["epoch"], loss=f"{event['train_loss']:.3f}", img_s=f"{event['images_per_s']:.0f}")
         elif event["type"] == "epoch":
             val = f"{event['val_acc']:.4f}" if event["val_acc"] is not None else "-"
-            bar.write(f"epoch {event['epoch']}: train_loss {event['train_loss']:.4f} train_acc {event['train_acc']:.4f} val_acc {val} ({event['epoch_s']:.1f} s)")
+            bar.write(
+                f"epoch {event['epoch']}/{progress.epochs_planned}: train_loss {event['train_loss']:.4f} "
+                f"train_acc {event['train_acc']:.4f} val_acc {val} ({event['epoch_s']:.1f} s)"
+            )
 
     result = execute(run, on_event=show)
     bar.close()
@@ -59,5 +64,8 @@ def run_train(args: argparse.Namespace) -> int:
     if result is None:
         print(f"error: run {run.id} failed: {summary['error']} (log: {run.log_path})", file=sys.stderr)
         return 2
-    print(json.dumps(summary) if args.json else f"{run.id}: {summary['state']}, best val_acc {summary['best_val_acc']}, in {run.dir}")
+    print(
+        json.dumps(summary) if args.json else f"{run.id}: {summary['state']}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "
+        f"best val_acc {summary['best_val_acc']}, in {run.dir}"
+    )
     return 0 if result.status == "finished" else 1

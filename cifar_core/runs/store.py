@@ -22,6 +22,7 @@ import psutil
 
 from cifar_core.errors import RunError
 from cifar_core.runs.atomic import write_json_atomic
+from cifar_core.runs.progress import Progress, progress_from_events
 from cifar_core.train.config import TrainConfig
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
@@ -156,6 +157,14 @@ class Run:
                 events.append(event)
         return events
 
+    def progress(self) -> Progress:
+        """Epochs and steps done and planned, the same way everywhere (see ``runs/progress.py``)."""
+        try:
+            config = self.config()
+        except RunError:
+            config = None
+        return progress_from_events(self.events(), config)
+
     def summary(self) -> dict[str, Any]:
         """One row for run tables: status, model, key hyper-parameters, best accuracy, duration."""
         status = self.status()
@@ -164,6 +173,7 @@ class Run:
         except RunError:
             config = {}
         epochs = self.events("epoch")
+        progress = self.progress()
         val_accs = [e["val_acc"] for e in epochs if e.get("val_acc") is not None]
         started, ended = status.get("started"), status.get("ended") or status.get("heartbeat")
         return {
@@ -176,7 +186,8 @@ class Run:
             "batch_size": config.get("batch_size"),
             "lr": config.get("lr"),
             "epochs": config.get("epochs"),
-            "epochs_done": len(epochs),
+            "epochs_done": progress.epochs_done,
+            "epochs_planned": progress.epochs_planned,
             "best_val_acc": max(val_accs) if val_accs else None,
             "last_val_acc": val_accs[-1] if val_accs else None,
             "duration_s": (ended - started) if started and ended else None,

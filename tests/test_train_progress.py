@@ -1,0 +1,95 @@
+"""One progress for every reader (C1), and time budgets that are used to the end (issue 11 bug 10)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from cifar_core.cli import main
+from cifar_core.data import load_synthetic
+from cifar_core.device import single_thread
+from cifar_core.runs import RunStore
+from cifar_core.runs.progress import progress_from_events
+from cifar_core.train import TrainConfig, train
+
+
+def tiny_config(**changes) -> TrainConfig:
+    values = dict(data="synthetic", epochs=2, batch_size=32, lr=3e-3, limit=200, seed=0, device="cpu", log_every=2)
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def _start(spe: int, planned: int | None, start_epoch: int = 0) -> dict:
+    return {"type": "start", "steps_per_epoch": spe, "planned_steps": planned, "start_epoch": start_epoch, "epochs": 40}
+
+
+def test_a_budget_event_replaces_the_epoch_cap_and_a_cut_last_epoch_counts_its_own_steps():
+    events = [_start(10, None), {"type": "step", "epoch": 1, "global_step": 4}]
+    assert progress_from_events(events, tiny_config(epochs=40)) == progress_from_events(events, tiny_config(epochs=40))
+    before_fit = progress_from_events(events, tiny_config(epochs=40))
+    assert (before_fit.epochs_planned, before_fit.steps_planned, before_fit.steps_done) == (40, 400, 4)
+    events += [{"type": "budget", "steps": 25, "epochs": 3}, {"type": "epoch", "epoch": 1}, {"type": "epoch", "epoch": 2},
+               {"type": "step", "epoch": 3, "global_step": 23}]
+    progress = progress_from_events(events, tiny_config(epochs=40))
+    assert (progress.epochs_done, progress.epochs_planned, progress.steps_done, progress.steps_planned) == (2, 3, 23, 25)
+    assert progress.epoch_steps == 5 and progress.fraction == pytest.approx(23 / 25)
+    finished = progress_from_events(events + [{"type": "epoch", "epoch": 3}], tiny_config(epochs=40))
+    assert (finished.epochs_done, finished.steps_done, finished.fraction) == (3, 25, 1.0)
+
+
+def test_a_resume_counts_each_epoch_once_and_restates_the_checkpoints_plan():
+    events = [
+        _start(10, None), {"type": "budget", "steps": 35, "epochs": 4},
+        {"type": "epoch", "epoch": 1}, {"type": "epoch", "epoch": 2},  # epoch 2's checkpoint was lost in the crash
+        {"type": "resume", "epoch": 1}, _start(10, 35, start_epoch=1),
+    ]
+    progress = progress_from_events(events, tiny_config(epochs=40))
+    assert (progress.epochs_done, progress.epochs_planned, progress.steps_done) == (1, 4, 10)
+
+
+def test_a_run_not_started_or_with_damaged_events_reports_what_it_can():
+    assert progress_from_events([], tiny_config(epochs=7)).epochs_planned == 7
+    assert progress_from_events([], None).epochs_planned == 0
+    damaged = [[1, 2, 3], {"type": "epoch", "epoch": "two"}, _start(5, 10), {"type": "step", "global_step": "high"}, {"type": "epoch", "epoch": 1}]
+    progress = progress_from_events(damaged, tiny_config())
+    assert (progress.epochs_done, progress.epochs_planned, progress.steps_done) == (1, 2, 5)
+
+
+def test_cli_bar_epoch_lines_and_run_summary_report_the_same_planned_epochs_on_a_budget_run(tmp_path, capsys):
+    out = tmp_path / "budget-run"
+    code = main(["train", "--data", "synthetic", "--epochs", "60", "--budget-minutes", "0.1", "--batch-size", "32",
+                 "--limit", "200", "--log-every", "1", "--out", str(out)])
+    assert code == 0
+    captured = capsys.readouterr()
+    run = RunStore(tmp_path).get("budget-run")
+    summary, progress = run.summary(), run.progress()
+    budget = run.events("budget")[-1]
+    assert budget["epochs"] < 60  # the budget, not the cap, decided the length
+    assert summary["epochs_planned"] == progress.epochs_planned == budget["epochs"] == summary["epochs_done"]
+    epoch_lines = re.findall(r"epoch (\d+)/(\d+):", captured.out)
+    assert len(epoch_lines) == summary["epochs_done"] and epoch_lines[-1] == (str(budget["epochs"]), str(budget["epochs"]))
+    assert f"{summary['epochs_done']}/{summary['epochs_planned']} epochs" in captured.out
+    bar_counts = re.findall(r"(\d+)/(\d+) \[", captured.err)  # tqdm's "n/total [elapsed<remaining"
+    assert bar_counts[-1] == (str(progress.steps_planned), str(progress.steps_planned))
+
+
+def test_a_budget_is_used_to_its_end_counting_what_was_spent_before_training():
+    synthetic = load_synthetic()  # 800 training images, 200 validation: 25 steps an epoch at batch 32
+    budget_s, spent_before = 15.0, 3.0  # e.g. process start and data load, paid from the same minute
+    clock_start = time.time() - spent_before
+    events = []
+    with single_thread():  # two threads on a shared, busy 2-core machine made steps 20x slower and erratic
+        result = train(tiny_config(epochs=1000, limit=None, budget_minutes=budget_s / 60), synthetic, on_event=events.append,
+                       clock_start=clock_start)
+    used = time.time() - clock_start
+    assert result.status == "finished"
+    assert 0.9 * budget_s <= used <= 1.1 * budget_s, f"used {used:.1f} s of a {budget_s:.0f} s budget"
+    epochs = [e for e in events if e["type"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == list(range(1, len(epochs) + 1)) and len(epochs) == result.epochs_done
+    last_plan = [e for e in events if e["type"] == "budget"][-1]
+    steps_per_epoch = events[0]["steps_per_epoch"]
+    expected_fraction = (last_plan["steps"] - (len(epochs) - 1) * steps_per_epoch) / steps_per_epoch
+    assert epochs[-1]["epoch_fraction"] == pytest.approx(expected_fraction)  # a cut last epoch says how much of it ran
+    assert all(e["epoch_fraction"] == 1.0 for e in epochs[:-1])
