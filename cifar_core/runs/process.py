@@ -26,7 +26,8 @@ import psutil
 
 from cifar_core.errors import CifarError, RunError
 from cifar_core.runs.checkpoint import load_checkpoint, save_checkpoint
-from cifar_core.runs.store import ACTIVE_STATES, Run
+from cifar_core.runs.recovery import reconcile
+from cifar_core.runs.store import ACTIVE_STATES, LAUNCH_GRACE_S, Run
 from cifar_core.train import TrainResult, train
 
 HEARTBEAT_S = 2.0
@@ -100,17 +101,22 @@ def execute(
         config = run.config()
         if exclusive is None:
             exclusive = resolve_device(config.device).type == "cpu"
+        clock_start = _budget_clock_start(run, me)
         if exclusive:
+            queued_since = time.time()
             lock_handle = _acquire_training_lock(run, stop)
             if lock_handle is None:
                 run.update_status(state="cancelled", ended=time.time())
                 return TrainResult("cancelled", 0, None)
+            clock_start += time.time() - queued_since  # a budget does not pay for the queue
         run.update_status(state="running", started=run.raw_status().get("started") or time.time())
         heartbeat.start()
         data = load_cifar(config.data)
         state = None
         if resume and run.checkpoint_path("last").is_file():
             state = load_checkpoint(run.checkpoint_path("last"))
+        if resume:
+            reconcile(run, state)  # metrics.jsonl and best.pt agree with last.pt whatever the crash point
         run.append_event({"type": "resume" if state else "launch", "time": time.time(), "epoch": state["epoch"] if state else 0})
 
         def emit(event: dict[str, Any]) -> None:
@@ -125,6 +131,7 @@ def execute(
             save=lambda name, payload: save_checkpoint(run.checkpoint_path(name), payload),
             should_stop=lambda: stop.is_set() or run.cancel_path.exists(),
             resume=state,
+            clock_start=clock_start,
         )
         run.update_status(state=result.status, ended=time.time(), best_val_acc=result.best_val_acc)
         return result
@@ -144,6 +151,15 @@ def execute(
             lock_handle.close()
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _budget_clock_start(run: Run, me: psutil.Process) -> float:
+    """When the user's wait for this run began: the worker's start when ``launch`` started it for
+    this run (so a budget pays for imports and data load), else now (in-process, e.g. a study)."""
+    launched = run.raw_status().get("launched")
+    if isinstance(launched, (int, float)) and 0 <= me.create_time() - launched < LAUNCH_GRACE_S:
+        return me.create_time()
+    return time.time()
 
 
 def _install_sigterm(stop: threading.Event):
