@@ -23,11 +23,19 @@ EPOCH_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")
 
 
 def epoch_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per finished epoch (a resumed run's repeated epochs keep their latest values)."""
-    rows = [{column: event.get(column) for column in EPOCH_COLUMNS} for event in events if event.get("type") == "epoch"]
-    frame = pd.DataFrame(rows, columns=list(EPOCH_COLUMNS))
+    """One row per finished epoch (a resumed run's repeated epochs keep their latest values).
+
+    ``x`` is where the epoch ends on a fractional epoch axis: a last epoch that a time budget cut
+    to 42% of its steps ends at x = epoch - 1 + 0.42, not at a whole epoch.
+    """
+    rows = [
+        {**{column: event.get(column) for column in EPOCH_COLUMNS}, "x": event["epoch"] - 1 + event.get("epoch_fraction", 1.0)}
+        for event in events
+        if event.get("type") == "epoch"
+    ]
+    frame = pd.DataFrame(rows, columns=[*EPOCH_COLUMNS, "x"])
     frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch")
-    return frame.astype({column: float for column in EPOCH_COLUMNS[1:]}).reset_index(drop=True)
+    return frame.astype({column: float for column in (*EPOCH_COLUMNS[1:], "x")}).reset_index(drop=True)
 
 
 def step_frame(events: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -79,7 +87,7 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, show_steps
             metric = "loss" if col == 1 else "accuracy"
             figure.add_trace(
                 go.Scatter(
-                    x=epochs["epoch"], y=values, mode="lines+markers", name=f"{prefix}{split} {metric}",
+                    x=epochs["x"], y=values, mode="lines+markers", name=f"{prefix}{split} {metric}",
                     line={"color": color_, "dash": dash}, legendgroup=group,
                 ),
                 row=1, col=col,

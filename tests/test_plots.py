@@ -34,6 +34,13 @@ def test_epoch_frame_keeps_the_latest_value_of_an_epoch_repeated_by_a_resume():
     assert frame["val_acc"].tolist() == [0.3, 0.45]
 
 
+def test_a_budget_cut_last_epoch_is_drawn_at_its_fraction():
+    events = [epoch_event(1, 2.0, 0.3), {**epoch_event(2, 1.5, 0.4), "epoch_fraction": 0.42}]
+    assert epoch_frame(events)["x"].tolist() == [1.0, 1.42]
+    figure = curves_figure({"run": events})
+    assert list(figure.data[0].x) == [1.0, 1.42]
+
+
 def test_epoch_frame_of_a_run_without_validation_has_empty_val_columns():
     event = epoch_event(1, 2.0, None)
     event["val_loss"] = None
