@@ -89,6 +89,13 @@ def test_onecycle_warms_up_then_decays_to_zero():
     assert all(a >= b for a, b in zip(factors[9:], factors[10:]))
 
 
+def test_a_run_shorter_than_its_warm_up_still_warms_up_and_decays_to_zero():
+    config = tiny_config(schedule="onecycle", warmup_epochs=1.0, epochs=40)
+    factors = [lr_factor(config, step, total_steps=40, steps_per_epoch=79) for step in range(41)]  # a budget cut 79-step epochs to 40
+    assert factors[9] == pytest.approx(1.0) and factors[40] == 0.0  # warm-up capped at 25% of the steps
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:]))
+
+
 def test_run_splits_are_stratified_disjoint_and_reproducible(synthetic):
     config = tiny_config(limit=200, val_fraction=0.2)
     splits = run_splits(config, synthetic)

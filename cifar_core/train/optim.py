@@ -17,6 +17,8 @@ from cifar_core.train.config import TrainConfig
 
 # The triangle schedule: start factor, where the peak lies (fraction of steps), end factor.
 TRIANGLE_START, TRIANGLE_PEAK, TRIANGLE_END = 0.2, 0.23, 0.07
+# The warm-up never takes more than this share of the run's planned steps.
+WARMUP_MAX_SHARE = 0.25
 
 
 def parameter_groups(config: TrainConfig, model: nn.Module) -> list[dict[str, Any]]:
@@ -61,7 +63,9 @@ def lr_factor(config: TrainConfig, step: int, total_steps: int, steps_per_epoch:
         if step < peak:
             return TRIANGLE_START + (1 - TRIANGLE_START) * step / peak
         return 1 - (1 - TRIANGLE_END) * min(1.0, (step - peak) / max(1.0, total_steps - peak))
-    warmup = int(config.warmup_epochs * steps_per_epoch)
+    # a short budget must not end inside the warm-up: a 1-minute fast run (a few dozen steps of a
+    # 79-step warm-up) ended at 40% of the peak rate without ever decaying
+    warmup = min(int(config.warmup_epochs * steps_per_epoch), int(WARMUP_MAX_SHARE * total_steps))
     if step < warmup:
         return (step + 1) / warmup
     if config.schedule == "constant":
