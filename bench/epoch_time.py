@@ -1,9 +1,10 @@
 """Seconds per training epoch of each model on this machine, printed as JSON.
 
 Times ``--steps`` training steps (after two warm-up steps; the median step counts) through the
-engine's own ``train_step``, on real images with the study's augmentation settings, and extrapolates to one epoch of ``--epoch-images`` images (40,000: the
-study's 80/20 split of the 50,000 training images). Extrapolating is honest here: every step of
-an epoch does the same work. Run:  python bench/epoch_time.py --data ../shared/data/cifar10-jpg-train.tar.gz
+engine's own ``train_step``, on real images with the study's augmentation settings, and
+extrapolates to one epoch of ``--epoch-images`` images (40,000: the study's 80/20 split of the
+50,000 training images). Extrapolating is honest here: every step of an epoch does the same work.
+Run:  python bench/epoch_time.py --data ../shared/data/cifar10-jpg-train.tar.gz
 """
 
 from __future__ import annotations
