@@ -209,6 +209,21 @@ def test_budget_fitter_times_steps_after_the_first_and_refits_as_the_run_goes():
     assert plan.steps == 16 + 134 and events[-1]["steps"] == 150 and len(events) == 2
 
 
+def test_a_budget_spent_before_the_first_fit_stops_at_once():
+    clock = {"now": 1000.0}
+    events = []
+    # the data load took 50 of the 60 s; steps take 4 s on a machine other work is slowing down
+    fitter = BudgetFitter(1.0, clock_start=950.0, max_steps=1000, val_batches=3.0, on_event=events.append, clock=lambda: clock["now"])
+    plan = Plan(steps_per_epoch=10, steps=1000)
+    done = 0
+    while done < plan.steps:
+        done += 1
+        clock["now"] += 4.0
+        plan = fitter.after_step(done, plan)
+    assert done == plan.steps == 3 and clock["now"] == 1012.0  # the deadline (t = 1010) passed during step 3
+    assert [(e["steps"], e["epochs"]) for e in events] == [(3, 1)]
+
+
 def test_a_budget_that_ends_inside_an_epoch_stops_there_with_the_schedule_finished(synthetic, monkeypatch):
     from cifar_core.train import plan as plan_module
 

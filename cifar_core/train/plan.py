@@ -8,7 +8,8 @@ A budget is measured from the launch of the run (process start, data load and mo
 included; time spent queued behind another run excluded), because that is the wall time the user
 waits. The first fit comes after a few timed steps; it is refitted as the run goes (after 16, 32,
 64, ... steps, each time from the steps since the last fit), so a slow start (kernel selection,
-caches filling, a burst of other work) does not leave half the budget unused.
+caches filling, a burst of other work) does not leave half the budget unused; and a run whose
+deadline passes before a fit (a slow start-up on a busy machine) stops at the step it is on.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class BudgetFitter:
             self.window_start = now
             return plan
         self.window_steps += 1
+        if now >= self.deadline and steps_done < plan.steps:  # out of time before a fit said so: stop here
+            return self._announce(Plan(plan.steps_per_epoch, steps_done), (now - self.window_start) / self.window_steps, 0.0)
         if steps_done < self.next_fit:
             return plan
         step_s = (now - self.window_start - self.window_other_s) / self.window_steps
@@ -116,14 +119,16 @@ class BudgetFitter:
         self.next_fit = 2 * steps_done
         if self.fitted and steps == plan.steps:
             return plan
+        return self._announce(Plan(plan.steps_per_epoch, steps), step_s, validation_s)
+
+    def _announce(self, fitted: Plan, step_s: float, validation_s: float) -> Plan:
         self.fitted = True
-        fitted = Plan(plan.steps_per_epoch, steps)
         self.on_event(
             {
                 "type": "budget",
                 "time": time.time(),
                 "budget_minutes": self.budget_minutes,
-                "seconds_per_epoch_estimate": step_s * plan.steps_per_epoch + validation_s,
+                "seconds_per_epoch_estimate": step_s * fitted.steps_per_epoch + validation_s,
                 "epochs": fitted.epochs,
                 "steps": fitted.steps,
             }
