@@ -209,6 +209,17 @@ def test_budget_fitter_times_steps_after_the_first_and_refits_as_the_run_goes():
     assert plan.steps == 16 + 134 and events[-1]["steps"] == 150 and len(events) == 2
 
 
+def test_a_budget_with_short_epochs_is_fitted_within_the_first_epoch():
+    clock = {"now": 0.0}
+    events = []
+    fitter = BudgetFitter(0.1, clock_start=0.0, max_steps=300, val_batches=1.0, on_event=events.append, clock=lambda: clock["now"])
+    plan = Plan(steps_per_epoch=3, steps=300)
+    for done in (1, 2, 3):  # 0.1 s a step
+        clock["now"] += 0.1
+        plan = fitter.after_step(done, plan)
+    assert len(events) == 1 and 3 < plan.steps < 300  # so the first epoch's checkpoint, which a resume keeps, holds the fit
+
+
 def test_a_budget_spent_before_the_first_fit_stops_at_once():
     clock = {"now": 1000.0}
     events = []

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# The first fit times steps 1..CALIBRATION_STEPS (step 0 warms up allocator and kernels).
+# The first fit times steps 1..CALIBRATION_STEPS (step 0 warms up allocator and kernels), fewer
+# when an epoch is shorter.
 CALIBRATION_STEPS = 8
 # Until an epoch's validation has been timed, a validation batch is costed at a third of a
 # training step (forward only).
@@ -103,6 +104,8 @@ class BudgetFitter:
         now = self.clock()
         if self.window_start is None:  # the first step warmed up; time from here on
             self.window_start = now
+            # fit within the first epoch, so even its checkpoint holds the fitted plan a resume keeps
+            self.next_fit = max(2, min(CALIBRATION_STEPS, plan.steps_per_epoch))
             return plan
         self.window_steps += 1
         if now >= self.deadline and steps_done < plan.steps:  # out of time before a fit said so: stop here
