@@ -8,12 +8,12 @@ import torch.nn.functional as F
 
 from cifar_core.data import load_synthetic
 from cifar_core.errors import ConfigError
-from cifar_core.train import TrainConfig, train
 from cifar_core.metrics import confusion_matrix
+from cifar_core.train import TrainConfig, train
 from cifar_core.train.optim import lr_factor
 from cifar_core.train.plan import CALIBRATION_STEPS, BudgetFitter, Plan, fit_steps
-from cifar_core.train.step import soft_cross_entropy
 from cifar_core.train.splits import run_splits
+from cifar_core.train.step import soft_cross_entropy
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from cifar_core.augment import OP_NAMES, AugmentConfig
 from cifar_core.device import PRECISIONS
 from cifar_core.errors import ConfigError
+from cifar_core.models import MODEL_REGISTRY
+from cifar_core.models.registry import check_model_options
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine", "onecycle", "triangle")
@@ -63,10 +66,6 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ``ConfigError`` naming the first out-of-range or inconsistent field."""
-        from cifar_core.augment import OP_NAMES
-        from cifar_core.models import MODEL_REGISTRY
-        from cifar_core.models.registry import check_model_options
-
         _choice("model", self.model, tuple(MODEL_REGISTRY))
         check_model_options(self.model, self.model_options)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -108,15 +107,13 @@ class TrainConfig:
             raise ConfigError("val_fraction must be above 0 unless train_on_full is set (nothing to validate on).")
         self.augment_config()  # validates per-op parameters
 
-    def augment_config(self):
+    def augment_config(self) -> AugmentConfig:
         """The augmentation pipeline config this run trains with.
 
         ``augment_params[op]`` holds the op's parameters; a ``p`` among them gives that op its own
         probability instead of its group's (``aug_p``/``mix_p``), e.g. shifts on every image but
         mirroring on half of them.
         """
-        from cifar_core.augment import AugmentConfig
-
         config = AugmentConfig.study(self.aug_p, self.mix_p, ops=self.augment_ops)
         for op in config.ops:
             params = dict(self.augment_params.get(op.name, {}))
