@@ -357,6 +357,18 @@ class RunStore:
         except OSError as exc:
             raise RunError(f"Run {run_id}'s files were removed, but new files appeared in {path}; it was left there.") from exc
 
+    def discard_untrained(self, run: Run) -> bool:
+        """Delete ``run`` if it failed before training anything (no epoch, no checkpoint); True if it did.
+
+        A foreground ``train`` whose data would not load has printed its error already; its folder
+        holds nothing worth keeping and would only block the name for the corrected retry.
+        """
+        untrained = not run.events("epoch") and not any(run.checkpoint_path(which).exists() for which in ("best", "last"))
+        if run.raw_status()["state"] != "failed" or not untrained:
+            return False
+        self.delete(run.id)
+        return True
+
 
 def _claim(path: Path, run_id: str, config: TrainConfig) -> Run:
     """Create the run folder's marker (exclusively), config and status; undo all of it on failure."""
