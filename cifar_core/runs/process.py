@@ -50,13 +50,15 @@ def launch(run: Run, *, resume: bool = False) -> int:
 def cancel(run: Run) -> None:
     """Ask a queued or running run to stop; its finished epochs' checkpoints are kept.
 
-    The cancel file is always written (the worker and a foreground ``train`` both poll it);
-    SIGTERM is sent only to a process whose pid, start time and command line prove it is this
-    run's worker, so a stale or forged status.json can never make us signal someone else.
+    Whenever status.json says queued or running, the cancel file is written (the worker and a
+    foreground ``train`` both poll it), even when its process cannot be proved alive: that costs
+    nothing and stops a worker we failed to recognise. SIGTERM is sent only to a process whose
+    pid, start time and command line prove it is this run's worker, so a stale or forged
+    status.json can never make us signal someone else.
     """
-    status = run.status()
+    status = run.raw_status()
     if status["state"] not in ACTIVE_STATES:
-        raise RunError(f"Run {run.id} is {status['state']}, not running.")
+        raise RunError(f"Run {run.id} is {run.state}, not running.")
     run.request_cancel()
     if run.is_our_worker(status):
         with contextlib.suppress(ProcessLookupError):
