@@ -11,7 +11,9 @@ import json
 import os
 import pathlib
 import shutil
+import time
 
+import psutil
 import pytest
 import torch
 
@@ -20,7 +22,7 @@ from cifar_core.cli.train_cmd import store_and_id
 from cifar_core.errors import CheckpointError, RunError
 from cifar_core.runs import RunStore, load_checkpoint, save_checkpoint
 from cifar_core.runs.procfolder import FolderGone
-from cifar_core.runs.process import execute
+from cifar_core.runs.process import execute, launch
 from cifar_core.runs.store import MARKER_NAME
 from cifar_core.train import TrainConfig
 
@@ -168,6 +170,19 @@ def test_a_run_folder_removed_during_training_is_not_recreated(tmp_path):
     assert list(tmp_path.iterdir()) in ([], [tmp_path / ".training.lock"])
 
 
+def test_a_detached_worker_whose_folder_is_removed_stops_and_recreates_nothing(tmp_path):
+    run = RunStore(tmp_path).create(tiny_config(epochs=500), "doomed")
+    worker = psutil.Process(launch(run))
+    deadline = time.monotonic() + 120
+    while not run.events("step"):
+        assert time.monotonic() < deadline and worker.is_running(), "the worker never started training"
+        time.sleep(0.2)
+    while run.dir.exists():  # the worker may add a file while rmtree runs: remove until gone
+        shutil.rmtree(run.dir, ignore_errors=True)
+    worker.wait(timeout=60)  # it notices (heartbeat or its next write) and stops by itself
+    assert not run.dir.exists()
+
+
 def test_a_run_folder_replaced_during_training_is_left_to_its_new_owner(tmp_path):
     store = RunStore(tmp_path)
     run = store.create(tiny_config(epochs=3), "same-name")
@@ -259,5 +274,6 @@ def test_train_out_at_the_filesystem_root_is_refused(out):
             store.create(tiny_config(), run_id)
     finally:
         for name in set(os.listdir("/")) - before:  # only what a broken store made here
-            shutil.rmtree(os.path.join("/", name))
+            if name.startswith((tiny_config().model, "cifar-explorer-test-run")):
+                shutil.rmtree(os.path.join("/", name))
     assert set(os.listdir("/")) == before
