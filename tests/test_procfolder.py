@@ -14,8 +14,8 @@ import pytest
 
 from cifar_core.errors import RunError
 from cifar_core.runs import RunStore
-from cifar_core.runs.procfolder import ProcessFolder
 from cifar_core.runs.process import cancel, execute, launch
+from cifar_core.runs.procfolder import ProcessFolder
 from cifar_core.study.definition import plan_study
 from cifar_core.study.folder import StudyFolder
 from cifar_core.train import TrainConfig

@@ -21,8 +21,8 @@ from cifar_core.cli import main
 from cifar_core.cli.train_cmd import store_and_id
 from cifar_core.errors import CheckpointError, RunError
 from cifar_core.runs import RunStore, load_checkpoint, save_checkpoint
-from cifar_core.runs.procfolder import FolderGone
 from cifar_core.runs.process import execute, launch
+from cifar_core.runs.procfolder import FolderGone
 from cifar_core.runs.store import MARKER_NAME
 from cifar_core.train import TrainConfig
 
@@ -147,6 +147,18 @@ def test_a_full_disk_at_create_leaves_no_folder_and_the_name_stays_free(tmp_path
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
     assert store.create(tiny_config(), "wanted").raw_status()["state"] == "queued"
+
+
+def test_a_run_cut_off_during_create_is_listed_as_damaged_and_deletable(tmp_path):
+    store = RunStore(tmp_path)
+    store.create(tiny_config(), "whole").update_status(state="finished")
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / MARKER_NAME).write_text(json.dumps({"format": "cifar-explorer-run", "run_id": "half", "created": 1.0}))
+    rows = {run.id: run.summary() for run in store.list()}
+    assert rows["half"]["state"] == "damaged" and "status.json is missing" in rows["half"]["error"]
+    store.delete("half")
+    assert [run.id for run in store.list()] == ["whole"]
 
 
 def test_status_and_events_are_never_written_into_a_removed_run_folder(tmp_path):

@@ -71,7 +71,8 @@ def run_list(args: argparse.Namespace) -> int:
         print("no runs yet")
     for row in rows:
         best = f"{row['best_val_acc']:.4f}" if row["best_val_acc"] is not None else "-"
-        line = f"{row['run_id']:<40} {row['state']:<11} {row['model'] or '-':<20} epochs {row['epochs_done']}/{row['epochs'] or '-'} best val_acc {best}"
+        epochs = f"{row['epochs_done']}/{row['epochs'] or '-'}"
+        line = f"{row['run_id']:<40} {row['state']:<11} {row['model'] or '-':<20} epochs {epochs} best val_acc {best}"
         if row["state"] == DAMAGED:
             line += f"  ({row['error']})"
         print(line)

@@ -41,14 +41,16 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise CheckpointError(f"{path} is empty (0 bytes): its write was cut off, so it holds no weights.")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure to parse the file is a refused or damaged file; weights_only runs no code
+    except Exception as exc:  # any failure to parse the file is a refused or damaged file; weights_only runs no code
         refused = _REFUSED_GLOBAL.search(str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
         if refused:
             raise CheckpointError(
                 f"{path} is not a loadable cifar-explorer checkpoint: it holds objects that are not plain weights "
                 f"({refused.group(1)}), which could run code when loaded, so it was refused."
             ) from exc
-        raise CheckpointError(f"{path} is not a loadable cifar-explorer checkpoint (corrupt, truncated or not a PyTorch file{_detail(exc)}).") from exc
+        raise CheckpointError(
+            f"{path} is not a loadable cifar-explorer checkpoint (corrupt, truncated or not a PyTorch file{_detail(exc)})."
+        ) from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a cifar-explorer checkpoint.")
     missing = [key for key in REQUIRED_KEYS if key not in payload]

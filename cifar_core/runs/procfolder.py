@@ -249,7 +249,8 @@ class ProcessFolder:
         """Become the folder's one process: adopt the lock a launcher handed down, or take it; else refuse."""
         lock = self._adopt_lock() or self.try_lock()
         if lock is None:
-            raise RunError(f"{self.NOUN} {self.id} is already {self._busy_state()} in another process: one {self.NOUN.lower()}, one process.")
+            busy = self._busy_state()
+            raise RunError(f"{self.NOUN} {self.id} is already {busy} in another process: one {self.NOUN.lower()}, one process.")
         self._identity = self._folder_identity()
         return lock
 

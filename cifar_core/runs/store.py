@@ -177,7 +177,7 @@ class Run(ProcessFolder):
             raise self._gone() from exc
 
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
-        """All well-formed events (optionally of one type); damaged lines are skipped (see ``damage``)."""
+        """All well-formed events (optionally of one type); damaged lines are skipped (``summary`` reports them)."""
         events, _ = self._read_events()
         return events if event_type is None else [event for event in events if event["type"] == event_type]
 
@@ -206,17 +206,6 @@ class Run(ProcessFolder):
             else:
                 events.append(fault)
         return events, problem
-
-    def damage(self) -> str | None:
-        """Why this run cannot be fully trusted (status, config or metrics), or None."""
-        status = super().status()
-        if status["state"] == DAMAGED:
-            return status["error"]
-        try:
-            self.config()
-        except RunError as exc:
-            return str(exc)
-        return self._read_events()[1]
 
     def summary(self) -> dict[str, Any]:
         """One row for run tables: status, model, key hyper-parameters, best accuracy, duration.
