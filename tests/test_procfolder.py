@@ -157,3 +157,26 @@ def test_two_resumes_at_once_start_one_worker(tmp_path):
         cancel(run)
         wait_for(lambda: run.state not in ("queued", "running"), timeout=60)
     assert run.state == "cancelled"
+
+
+def test_the_lock_of_a_process_that_just_died_is_waited_for_but_a_live_workers_is_not(tmp_path, sleeper):
+    """A killed worker's lock outlives its main thread for a moment: a launch waits for it, briefly."""
+    run = make_run(tmp_path)
+    run.try_lock().close()  # make the lock file
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(2)", str(run.lock_path)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_started = create_time(dead)
+    dead.wait()
+    run.update_status(state="running", pid=dead.pid, pid_create_time=dead_started)
+    started = time.monotonic()
+    with run.hold():
+        assert holder.wait(timeout=10) == 0 and time.monotonic() - started >= 1.0
+    run.update_status(pid=sleeper.pid, pid_create_time=create_time(sleeper))
+    with run.hold(), pytest.raises(RunError, match="already running"):
+        started = time.monotonic()
+        second_handle(run).hold()
+    assert time.monotonic() - started < 1.0

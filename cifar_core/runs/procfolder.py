@@ -42,6 +42,8 @@ ACTIVE_STATES = ("queued", "running")
 # A launched process that has not written its pid within this many seconds never started.
 LAUNCH_GRACE_S = 60.0
 LOCK_NAME = ".lock"
+# How long a launch waits for the lock of a process that status.json shows has died.
+LOCK_RELEASE_WAIT_S = 15.0
 # How a launcher hands its lock to the child it spawns: the inherited descriptor's number.
 LOCK_FD_ENV = "CIFAR_EXPLORER_LOCK_FD"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -245,9 +247,24 @@ class ProcessFolder:
             return None
         return FolderLock(fd)
 
+    def take_lock(self) -> FolderLock | None:
+        """``try_lock``, waiting a few seconds while status.json names a process that has died.
+
+        A killed process's lock is released when its last thread has exited, which can trail the
+        moment its main thread shows as dead (a zombie) by a while on a busy machine.
+        """
+        deadline = time.monotonic() + LOCK_RELEASE_WAIT_S
+        while (lock := self.try_lock()) is None:
+            status = self.raw_status()
+            pid = status.get("pid")
+            if pid is None or process_alive(pid, status.get("pid_create_time")) or time.monotonic() > deadline:
+                return None
+            time.sleep(0.1)
+        return lock
+
     def hold(self) -> FolderLock:
         """Become the folder's one process: adopt the lock a launcher handed down, or take it; else refuse."""
-        lock = self._adopt_lock() or self.try_lock()
+        lock = self._adopt_lock() or self.take_lock()
         if lock is None:
             busy = self._busy_state()
             raise RunError(f"{self.NOUN} {self.id} is already {busy} in another process: one {self.NOUN.lower()}, one process.")
@@ -259,7 +276,7 @@ class ProcessFolder:
 
         ``extra_args`` follow ``worker_args()`` on the worker's command line (e.g. ``--resume``).
         """
-        lock = self.try_lock()
+        lock = self.take_lock()
         if lock is None:
             raise RunError(f"{self.NOUN} {self.id} is already {self._busy_state()}: one {self.NOUN.lower()}, one process.")
         with lock:

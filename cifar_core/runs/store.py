@@ -331,7 +331,7 @@ class RunStore:
         if reason:
             raise RunError(f"{path} is not a run folder the run store made ({reason}), so it was left untouched.")
         run = Run(path)
-        lock = run.try_lock()
+        lock = run.take_lock()
         if lock is None:
             raise RunError(f"Run {run_id} is in use by its worker; cancel it before deleting.")
         with lock:
