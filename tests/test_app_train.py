@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import urllib.error
 
@@ -19,9 +20,11 @@ def header(at) -> str:
 
 
 @pytest.fixture
-def sleeper():
-    """A live process to stand in for a training worker (cancel sends it SIGTERM)."""
-    process = subprocess.Popen(["sleep", "120"])
+def sleeper(app_env):
+    """A live process standing in for the worker of run ``busy-run``: cancel sends SIGTERM only to a
+    process whose command line is that run's worker's, so it carries one."""
+    worker_args = ["-m", "cifar_core", "runs", "worker", str(app_env / "runs" / "busy-run")]
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *worker_args])
     yield process
     process.kill()
     process.wait()

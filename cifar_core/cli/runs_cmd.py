@@ -6,8 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from cifar_core.errors import RunError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.process import cancel, execute, launch
+from cifar_core.runs.store import DAMAGED, read_marker
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,13 +37,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def resolve(args: argparse.Namespace) -> tuple[RunStore, Run]:
-    """A bare id names a run in the store; a path names its folder (whose parent is the store)."""
-    if "/" in args.run:
-        path = Path(args.run).expanduser().resolve()
-        store = RunStore(path.parent)
-        return store, store.get(path.name)
+    """A bare id names a run in the runs folder (``--root``); a path must name a run folder too.
+
+    A path is accepted when it lies directly in the runs folder, or when the folder carries the
+    run store's marker (then the store that made it is its parent). Its parent is never taken as
+    a store just because a path was given: ``runs delete ./`` would otherwise make the current
+    folder's parent a "store" and the current folder a "run". A link is refused, not followed.
+    """
     store = RunStore(args.root)
-    return store, store.get(args.run)
+    if "/" not in args.run:
+        return store, store.get(args.run)
+    given = Path(args.run).expanduser().absolute()
+    if given.is_symlink():
+        raise RunError(f"{args.run} is a link; name the run folder itself.")
+    path = given.resolve()
+    if path.parent == store.root.resolve():
+        return store, store.get(path.name)
+    if read_marker(path) is not None:
+        owner = RunStore(path.parent)
+        return owner, owner.get(path.name)
+    raise RunError(
+        f"{path} is not a run folder: it is not in the runs folder {store.root} and has no run store marker "
+        f"(pass --root with the folder that holds the run)."
+    )
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -53,7 +71,11 @@ def run_list(args: argparse.Namespace) -> int:
         print("no runs yet")
     for row in rows:
         best = f"{row['best_val_acc']:.4f}" if row["best_val_acc"] is not None else "-"
-        print(f"{row['run_id']:<40} {row['state']:<11} {row['model']:<20} epochs {row['epochs_done']}/{row['epochs']} best val_acc {best}")
+        epochs = f"{row['epochs_done']}/{row['epochs'] or '-'}"
+        line = f"{row['run_id']:<40} {row['state']:<11} {row['model'] or '-':<20} epochs {epochs} best val_acc {best}"
+        if row["state"] == DAMAGED:
+            line += f"  ({row['error']})"
+        print(line)
     return 0
 
 

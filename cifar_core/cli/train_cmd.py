@@ -62,7 +62,8 @@ def run_train(args: argparse.Namespace) -> int:
     bar.close()
     summary = run.summary()
     if result is None:
-        print(f"error: run {run.id} failed: {summary['error']} (log: {run.log_path})", file=sys.stderr)
+        kept = "" if store.discard_untrained(run) else f" (log: {run.log_path})"
+        print(f"error: run {run.id} failed: {summary['error']}{kept}", file=sys.stderr)
         return 2
     print(
         json.dumps(summary) if args.json else f"{run.id}: {summary['state']}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "

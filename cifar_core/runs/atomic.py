@@ -13,14 +13,22 @@ from typing import Any, BinaryIO
 
 from cifar_core.errors import CheckpointError
 
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# torch.save reports a short write as "[enforce fail at inline_container.cc:…] unexpected pos N vs M"
+# and keeps the OSError only as the exception's context (if at all).
+TORCH_SHORT_WRITE = "unexpected pos"
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], None], *, make_parent: bool = True) -> None:
     """Write through ``write(file)`` into a temp file beside ``path``, fsync, then rename over it.
 
     On any failure (a full disk included) the temp file is removed and ``path`` keeps its old
-    content; ENOSPC becomes a ``CheckpointError`` that says the disk is full.
+    content; a full disk becomes a ``CheckpointError`` that says so, however torch wrapped it.
+    ``make_parent=False`` writes only into an existing folder (``FileNotFoundError`` otherwise), so
+    a folder someone removed is not silently re-created.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parent:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -31,13 +39,26 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        if is_disk_full(exc):
             raise CheckpointError(f"Disk full while writing {path}; the previous version was kept.") from exc
         raise
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
+def is_disk_full(exc: BaseException) -> bool:
+    """True if ``exc``, or an exception it wraps, says the disk (or the quota) is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in DISK_FULL_ERRNOS:
+            return True
+        if isinstance(current, RuntimeError) and TORCH_SHORT_WRITE in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def write_json_atomic(path: Path, value: Any, *, make_parent: bool = True) -> None:
     """Atomically write ``value`` as pretty JSON."""
     text = json.dumps(value, indent=2, sort_keys=True).encode()
-    write_atomic(path, lambda handle: handle.write(text))
-
+    write_atomic(path, lambda handle: handle.write(text), make_parent=make_parent)

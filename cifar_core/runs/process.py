@@ -1,33 +1,36 @@
 """Running a run: in this process (CLI foreground) or as a detached worker process (app, CLI
 ``--background``), so training survives page switches, browser refreshes and app restarts.
 
-Workers on the CPU take a file lock first, so one run trains at a time and later launches wait
-in ``queued``; the lock is released by the kernel even when a worker is killed. A heartbeat
-thread keeps ``status.json`` fresh; a cancel request (file + SIGTERM) stops training between
-steps and keeps the checkpoints of every finished epoch.
+One run has one worker: the worker holds the run's lock (``procfolder``) for its whole life, and a
+launch takes that lock before it writes anything, so a second resume is refused instead of
+starting a second worker. Workers on the CPU also take a store-wide file lock, so one run trains
+at a time and later launches wait in ``queued``; the kernel releases both locks even when a worker
+is killed. A heartbeat thread keeps ``status.json`` fresh; a cancel request (file, plus SIGTERM
+to a process proved to be the run's worker) stops training between steps and keeps the
+checkpoints of every finished epoch. A run folder removed during training stays removed: the
+worker notices (``FolderGone``) and stops without writing anything.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import psutil
 
 from cifar_core.errors import CifarError, RunError
 from cifar_core.runs.checkpoint import load_checkpoint, save_checkpoint
+from cifar_core.runs.procfolder import LAUNCH_GRACE_S, FolderGone
 from cifar_core.runs.recovery import reconcile
-from cifar_core.runs.store import ACTIVE_STATES, LAUNCH_GRACE_S, Run
+from cifar_core.runs.store import ACTIVE_STATES, DAMAGED, Run
 from cifar_core.train import TrainResult, train
 
 HEARTBEAT_S = 2.0
@@ -36,44 +39,31 @@ log = logging.getLogger(__name__)
 
 
 def launch(run: Run, *, resume: bool = False) -> int:
-    """Start a detached worker process for ``run`` and return its pid."""
+    """Start a detached worker process for ``run`` (holding the run's lock) and return its pid."""
     state = run.state
-    if state in ACTIVE_STATES and run.raw_status().get("pid"):
-        raise RunError(f"Run {run.id} is already {state}.")
     if resume and state == "finished":
         raise RunError(f"Run {run.id} has finished; re-run its config instead of resuming it.")
-    run.cancel_path.unlink(missing_ok=True)
-    run.update_status(state="queued", pid=None, launched=time.time(), error=None, ended=None)
-    command = [sys.executable, "-m", "cifar_core", "runs", "worker", str(run.dir)]
-    if resume:
-        command.append("--resume")
-    project_root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(project_root), os.environ.get("PYTHONPATH")]))}
-    with open(run.log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # not killed with the app or the terminal that started it
-            cwd=project_root,
-            env=env,
-        )
-    return process.pid
+    if state == DAMAGED:
+        raise RunError(f"Run {run.id} is damaged ({run.status()['error']}); it cannot be trained further.")
+    return run.spawn(["--resume"] if resume else [])
 
 
 def cancel(run: Run) -> None:
-    """Ask a queued or running run to stop; its finished epochs' checkpoints are kept."""
-    status = run.status()
+    """Ask a queued or running run to stop; its finished epochs' checkpoints are kept.
+
+    Whenever status.json says queued or running, the cancel file is written (the worker and a
+    foreground ``train`` both poll it), even when its process cannot be proved alive: that costs
+    nothing and stops a worker we failed to recognise. SIGTERM is sent only to a process whose
+    pid, start time and command line prove it is this run's worker, so a stale or forged
+    status.json can never make us signal someone else.
+    """
+    status = run.raw_status()
     if status["state"] not in ACTIVE_STATES:
-        raise RunError(f"Run {run.id} is {status['state']}, not running.")
-    run.cancel_path.write_text(str(time.time()))
-    pid = status.get("pid")
-    if pid and psutil.pid_exists(pid):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        raise RunError(f"Run {run.id} is {run.state}, not running.")
+    run.request_cancel()
+    if run.is_our_worker(status):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(status["pid"], signal.SIGTERM)
 
 
 def execute(
@@ -85,19 +75,23 @@ def execute(
 ) -> TrainResult | None:
     """Train ``run`` in this process, keeping status.json true at every stage.
 
+    First this process becomes the run's one worker (``Run.hold``: it adopts the lock a launcher
+    handed down, or takes it; a second worker is refused before it writes anything).
     ``exclusive`` (default: when training on the CPU) waits for the store-wide training lock.
-    Returns ``None`` when the run failed (the error is in status.json and the log).
+    Returns ``None`` when the run failed (the error is in status.json and the log) or its folder
+    was removed while it trained (then nothing is written at all).
     """
     from cifar_core.data import load_cifar
     from cifar_core.device import resolve_device
 
+    run_lock = run.hold()
     stop = threading.Event()
     previous_handler = _install_sigterm(stop) if threading.current_thread() is threading.main_thread() else None
-    me = psutil.Process()
-    run.update_status(state="queued", pid=me.pid, pid_create_time=me.create_time(), heartbeat=time.time())
     lock_handle = None
     heartbeat = threading.Thread(target=_beat, args=(run, stop), daemon=True)
     try:
+        me = psutil.Process()
+        run.update_status(state="queued", pid=me.pid, pid_create_time=me.create_time(), heartbeat=time.time())
         config = run.config()
         if exclusive is None:
             exclusive = resolve_device(config.device).type == "cpu"
@@ -128,20 +122,23 @@ def execute(
             config,
             data,
             on_event=emit,
-            save=lambda name, payload: save_checkpoint(run.checkpoint_path(name), payload),
+            save=lambda name, payload: _save(run, name, payload),
             should_stop=lambda: stop.is_set() or run.cancel_path.exists(),
             resume=state,
             clock_start=clock_start,
         )
         run.update_status(state=result.status, ended=time.time(), best_val_acc=result.best_val_acc)
         return result
+    except FolderGone as exc:  # removed by hand: stop, and write nothing anywhere
+        log.error("%s", exc)
+        return None
     except CifarError as exc:
         log.error("run %s failed: %s", run.id, exc)
-        run.update_status(state="failed", error=str(exc), ended=time.time())
+        _record_failure(run, str(exc))
         return None
     except Exception as exc:  # a bug: keep the traceback in the log, a sentence in the status
         traceback.print_exc()
-        run.update_status(state="failed", error=f"{type(exc).__name__}: {exc}", ended=time.time())
+        _record_failure(run, f"{type(exc).__name__}: {exc}")
         return None
     finally:
         stop.set()
@@ -149,6 +146,7 @@ def execute(
             heartbeat.join(timeout=HEARTBEAT_S * 2)
         if lock_handle is not None:
             lock_handle.close()
+        run_lock.close()
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
 
@@ -162,27 +160,50 @@ def _budget_clock_start(run: Run, me: psutil.Process) -> float:
     return time.time()
 
 
+def _save(run: Run, name: str, payload: dict[str, Any]) -> None:
+    """Save a checkpoint into the run's folder, which must still be the one this worker holds."""
+    run.check_present()
+    try:
+        save_checkpoint(run.checkpoint_path(name), payload)
+    except FileNotFoundError as exc:
+        raise FolderGone(f"Run folder {run.dir} was removed during training; nothing was re-created.") from exc
+
+
+def _record_failure(run: Run, error: str) -> None:
+    with contextlib.suppress(FolderGone):
+        run.update_status(state="failed", error=error, ended=time.time())
+
+
 def _install_sigterm(stop: threading.Event):
     return signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
 
 
 def _beat(run: Run, stop: threading.Event) -> None:
+    """Refresh the heartbeat; a removed folder stops training, a full disk does not (the checkpoint write reports it)."""
     while not stop.wait(HEARTBEAT_S):
         try:
             run.update_status(heartbeat=time.time())
-        except OSError:  # a full disk must not kill training; the checkpoint write reports it
+        except FolderGone:
+            log.error("run folder %s was removed; stopping", run.dir)
+            stop.set()
+        except (OSError, CifarError):
             pass
 
 
 def _acquire_training_lock(run: Run, stop: threading.Event):
     """Block until this process holds the store-wide lock, or return None if cancelled meanwhile."""
     handle = open(run.dir.parent / ".training.lock", "a+")
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return handle
-        except BlockingIOError:
-            if stop.is_set() or run.cancel_path.exists():
-                handle.close()
-                return None
-            time.sleep(LOCK_POLL_S)
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                run.check_present()  # a run folder removed while queued ends the wait (FolderGone)
+                if stop.is_set() or run.cancel_path.exists():
+                    handle.close()
+                    return None
+                time.sleep(LOCK_POLL_S)
+    except BaseException:
+        handle.close()
+        raise

@@ -12,12 +12,8 @@ and resumes an interrupted one from its last checkpoint.
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import psutil
 
@@ -42,6 +38,7 @@ def drive(folder: StudyFolder, run_one: RunOne, on_start: OnStart | None = None)
     """Train every planned run that has not finished, in order; return the study's final state."""
     study = folder.study()
     store = folder.store()
+    lock = folder.hold()  # one driver per study: a second one is refused before it writes anything
     me = psutil.Process()
     folder.update_status(state="running", pid=me.pid, pid_create_time=me.create_time(), started=time.time(), error=None)
     try:
@@ -70,6 +67,7 @@ def drive(folder: StudyFolder, run_one: RunOne, on_start: OnStart | None = None)
         raise
     finally:
         refresh_results(folder)
+        lock.close()
 
 
 def wait_for_run(run: Run, folder: StudyFolder) -> None:
@@ -92,25 +90,11 @@ def background_run_one(folder: StudyFolder) -> RunOne:
 
 
 def launch_driver(folder: StudyFolder) -> int:
-    """Start ``study --worker`` for ``folder`` as a detached process and return its pid."""
+    """Start ``study --worker`` for ``folder`` as a detached process (holding the study's lock); return its pid."""
     state = folder.status()["state"]
     if state in ACTIVE:
         raise RunError(f"Study {folder.dir.name} is already {state}.")
-    folder.cancel_path.unlink(missing_ok=True)
-    folder.update_status(state="queued", pid=None, launched=time.time(), error=None, ended=None)
-    project_root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(project_root), os.environ.get("PYTHONPATH")]))}
-    with open(folder.log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cifar_core", "study", "--worker", str(folder.dir.resolve())],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives the app or terminal that started it
-            cwd=project_root,
-            env=env,
-        )
-    return process.pid
+    return folder.spawn()
 
 
 def cancel_study(folder: StudyFolder) -> None:

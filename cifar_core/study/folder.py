@@ -13,31 +13,28 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
 
 from cifar_core.errors import RunError
 from cifar_core.runs import RunStore
 from cifar_core.runs.atomic import write_json_atomic
-from cifar_core.runs.store import LAUNCH_GRACE_S, process_alive, validate_run_id
+from cifar_core.runs.procfolder import ACTIVE_STATES, ProcessFolder
+from cifar_core.runs.store import validate_run_id
 from cifar_core.study.definition import Study
 
-ACTIVE = ("queued", "running")
+ACTIVE = ACTIVE_STATES
 STUDIES_DIR = "studies"
 
 
-class StudyFolder:
-    """A handle on one study folder; every read goes to disk, so any process sees the same study."""
+class StudyFolder(ProcessFolder):
+    """A handle on one study folder; status, lock, liveness and cancel follow the same rules as a run's."""
 
-    def __init__(self, directory: Path | str):
-        self.dir = Path(directory)
+    STATES = ("created", "queued", "running", "finished", "failed", "cancelled", "interrupted")
+    NOUN = "Study"
+    PROCESS = "the study's driver"
 
     @property
     def study_path(self) -> Path:
         return self.dir / "study.json"
-
-    @property
-    def status_path(self) -> Path:
-        return self.dir / "status.json"
 
     @property
     def results_path(self) -> Path:
@@ -47,13 +44,8 @@ class StudyFolder:
     def run_results_path(self) -> Path:
         return self.dir / "results_runs.csv"
 
-    @property
-    def cancel_path(self) -> Path:
-        return self.dir / "cancel.request"
-
-    @property
-    def log_path(self) -> Path:
-        return self.dir / "log.txt"
+    def worker_args(self) -> list[str]:
+        return ["study", "--worker", str(self.dir.resolve())]
 
     @classmethod
     def create(cls, directory: Path | str, study: Study) -> StudyFolder:
@@ -75,32 +67,6 @@ class StudyFolder:
     def store(self) -> RunStore:
         """The runs root this study's runs live in."""
         return RunStore(self.study().runs_root)
-
-    def raw_status(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.status_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return {"state": "interrupted", "error": "status.json is missing or unreadable"}
-
-    def update_status(self, **fields: Any) -> None:
-        write_json_atomic(self.status_path, {**self.raw_status(), **fields})
-
-    def status(self) -> dict[str, Any]:
-        """status.json with an active state corrected to ``interrupted`` when its driver is gone."""
-        status = self.raw_status()
-        if status.get("state") in ACTIVE:
-            pid = status.get("pid")
-            if pid is None and time.time() - status.get("launched", 0) > LAUNCH_GRACE_S:
-                status.update(state="interrupted", error="the study's driver process never started")
-            elif pid is not None and not process_alive(pid, status.get("pid_create_time")):
-                status.update(state="interrupted", error="the study's driver stopped before the study finished")
-        return status
-
-    def request_cancel(self) -> None:
-        self.cancel_path.write_text(str(time.time()))
-
-    def cancel_requested(self) -> bool:
-        return self.cancel_path.exists()
 
 
 def studies_root(runs_root: Path | str | None = None) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cifar_core.errors import CifarError
 from cifar_core.runs import RunStore
 from cifar_core.ui import state
 
@@ -21,7 +22,11 @@ def render_sidebar() -> None:
 
 def _run_picker() -> None:
     store = RunStore()
-    runs = store.list()
+    try:
+        runs = store.list()  # a damaged run is listed as "damaged"; only an unreadable runs folder raises
+    except CifarError as exc:
+        st.warning(str(exc))
+        return
     states = {run.id: run.state for run in runs}
     ids = list(states)
     pending = state.take_pending_run()
