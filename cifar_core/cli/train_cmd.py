@@ -46,6 +46,8 @@ def run_train(args: argparse.Namespace) -> int:
         if event["type"] == "start":
             bar.reset(total=event["steps_per_epoch"] * event["epochs"])
             bar.update(event["steps_per_epoch"] * event["start_epoch"])
+            for warning in event.get("warnings", ()):
+                bar.write(f"warning: {warning}", file=sys.stderr)
         elif event["type"] == "step":
             bar.n = event["global_step"]
             bar.set_postfix(epoch=event["epoch"], loss=f"{event['train_loss']:.3f}", img_s=f"{event['images_per_s']:.0f}")

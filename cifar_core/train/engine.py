@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from cifar_core.augment import AugmentPipeline
-from cifar_core.data import CifarData
+from cifar_core.data import CifarData, class_coverage_warnings
 from cifar_core.device import autocast, memory_format, resolve_device
 from cifar_core.inference import predict_logits, to_model_input
 from cifar_core.models import build_model, count_parameters
@@ -127,6 +127,7 @@ def train(
             "epochs": config.epochs,
             "start_epoch": start_epoch,
             "synthetic_data": data.is_synthetic,
+            "warnings": class_coverage_warnings(train_labels, val_labels, data.classes),
         }
     )
 
