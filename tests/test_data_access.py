@@ -64,7 +64,10 @@ def test_a_source_outside_the_roots_is_refused_by_the_loader_itself(place: Path)
     assert len(_load(place / "allowed" / "imgs", place).splits["train"]) == 20
 
 
-def test_a_saved_config_or_study_grid_pointing_outside_fails_its_run_with_the_sentence(place: Path) -> None:
+def test_a_saved_config_or_study_grid_pointing_outside_fails_its_run_with_the_sentence(
+    place: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CIFAR_EXPLORER_CACHE", str(place / "cache"))
     store = RunStore(place / "runs")
     run = store.create(TrainConfig(data=str(place / "outside" / "secret-set"), epochs=1, device="cpu"), "grid-variant")
     assert execute(run) is None
@@ -156,6 +159,13 @@ def test_a_latin1_file_name_loads(folder: Path, tmp_path: Path) -> None:
     assert data.splits["train"].per_class()["cat"] == 3
     again = _load(folder, tmp_path)  # served from the cache, same key
     assert again.cache_path == data.cache_path and len(again.splits["train"]) == 21
+
+
+def test_a_latin1_file_name_in_a_message_can_be_shown(folder: Path, tmp_path: Path) -> None:
+    (folder / "train" / "cat" / os.fsdecode(b"caf\xe9.png")).write_bytes(b"not an image")
+    with pytest.raises(DataError, match="caf\ufffd.png") as info:
+        _load(folder, tmp_path)
+    str(info.value).encode("utf-8")  # what a page or a terminal does with it
 
 
 def test_a_broken_link_is_named(folder: Path, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from py7zr.io import Py7zIO, WriterFactory
 
 from cifar_core.data.access import read_file, regular_file
 from cifar_core.data.limits import MAX_FILES, MAX_TOTAL_BYTES, Cap, file_cap, too_big
-from cifar_core.data.names import ARCHIVE_SUFFIXES, archive_kind
+from cifar_core.data.names import ARCHIVE_SUFFIXES, archive_kind, shown
 from cifar_core.errors import DataError
 
 __all__ = ["ARCHIVE_SUFFIXES", "SourceTree", "archive_errors", "archive_kind", "open_archive_bytes", "open_source"]
@@ -125,7 +125,7 @@ class SourceTree(ABC):
 
     def where(self, name: str) -> str:
         """Human-readable location of a member, for error messages."""
-        return f"'{name}' in {self.label}"
+        return f"'{shown(name)}' in {self.label}"
 
     def cap(self, name: str) -> Cap:
         """The size cap of a member, refusing it at once when its header declares more."""
@@ -185,7 +185,7 @@ class DirTree(SourceTree):
                 self._add(prefix + filename, is_dir=False)
 
     def where(self, name: str) -> str:
-        return f"'{self.root / name}'"
+        return f"'{shown(str(self.root / name))}'"
 
     def _read(self, names: Sequence[str]) -> Generator[tuple[str, bytes], None, None]:
         for name in names:

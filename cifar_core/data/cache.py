@@ -24,6 +24,7 @@ import torch
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data.access import allowed_roots, check_link
+from cifar_core.data.names import shown
 from cifar_core.data.types import UNLABELLED, CifarSplit
 
 CACHE_VERSION = 2
@@ -60,7 +61,7 @@ def _fingerprint(path: Path) -> str:
         dirnames.sort()
         for filename in sorted(filenames):
             full = os.path.join(dirpath, filename)
-            check_link(Path(full), f"'{full}'", roots)
+            check_link(Path(full), f"'{shown(full)}'", roots)
             try:
                 stat = os.stat(full)
                 state = f"{stat.st_size}\0{stat.st_mtime_ns}"

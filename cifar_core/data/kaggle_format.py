@@ -16,7 +16,7 @@ import torch
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data.archive import SourceTree
 from cifar_core.data.decode import ProgressFn, decode_members
-from cifar_core.data.names import is_image_name, natural_key, sample_ids, stem
+from cifar_core.data.names import is_image_name, natural_key, sample_ids, shown, stem
 from cifar_core.data.types import UNLABELLED, CifarSplit, LoadedSplits
 from cifar_core.errors import DataError
 
@@ -39,8 +39,8 @@ def find(tree: SourceTree) -> str | None:
 def _few(items: Iterable[object], limit: int = 5) -> str:
     """``a, b, c, … (12 in all)`` — enough to find the problem without flooding the terminal."""
     items = list(items)
-    shown = ", ".join(str(item) for item in items[:limit])
-    return shown if len(items) <= limit else f"{shown}, … ({len(items)} in all)"
+    listed = ", ".join(shown(str(item)) for item in items[:limit])
+    return listed if len(items) <= limit else f"{listed}, … ({len(items)} in all)"
 
 
 def read_labels(data: bytes, where: str) -> dict[int, int]:

@@ -29,6 +29,15 @@ def archive_kind(name: str) -> str | None:
     return None
 
 
+def shown(name: str) -> str:
+    """A file name fit for a message: bytes that are not UTF-8 (a Latin-1 name) shown as U+FFFD.
+
+    Names keep the file system's bytes (as surrogates) so the file can be opened; a page or a
+    terminal cannot print those, so messages use this form instead.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def stem(name: str) -> str:
     """The file name without folder and suffix: the sample id of an image file."""
     return posixpath.splitext(posixpath.basename(name))[0]
