@@ -6,7 +6,7 @@ import torch
 from cifar_core.data.loader import load_cifar, project_data_dir
 from cifar_core.images import grid
 from cifar_core.plots import class_balance_figure
-from cifar_core.sources import SYNTHETIC, allowed_roots, check_source
+from cifar_core.sources import SYNTHETIC, allowed_roots, check_source, default_source
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
@@ -75,9 +75,13 @@ roots = allowed_roots()
 st.markdown(
     "Type the path of a CIFAR-10 folder or archive: torchvision's `cifar-10-batches-py` (or "
     "`cifar-10-python.tar.gz`), Kaggle's `train.7z` + `trainLabels.csv`, or `train/<class>/` image folders. "
-    "On this server, paths must lie inside: " + ", ".join(f"`{root}`" for root in roots) + "."
+    + ("On this server, paths must lie inside: " + ", ".join(f"`{root}`" for root in roots) + "." if roots else "")
 )
-path_text = st.text_input("Folder or archive path", placeholder=str(roots[0]), key="dataset_path")
+path_text = st.text_input("Folder or archive path", placeholder=str(roots[0] if roots else project_data_dir()), key="dataset_path")
+starting = default_source()
+if source != starting.source and st.button(f"Back to the starting source ({starting.source})", icon=":material/undo:"):
+    state.set_data_source(starting.source, starting.reason)
+    st.rerun()
 load_column, synthetic_column, download_column = st.columns(3)
 if load_column.button("Load this path", type="primary", icon=":material/folder_open:"):
     with user_errors():

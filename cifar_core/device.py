@@ -21,8 +21,11 @@ from cifar_core.errors import ConfigError
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+DEVICE_NAMES = "auto, cpu, cuda (or cuda:N for the N-th GPU) or mps"
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; an explicit choice that is absent is an error."""
+    """``auto`` picks cuda, then mps, then cpu; an explicit choice that is absent or unknown is a ``ConfigError``."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -33,7 +36,16 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise ConfigError("device 'cuda' was asked for but no CUDA GPU is available; use 'auto' or 'cpu'.")
     if name == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("device 'mps' was asked for but Apple MPS is not available; use 'auto' or 'cpu'.")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device {name!r} is not a device name; use {DEVICE_NAMES}.") from exc
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {name!r} is not supported here; use {DEVICE_NAMES}.")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise ConfigError(f"device {name!r} was asked for but this machine has {count} CUDA GPU{'s' if count != 1 else ''}.")
+    return device
 
 
 @functools.cache

@@ -1,10 +1,11 @@
-"""Which data sources a user may load, for an app that strangers may share.
+"""Which data sources a user may type in the app, and which one it opens with.
 
-On a shared deployment a path text box is a file-system browser: without a policy anyone could
-point the loader at ``/etc`` or at another user's files. So a typed path must resolve (symlinks
-followed) inside one of the operator's allowed roots, ``..`` is refused outright, and the
-operator's own default (``CIFAR_EXPLORER_DATA``) is trusted as given. ``synthetic`` is always
-allowed: it reads no files.
+On someone's own machine a typed path may be any dataset its user can read. A served deployment
+sets ``CIFAR_EXPLORER_DATA_ROOTS`` (see docs/serving.md): then a typed path must resolve (symlinks
+followed) inside those folders and ``..`` is refused outright. Either way the source given in
+``CIFAR_EXPLORER_DATA`` can always be opened again, and ``synthetic`` is always allowed: it reads no
+files. The policy itself lives in ``cifar_core.data.access``, which the loader applies to every
+source however it arrives; this module only turns typed text into a path.
 """
 
 from __future__ import annotations
@@ -13,23 +14,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cifar_core.data.loader import project_data_dir
+from cifar_core.data.access import DEFAULT_ENV, ROOTS_ENV, allowed_roots, is_readable, outside_sentence, project_data_dir
 from cifar_core.data.synthetic import SOURCE as SYNTHETIC
 from cifar_core.errors import DataError
 
-ROOTS_ENV = "CIFAR_EXPLORER_DATA_ROOTS"
-"""``os.pathsep``-separated folders a user may read data and weights from (default: the project's data/)."""
-DEFAULT_ENV = "CIFAR_EXPLORER_DATA"
-"""The source the app starts with: a path or ``synthetic``."""
-
 __all__ = ["DEFAULT_ENV", "ROOTS_ENV", "SYNTHETIC", "DefaultSource", "allowed_roots", "check_path", "check_source", "default_source"]
-
-
-def allowed_roots() -> list[Path]:
-    """The resolved folders typed paths must stay inside."""
-    configured = os.environ.get(ROOTS_ENV, "")
-    roots = [Path(part).expanduser() for part in configured.split(os.pathsep) if part.strip()]
-    return [root.resolve() for root in roots or [project_data_dir()]]
 
 
 def check_source(text: str, roots: list[Path] | None = None) -> str:
@@ -42,10 +31,10 @@ def check_source(text: str, roots: list[Path] | None = None) -> str:
 
 
 def check_path(text: str, roots: list[Path] | None = None, *, what: str = "path") -> Path:
-    """A user-typed path resolved inside the allowed roots, or a ``DataError`` naming the problem.
+    """A user-typed path, resolved, readable under the policy and existing; else a ``DataError``.
 
-    Relative paths are taken relative to the first allowed root. The path is resolved with
-    symlinks followed, so a link inside a root that points outside it is refused too.
+    Relative paths are taken relative to the first allowed root (without roots: the project's
+    data/ folder). Sentences repeat what was typed, never where a link leads.
     """
     roots = allowed_roots() if roots is None else [Path(root).resolve() for root in roots]
     text = text.strip()
@@ -53,18 +42,19 @@ def check_path(text: str, roots: list[Path] | None = None, *, what: str = "path"
         raise DataError(f"The {what} is empty.")
     if "\x00" in text:
         raise DataError(f"The {what} contains a NUL character.")
+    shown = text if len(text) <= 200 else text[:200] + "…"
     raw = Path(text).expanduser()
-    if ".." in raw.parts:
-        raise DataError(f"The {what} {text!r} contains '..'; type the full path instead.")
-    resolved = (raw if raw.is_absolute() else roots[0] / raw).resolve()
-    if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        allowed = ", ".join(str(root) for root in roots)
-        raise DataError(
-            f"{text} is outside the folders this app may read from ({allowed}); "
-            f"ask the operator to add it to {ROOTS_ENV}."
-        )
-    if not resolved.exists():
-        raise DataError(f"{resolved} does not exist.")
+    if roots and ".." in raw.parts:
+        raise DataError(f"The {what} {shown!r} contains '..'; type the full path instead.")
+    resolved = (raw if raw.is_absolute() else (roots[0] if roots else project_data_dir()) / raw).resolve()
+    if not is_readable(resolved, roots):
+        raise DataError(outside_sentence(shown, roots))
+    try:
+        exists = resolved.exists()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise DataError(f"The {what} {shown} cannot be opened: {exc.strerror or exc}.") from exc
+    if not exists:
+        raise DataError(f"{shown} does not exist.")
     return resolved
 
 

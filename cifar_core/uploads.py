@@ -60,6 +60,13 @@ def prepare_upload(data: bytes, name: str = "the uploaded file") -> PreparedImag
         ) from exc
     except Image.DecompressionBombError as exc:  # PIL's own limit, above ours: same answer
         raise DataError(f"{name} declares far too many pixels to decode safely; upload a smaller image.") from exc
+    except ValueError as exc:  # PIL's cap on a text or colour-profile block that inflates (a PNG zTXt/iCCP bomb)
+        raise DataError(
+            f"{name} holds a text or colour-profile block too large to read safely; "
+            "save the picture again without that metadata, or upload another image."
+        ) from exc
+    except (OSError, SyntaxError) as exc:
+        raise DataError(f"{name} looks like an image but its header is damaged; upload another image.") from exc
     with image:
         width, height = image.size
         if width * height > MAX_PIXELS:

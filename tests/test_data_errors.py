@@ -159,8 +159,9 @@ def test_kaggle_non_numeric_id(kaggle: Path, tmp_path: Path) -> None:
 
 def test_wrong_image_size_names_file_and_size(image_folder: Path, tmp_path: Path) -> None:
     Image.new("RGB", (40, 30)).save(image_folder / "train" / "cat" / "7.png")
-    with pytest.raises(DataError, match=r"image '.*train/cat/7.png' is 40x30 pixels.*32x32; pass resize=True"):
+    with pytest.raises(DataError, match=r"image '.*train/cat/7.png' is 40x30 pixels.*32x32; resize the images") as info:
         _load(image_folder, tmp_path)
+    assert "--resize" not in str(info.value)  # train, evaluate and predict have no such flag
 
 
 def test_wrong_image_size_inside_7z(kaggle: Path, tmp_path: Path) -> None:

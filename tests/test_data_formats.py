@@ -113,10 +113,12 @@ def test_kaggle_with_extracted_train_folder(tmp_path: Path) -> None:
     _assert_split(data, "train", TRAIN)
 
 
-def test_image_folder_ids_are_stems_in_natural_order(tmp_path: Path) -> None:
+def test_image_folder_ids_are_class_and_stem_in_natural_order(tmp_path: Path) -> None:
     images, labels = make_images(11, seed=3)
     data = load_cifar(write_image_folder(tmp_path / "imgs", {"train": (images, labels)}), cache_dir=tmp_path / "c")
-    assert data.splits["train"].ids[:11] == [str(k) for k in range(1, 12)]
+    ids = data.splits["train"].ids
+    assert ids[:11] == [f"airplane/{k}" for k in range(1, 12)]
+    assert ids[-1] == "truck/11" and len(set(ids)) == len(ids) == 110  # every class has a 1.png
     assert list(data.splits) == ["train"]
 
 

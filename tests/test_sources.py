@@ -87,3 +87,27 @@ def test_check_path_names_what_was_typed_in_its_errors(roots):
     with pytest.raises(DataError, match="The weights file is empty"):
         check_path("", what="weights file")
     assert check_path("cifar", what="weights file") == (roots / "allowed" / "cifar").resolve()
+
+
+def test_without_roots_a_local_user_may_open_any_readable_path(tmp_path, monkeypatch):
+    """Issue 11: confinement is for a served deployment; on one's own machine any dataset opens."""
+    monkeypatch.delenv(ROOTS_ENV, raising=False)
+    (tmp_path / "mine").mkdir()
+    assert allowed_roots() == []
+    assert check_source(str(tmp_path / "mine")) == str((tmp_path / "mine").resolve())
+    assert check_source(str(tmp_path / "mine" / ".." / "mine")) == str((tmp_path / "mine").resolve())
+
+
+def test_the_configured_default_source_can_always_be_typed_again(roots, monkeypatch):
+    """Issue 11: after switching to synthetic, the CIFAR_EXPLORER_DATA path must not be refused."""
+    real = roots / "secret"
+    monkeypatch.setenv(DEFAULT_ENV, str(real))
+    assert check_source(str(real)) == str(real.resolve())
+    with pytest.raises(DataError, match="outside"):
+        check_source(str(roots / "elsewhere"))  # only that source, not its neighbours
+
+
+def test_a_path_too_long_for_the_system_is_a_sentence(roots):
+    with pytest.raises(DataError, match="cannot be opened: File name too long") as info:
+        check_source(str(roots / "allowed" / ("a" * 5000)))
+    assert len(str(info.value)) < 400

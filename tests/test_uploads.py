@@ -106,3 +106,18 @@ def test_pils_own_bomb_limit_is_also_turned_into_a_data_error(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
     with pytest.raises(DataError, match="too many pixels"):
         prepare_upload(encode(Image.new("RGB", (40, 40)), "PNG"), "big.png")
+
+
+@pytest.mark.parametrize("chunk_type", [b"zTXt", b"iCCP"])
+def test_a_png_metadata_chunk_that_inflates_past_pils_limit_is_a_sentence(chunk_type):
+    import struct
+    import zlib
+
+    from PIL import PngImagePlugin
+
+    png = encode(Image.new("RGB", (8, 8)), "PNG")
+    body = b"name\x00\x00" + zlib.compress(b"a" * (PngImagePlugin.MAX_TEXT_CHUNK + 10))  # 1 KB on disk
+    chunk = struct.pack(">I", len(body)) + chunk_type + body + struct.pack(">I", zlib.crc32(chunk_type + body))
+    bomb = png[:33] + chunk + png[33:]  # right after IHDR, read when the file is opened
+    with pytest.raises(DataError, match="holds a text or colour-profile block too large to read safely"):
+        prepare_upload(bomb, "bomb.png")

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from cifar_core.data import load_cifar
+from cifar_core.data.decode import ImageSizeError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +48,10 @@ def format_info(summary: dict) -> str:
 
 def run_info(args: argparse.Namespace) -> int:
     """Load the source and print its summary; bad sources raise ``DataError`` (exit code 2)."""
-    data = load_cifar(args.data, cache_dir=args.cache_dir, resize=args.resize)
+    try:
+        data = load_cifar(args.data, cache_dir=args.cache_dir, resize=args.resize)
+    except ImageSizeError as exc:  # this command can resize: say how
+        raise ImageSizeError(f"{exc}, or pass --resize to resize them while loading") from exc
     summary = data.describe()
     print(json.dumps(summary) if args.json else format_info(summary))
     return 0

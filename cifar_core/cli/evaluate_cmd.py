@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cifar_core.data import iter_unlabelled_images, load_cifar
-from cifar_core.errors import RunError
+from cifar_core.errors import ConfigError, RunError
 from cifar_core.evaluate import evaluate, load_run_model, split_images
 from cifar_core.inference import TTA_MODES
 from cifar_core.runs import Run
@@ -73,7 +73,35 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+HEADER = "id,label"
+
+
+def prediction_target(text: str) -> Path:
+    """The ``--out`` file, checked before any prediction is computed.
+
+    It must name a file in an existing folder; an existing file is only replaced when it is a
+    prediction CSV (its first line is ``id,label``), never anything this command cannot have written.
+    """
+    out = Path(text).expanduser()
+    try:
+        if out.is_dir():
+            raise ConfigError(f"--out {text} is a folder; give a file name such as {out / 'submission.csv'}.")
+        if not out.parent.is_dir():
+            raise ConfigError(f"--out {text}: the folder {out.parent} does not exist.")
+        if out.exists() or out.is_symlink():
+            first = b""
+            if out.is_file():  # never open anything else: a FIFO would block
+                with out.open("rb") as handle:
+                    first = handle.readline(64).strip()
+            if first != HEADER.encode():
+                raise ConfigError(f"--out {text} already exists and is not a prediction file (id,label); choose another name.")
+    except OSError as exc:
+        raise ConfigError(f"--out {text[:200]} cannot be written: {exc.strerror or exc}.") from exc
+    return out
+
+
 def run_predict(args: argparse.Namespace) -> int:
+    out = prediction_target(args.out)
     run = open_run(args.run)
     loaded = load_run_model(run, args.checkpoint, args.device)
     rows: list[tuple[str, str]] = []
@@ -82,8 +110,8 @@ def run_predict(args: argparse.Namespace) -> int:
             preds = loaded.probabilities(images, tta=args.tta).argmax(dim=1)
             rows.extend((image_id, loaded.classes[int(p)]) for image_id, p in zip(ids, preds))
             bar.update(len(ids))
-    out = Path(args.out)
-    lines = ["id,label"] + [f"{image_id},{label}" for image_id, label in rows]
-    write_atomic(out, lambda handle: handle.write(("\n".join(lines) + "\n").encode()))
+    lines = [HEADER] + [f"{image_id},{label}" for image_id, label in rows]
+    # ids are file names: one that is not UTF-8 is written back as the bytes it had on disk
+    write_atomic(out, lambda handle: handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")))
     print(f"wrote {len(rows)} predictions to {out}")
     return 0

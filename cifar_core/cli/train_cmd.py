@@ -49,7 +49,10 @@ def run_train(args: argparse.Namespace) -> int:
         progress = progress_from_events(events, config)  # the same count as run.summary() and the app
         bar.total, bar.n = progress.steps_planned, progress.steps_done
         bar.refresh()
-        if event["type"] == "step":
+        if event["type"] == "start":
+            for warning in event.get("warnings", ()):
+                bar.write(f"warning: {warning}", file=sys.stderr)
+        elif event["type"] == "step":
             bar.set_postfix(epoch=event["epoch"], loss=f"{event['train_loss']:.3f}", img_s=f"{event['images_per_s']:.0f}")
         elif event["type"] == "epoch":
             val = f"{event['val_acc']:.4f}" if event["val_acc"] is not None else "-"

@@ -6,6 +6,7 @@ procedurally drawn ``synthetic`` set on request. Decoded arrays are cached per s
 """
 
 from cifar_core.data.cache import default_cache_dir
+from cifar_core.data.coverage import class_coverage_warnings
 from cifar_core.data.loader import load_cifar
 from cifar_core.data.split import stratified_split, stratified_subset
 from cifar_core.data.synthetic import load_synthetic
@@ -15,6 +16,7 @@ from cifar_core.data.unlabelled import iter_unlabelled_images
 __all__ = [
     "CifarData",
     "CifarSplit",
+    "class_coverage_warnings",
     "default_cache_dir",
     "iter_unlabelled_images",
     "load_cifar",

@@ -2,7 +2,10 @@
 
 Layout readers only see relative POSIX names and bytes, so every layout works the same whether the
 user points at a folder or at the archive they downloaded, and nothing is ever extracted into the
-user's folders. Archive damage surfaces as one ``DataError`` naming the archive.
+user's folders. Archive damage surfaces as one ``DataError`` naming the archive. Every file read is
+capped by ``limits`` (declared size first, then the bytes actually delivered), and so are the
+number of files listed and the bytes read from one source, so a small archive that inflates to
+gigabytes is refused instead of exhausting memory.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import lzma
 import os
 import posixpath
 import queue
-import struct
 import tarfile
 import threading
 import zipfile
@@ -27,11 +29,16 @@ import py7zr
 import py7zr.exceptions
 from py7zr.io import Py7zIO, WriterFactory
 
+from cifar_core.data.access import read_file, regular_file
+from cifar_core.data.limits import MAX_FILES, MAX_TOTAL_BYTES, Cap, file_cap, too_big
+from cifar_core.data.names import ARCHIVE_SUFFIXES, archive_kind, shown
 from cifar_core.errors import DataError
 
-ARCHIVE_SUFFIXES: tuple[str, ...] = (".tar.gz", ".tgz", ".tar", ".zip", ".7z")
+__all__ = ["ARCHIVE_SUFFIXES", "SourceTree", "archive_errors", "archive_kind", "open_archive_bytes", "open_source"]
 
-# Errors the archive libraries raise on truncated or corrupt input.
+# What the archive libraries raise on truncated or corrupt input (found by truncating and flipping
+# bytes of small archives: gzip's BadGzipFile is an OSError, zipfile's unknown compression method a
+# NotImplementedError). Nothing broader: a KeyError or ValueError from our own code is a bug to see.
 _ARCHIVE_ERRORS = (
     tarfile.TarError,
     zipfile.BadZipFile,
@@ -40,26 +47,11 @@ _ARCHIVE_ERRORS = (
     zlib.error,
     EOFError,
     OSError,
-    ValueError,
-    KeyError,
-    IndexError,
-    struct.error,
+    NotImplementedError,
 )
 
 # Folders that archivers add and that never hold data (macOS resource forks).
 _IGNORED_TOP_LEVEL = frozenset({"__MACOSX"})
-
-
-def archive_kind(name: str) -> str | None:
-    """``"tar"``, ``"zip"`` or ``"7z"`` for a supported archive file name, else None."""
-    lower = name.lower()
-    if lower.endswith((".tar.gz", ".tgz", ".tar")):
-        return "tar"
-    if lower.endswith(".zip"):
-        return "zip"
-    if lower.endswith(".7z"):
-        return "7z"
-    return None
 
 
 @contextlib.contextmanager
@@ -95,8 +87,16 @@ class SourceTree(ABC):
         self.files: set[str] = set()
         self.dirs: set[str] = set()
         self._raw: dict[str, str] = {}  # normalized name -> name as stored in the archive
+        self._sizes: dict[str, int] = {}  # normalized name -> size its header declares
+        self._listed = 0
 
-    def _add(self, raw: str, is_dir: bool) -> None:
+    def _add(self, raw: str, is_dir: bool, size: int | None = None) -> None:
+        self._listed += 1
+        if self._listed > MAX_FILES:
+            raise DataError(
+                f"{self.label} holds more than {MAX_FILES:,} files and folders, more than any CIFAR-10 "
+                "layout (Kaggle's test set has 300,000 images); it was not read"
+            )
         name = _normalize(raw)
         if name is None:
             return
@@ -105,6 +105,8 @@ class SourceTree(ABC):
         else:
             self.files.add(name)
             self._raw[name] = raw
+            if size is not None:
+                self._sizes[name] = size
         parent = posixpath.dirname(name)
         while parent:
             self.dirs.add(parent)
@@ -123,7 +125,15 @@ class SourceTree(ABC):
 
     def where(self, name: str) -> str:
         """Human-readable location of a member, for error messages."""
-        return f"'{name}' in {self.label}"
+        return f"'{shown(name)}' in {self.label}"
+
+    def cap(self, name: str) -> Cap:
+        """The size cap of a member, refusing it at once when its header declares more."""
+        cap = file_cap(name)
+        declared = self._sizes.get(name, 0)
+        if declared > cap.bytes:
+            raise DataError(too_big(self.where(name), declared, cap))
+        return cap
 
     def read(self, name: str) -> bytes:
         """The bytes of one file."""
@@ -166,7 +176,7 @@ class DirTree(SourceTree):
     def __init__(self, root: Path) -> None:
         super().__init__(str(root))
         self.root = root
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(root):  # never follows linked folders
             rel = Path(dirpath).relative_to(root).as_posix()
             prefix = "" if rel == "." else rel + "/"
             for dirname in dirnames:
@@ -175,18 +185,17 @@ class DirTree(SourceTree):
                 self._add(prefix + filename, is_dir=False)
 
     def where(self, name: str) -> str:
-        return f"'{self.root / name}'"
+        return f"'{shown(str(self.root / name))}'"
 
     def _read(self, names: Sequence[str]) -> Generator[tuple[str, bytes], None, None]:
         for name in names:
-            try:
-                data = (self.root / name).read_bytes()
-            except OSError as exc:
-                raise DataError(f"cannot read {self.where(name)}: {exc.strerror or exc}") from exc
-            yield name, data
+            yield name, read_file(self.root / name, self.where(name), file_cap(name))
 
     def open_nested(self, name: str) -> SourceTree:
-        return open_source(self.root / name)
+        path = regular_file(self.root / name, self.where(name))
+        if path.stat().st_size > (cap := file_cap(name)).bytes:
+            raise DataError(too_big(self.where(name), path.stat().st_size, cap))
+        return open_source(path)
 
 
 def _deliver(
@@ -197,10 +206,16 @@ def _deliver(
     ordered: bool,
 ) -> Generator[tuple[str, bytes], None, None]:
     """Pass a source's stream on, re-ordered into ``names``' order if asked, checking it is complete."""
-    position = 0
+    position = total = 0
     pending: dict[str, bytes] = {}
     with contextlib.closing(stream):  # stop the archive reader as soon as the caller stops
         for name, data in stream:
+            total += len(data)
+            if total > MAX_TOTAL_BYTES:
+                raise DataError(
+                    f"{label} holds more than {MAX_TOTAL_BYTES // 2**30} GB of files to read, more than any "
+                    "CIFAR-10 layout (all of Kaggle's 300,000 test images are under 1 GB); it was not read"
+                )
             if not ordered:
                 position += 1
                 yield name, data
@@ -231,19 +246,20 @@ class TarTree(SourceTree):
                 self._tar = tarfile.open(file, "r:*")
             else:
                 self._tar = tarfile.open(fileobj=file, mode="r:*")
-            try:
-                members = self._tar.getmembers()
-            except BaseException:
-                self._tar.close()
-                raise
-        for member in members:
-            if member.isfile() or member.isdir():
-                self._add(member.name, is_dir=member.isdir())
-                self._members[member.name] = member
+        try:
+            with archive_errors(label):
+                for member in self._tar:  # lazily, so a header bomb stops at the file-count cap
+                    if member.isfile() or member.isdir():
+                        self._add(member.name, is_dir=member.isdir(), size=member.size)
+                        self._members[member.name] = member
+        except BaseException:
+            self._tar.close()
+            raise
 
     def _read(self, names: Sequence[str]) -> Generator[tuple[str, bytes], None, None]:
         members = [(self._members[self._raw[name]], name) for name in names]
         for member, name in sorted(members, key=lambda pair: pair[0].offset_data):
+            self.cap(name)  # tar reads exactly the declared size, so checking it is enough
             with archive_errors(self.label):
                 extracted = self._tar.extractfile(member)
                 assert extracted is not None  # a regular file always has a file object
@@ -261,13 +277,17 @@ class ZipTree(SourceTree):
         super().__init__(label)
         with archive_errors(label):
             self._zip = zipfile.ZipFile(file)
-            for info in self._zip.infolist():
-                self._add(info.filename, is_dir=info.is_dir())
+            infos = self._zip.infolist()
+        for info in infos:
+            self._add(info.filename, is_dir=info.is_dir(), size=info.file_size)
 
     def _read(self, names: Sequence[str]) -> Generator[tuple[str, bytes], None, None]:
         for name in names:
-            with archive_errors(self.label):
-                data = self._zip.read(self._raw[name])
+            cap = self.cap(name)
+            with archive_errors(self.label), self._zip.open(self._raw[name]) as member:
+                data = member.read(cap.bytes + 1)
+            if len(data) > cap.bytes:
+                raise DataError(too_big(self.where(name), len(data), cap))
             yield name, data
 
     def close(self) -> None:
@@ -279,15 +299,18 @@ class _Cancelled(Exception):
 
 
 class _QueueWriter(Py7zIO):
-    """Collects one 7z member and hands it to the consumer when py7zr finishes it."""
+    """Collects one 7z member, up to its cap, and hands it to the consumer when py7zr finishes it."""
 
     def __init__(self, name: str, deliver: _Delivery) -> None:
         self._name = name
         self._buffer = bytearray()
         self._deliver = deliver
+        self._cap = file_cap(name)
 
     def write(self, s: bytes | bytearray) -> int:
         self._buffer += s
+        if len(self._buffer) > self._cap.bytes:
+            raise DataError(too_big(f"'{self._name}' in {self._deliver.label}", len(self._buffer), self._cap))
         return len(s)
 
     def read(self, size: int | None = None) -> bytes:
@@ -312,7 +335,8 @@ class _Delivery(WriterFactory):
 
     _DONE = object()
 
-    def __init__(self) -> None:
+    def __init__(self, label: str) -> None:
+        self.label = label
         self.queue: queue.Queue = queue.Queue(maxsize=256)
         self.cancelled = threading.Event()
 
@@ -341,8 +365,9 @@ class SevenZipTree(SourceTree):
         super().__init__(label)
         self._file = file
         with archive_errors(label), self._open() as archive:
-            for info in archive.list():
-                self._add(info.filename, is_dir=info.is_directory)
+            infos = archive.list()
+        for info in infos:
+            self._add(info.filename, is_dir=info.is_directory, size=info.uncompressed)
 
     def _open(self) -> py7zr.SevenZipFile:
         """A fresh reader: py7zr extracts only once per open archive."""
@@ -350,7 +375,9 @@ class SevenZipTree(SourceTree):
 
     def _read(self, names: Sequence[str]) -> Generator[tuple[str, bytes], None, None]:
         raw_to_name = {self._raw[name]: name for name in names}
-        delivery = _Delivery()
+        for name in names:
+            self.cap(name)
+        delivery = _Delivery(self.label)
 
         def extract() -> None:
             try:
@@ -390,9 +417,10 @@ def open_archive_bytes(data: bytes, name: str, label: str) -> SourceTree:
 
 
 def open_source(path: Path) -> SourceTree:
-    """Open a folder or an archive file on disk."""
+    """Open a folder or an archive file on disk (a regular file: never a device or a pipe)."""
     if path.is_dir():
         return DirTree(path)
+    regular_file(path, str(path))
     kind = archive_kind(path.name)
     if kind == "tar":
         return TarTree(str(path), path)

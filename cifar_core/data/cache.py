@@ -4,7 +4,7 @@ A cache file is one uncompressed ``.npz`` (a cached 50,000-image load is a plain
 by a hash of the resolved source path, its size and modification time (for a folder: of every
 file's path, size and mtime), the resize option and ``CACHE_VERSION``. Files are written to a
 temporary name and renamed into place, so a crash never leaves a half-written cache that looks
-valid; an unreadable cache file is reported, ignored and rebuilt.
+valid; an unreadable, tampered or inaccessible cache file is reported, ignored and rebuilt.
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ import numpy as np
 import platformdirs
 import torch
 
-from cifar_core.data.types import CifarSplit
+from cifar_core.classes import CIFAR10_CLASSES
+from cifar_core.data.access import allowed_roots, check_link
+from cifar_core.data.names import shown
+from cifar_core.data.types import UNLABELLED, CifarSplit
 
-CACHE_VERSION = 1
-"""Bump when the decoded content or the file layout changes, to invalidate old caches."""
+CACHE_VERSION = 2
+"""Bump when the decoded content or the file layout changes, to invalidate old caches.
+2: image-folder ids are ``<class>/<stem>`` (stems repeat across class folders)."""
 
 ENV_VAR = "CIFAR_EXPLORER_CACHE"
 
@@ -41,17 +45,29 @@ def default_cache_dir() -> Path:
 
 
 def _fingerprint(path: Path) -> str:
-    """Changes whenever the source's content plausibly changed, without reading that content."""
+    """Changes whenever the source's content plausibly changed, without reading that content.
+
+    Names are hashed as the file system's bytes (a Latin-1 name is not valid UTF-8), a broken
+    link counts as "missing" (the loader names it if it is ever read), and when the app is
+    confined a link leading outside its folders is refused here, so a cached decode cannot be
+    served from a source the loader itself would refuse.
+    """
     if not path.is_dir():
         stat = path.stat()
         return f"file:{stat.st_size}:{stat.st_mtime_ns}"
+    roots = allowed_roots()
     digest = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames.sort()
         for filename in sorted(filenames):
             full = os.path.join(dirpath, filename)
-            stat = os.stat(full)
-            digest.update(f"{os.path.relpath(full, path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            check_link(Path(full), f"'{shown(full)}'", roots)
+            try:
+                stat = os.stat(full)
+                state = f"{stat.st_size}\0{stat.st_mtime_ns}"
+            except OSError:
+                state = "missing"
+            digest.update(os.fsencode(os.path.relpath(full, path)) + f"\0{state}\n".encode())
     return f"dir:{digest.hexdigest()}"
 
 
@@ -86,9 +102,9 @@ def entry_for(cache_dir: Path, source: Path, *, resize: bool) -> CacheEntry:
 
 def load(entry: CacheEntry) -> Cached | None:
     """The cached splits, or None when there is no usable cache file."""
-    if not entry.path.is_file():
-        return None
     try:
+        if not entry.path.is_file():
+            return None
         with entry.path.open("rb") as handle, np.load(handle, allow_pickle=False) as npz:
             meta = json.loads(str(npz["meta"]))
             if meta["key"] != entry.key:
@@ -101,6 +117,9 @@ def load(entry: CacheEntry) -> Cached | None:
                     labels=torch.from_numpy(npz[f"{name}_labels"]),
                     ids=ids,
                 )
+                labels = splits[name].labels
+                if len(labels) and (labels.min() < UNLABELLED or labels.max() >= len(CIFAR10_CLASSES)):
+                    raise ValueError(f"its {name} labels lie outside {UNLABELLED}..{len(CIFAR10_CLASSES) - 1}")
             return Cached(format=meta["format"], splits=splits, skipped_files=int(meta["skipped_files"]))
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         log.warning("ignoring unreadable cache file %s (%s); decoding the source again", entry.path, exc)

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from cifar_core.data.archive import SourceTree
+from cifar_core.data.limits import MAX_RESIZE_PIXELS
 from cifar_core.errors import DataError
 
 SIZE = 32
@@ -18,20 +19,34 @@ ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while a batch of images is decoded."""
 
 
+class ImageSizeError(DataError):
+    """An image is not 32×32 and resizing is off.
+
+    The sentence says to resize the images; a command that offers resizing (``data info
+    --resize``) adds its own flag to it, so no command advises a flag it does not have.
+    """
+
+
 def decode_image(data: bytes, where: str, *, resize: bool) -> np.ndarray:
     """Decode one image to ``[3, 32, 32]`` uint8 RGB.
 
     Grayscale, RGBA and palette images are converted to RGB (alpha is dropped); other sizes are
     an error unless ``resize`` is set, because silently rescaling would hide a wrong dataset.
-    ``where`` names the file in error messages.
+    The size is read from the header, so an oversized image is refused before its pixels are
+    decompressed. ``where`` names the file in error messages.
     """
     try:
         with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
             if image.size != (SIZE, SIZE) and not resize:
-                width, height = image.size
-                raise DataError(
+                raise ImageSizeError(
                     f"image {where} is {width}x{height} pixels, but CIFAR-10 images are "
-                    f"{SIZE}x{SIZE}; pass resize=True (--resize) to resize it"
+                    f"{SIZE}x{SIZE}; resize the images to {SIZE}x{SIZE} first"
+                )
+            if width * height > MAX_RESIZE_PIXELS:
+                raise DataError(
+                    f"image {where} is {width}x{height} pixels, far more than a CIFAR-10 image "
+                    f"({SIZE}x{SIZE}); images above {MAX_RESIZE_PIXELS / 1e6:.0f} megapixels are not decoded"
                 )
             image.load()
             if image.mode == "P" and "transparency" in image.info:

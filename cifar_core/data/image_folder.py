@@ -7,7 +7,7 @@ import torch
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data.archive import SourceTree
 from cifar_core.data.decode import ProgressFn, decode_members
-from cifar_core.data.names import is_image_name, natural_key, stem
+from cifar_core.data.names import is_image_name, natural_key, sample_ids
 from cifar_core.data.types import CifarSplit, LoadedSplits
 from cifar_core.errors import DataError
 
@@ -71,7 +71,7 @@ def _split(
     split = CifarSplit(
         images=torch.from_numpy(array),
         labels=torch.tensor(labels, dtype=torch.int64),
-        ids=[stem(name) for name in names],
+        ids=sample_ids(names),
     )
     return split, len(in_split) - len(names)
 

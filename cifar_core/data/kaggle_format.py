@@ -16,7 +16,7 @@ import torch
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data.archive import SourceTree
 from cifar_core.data.decode import ProgressFn, decode_members
-from cifar_core.data.names import is_image_name, natural_key, stem
+from cifar_core.data.names import is_image_name, natural_key, sample_ids, shown, stem
 from cifar_core.data.types import UNLABELLED, CifarSplit, LoadedSplits
 from cifar_core.errors import DataError
 
@@ -39,8 +39,8 @@ def find(tree: SourceTree) -> str | None:
 def _few(items: Iterable[object], limit: int = 5) -> str:
     """``a, b, c, … (12 in all)`` — enough to find the problem without flooding the terminal."""
     items = list(items)
-    shown = ", ".join(str(item) for item in items[:limit])
-    return shown if len(items) <= limit else f"{shown}, … ({len(items)} in all)"
+    listed = ", ".join(shown(str(item)) for item in items[:limit])
+    return listed if len(items) <= limit else f"{listed}, … ({len(items)} in all)"
 
 
 def read_labels(data: bytes, where: str) -> dict[int, int]:
@@ -95,18 +95,24 @@ def _train_split(
     resize: bool,
     progress: ProgressFn | None,
 ) -> tuple[CifarSplit, int]:
-    """Match image files ``<id>.png`` under ``prefix`` to the CSV's ids; every one must pair up."""
+    """Match image files ``<id>.png`` under ``prefix`` to the CSV's ids; every one must pair up, once."""
     names, skipped = _image_names(images, prefix)
-    by_id: dict[int, str] = {}
+    named: dict[int, list[str]] = {}
     no_id = []
     for name in names:
         sample = stem(name)
         if sample.isdigit() and int(sample) in labels_by_id:
-            by_id[int(sample)] = name
+            named.setdefault(int(sample), []).append(name)
         else:
             no_id.append(name)
     if no_id:
         raise DataError(f"{images.label} has images with no id in {labels_where}: {_few(no_id)}")
+    if clashes := [files for files in named.values() if len(files) > 1]:
+        raise DataError(
+            f"{images.label} has several images for the same id ({'; '.join(_few(files) for files in clashes[:3])}), "
+            f"so which one gets the label in {labels_where} is ambiguous; keep one file per id"
+        )
+    by_id = {sample_id: files[0] for sample_id, files in named.items()}
     missing = sorted(set(labels_by_id) - set(by_id))
     if missing:
         raise DataError(
@@ -132,7 +138,7 @@ def _test_split(images: SourceTree, resize: bool, progress: ProgressFn | None) -
     split = CifarSplit(
         images=torch.from_numpy(array),
         labels=torch.from_numpy(np.full(len(names), UNLABELLED, dtype=np.int64)),
-        ids=[stem(name) for name in names],
+        ids=sample_ids(names),
     )
     return split, skipped
 

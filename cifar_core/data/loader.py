@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data import cache, image_folder, kaggle_format, torchvision_format
+from cifar_core.data.access import project_data_dir, resolve_source
 from cifar_core.data.archive import ARCHIVE_SUFFIXES, SourceTree, archive_kind, open_source
 from cifar_core.data.decode import ProgressFn, stderr_progress
 from cifar_core.data.synthetic import SOURCE as SYNTHETIC_SOURCE
@@ -27,20 +28,7 @@ LAYOUTS = (
 log = logging.getLogger(__name__)
 
 
-def project_data_dir() -> Path:
-    """``<project>/data``: where ``load_cifar()`` looks when no source is given."""
-    return Path(__file__).resolve().parents[2] / "data"
-
-
-def existing_path(source: str | os.PathLike) -> Path:
-    """The resolved path of a user-given source, or a ``DataError`` saying it is missing."""
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise DataError(
-            f"data source {path} does not exist; pass a folder or a {'/'.join(ARCHIVE_SUFFIXES)} "
-            f"archive of CIFAR-10, or 'synthetic'"
-        )
-    return path.resolve()
+__all__ = ["LAYOUTS", "load_cifar", "project_data_dir"]
 
 
 def _download(root: Path) -> None:
@@ -105,7 +93,8 @@ def load_cifar(
     """
     if isinstance(source, str) and source == SYNTHETIC_SOURCE:
         return load_synthetic()
-    path = _default_source(download) if source is None else existing_path(source)
+    # every path, the default included, passes the one access gate before the cache is consulted
+    path = resolve_source(_default_source(download) if source is None else source)
     entry = cache.entry_for(
         Path(cache_dir) if cache_dir is not None else cache.default_cache_dir(), path, resize=resize
     )

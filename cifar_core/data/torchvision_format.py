@@ -1,13 +1,16 @@
 """The torchvision layout: the pickled batches of ``cifar-10-batches-py/``.
 
 The pickles are read with a restricted unpickler (numpy arrays and plain containers only), so a
-tampered batch file cannot run code; torchvision itself is not needed to read them.
+tampered batch file cannot run code, and every array's declared shape is checked before numpy
+allocates it, so a few hundred bytes cannot ask for gigabytes; torchvision itself is not needed.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import pickle
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -35,8 +38,24 @@ def find(tree: SourceTree) -> str | None:
     return None
 
 
+class _NdarrayToken:
+    """Stands for ``numpy.ndarray`` inside a pickle: only ``_reconstruct`` turns it back into the type."""
+
+    def __call__(self, *args: object, **kwargs: object) -> None:
+        raise pickle.UnpicklingError("it creates an array without storing its contents, which a CIFAR batch never does")
+
+
+_NDARRAY = _NdarrayToken()
+
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that can rebuild numpy arrays and nothing else that could execute code."""
+    """Unpickler that can rebuild numpy arrays and nothing else that could execute code.
+
+    An array's bytes are stored in the pickle itself, so no honest array holds more bytes than
+    the file: a larger declared shape is refused before numpy allocates it. ``numpy.ndarray`` is
+    only handed out as ``_reconstruct``'s type argument (how numpy pickles arrays), never as
+    something to call: ``ndarray(shape)`` would allocate any shape without its bytes.
+    """
 
     _ALLOWED = frozenset(
         {
@@ -48,15 +67,37 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         }
     )
 
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="bytes")
+        self._max_bytes = len(data)
+
     def find_class(self, module: str, name: str) -> type:
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"it references {module}.{name}, which a CIFAR batch never does")
-        return super().find_class(module, name)
+        if name == "ndarray":
+            return _NDARRAY  # type: ignore[return-value]
+        found = super().find_class(module, name)
+        return self._bounded(found) if name == "_reconstruct" else found
+
+    def _bounded(self, reconstruct: Callable) -> Callable:
+        def checked(subtype: object, shape: object, dtype: object) -> np.ndarray:
+            if subtype is not _NDARRAY:
+                raise pickle.UnpicklingError("it rebuilds an array of a type other than numpy.ndarray")
+            dims = shape if isinstance(shape, tuple) else (shape,)
+            size = math.prod(int(n) for n in dims) * np.dtype(dtype).itemsize
+            if size > self._max_bytes:
+                raise pickle.UnpicklingError(
+                    f"it declares an array of shape {dims} ({size:,} bytes), more than its "
+                    f"{self._max_bytes:,} bytes can hold"
+                )
+            return reconstruct(np.ndarray, shape, dtype)
+
+        return checked
 
 
 def _unpickle(data: bytes, where: str) -> dict:
     try:
-        obj = _NumpyOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
+        obj = _NumpyOnlyUnpickler(data).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise DataError(f"{where} is not a readable CIFAR-10 python batch ({exc})") from exc
     if not isinstance(obj, dict):

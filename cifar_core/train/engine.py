@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cifar_core.augment import AugmentPipeline
-from cifar_core.data import CifarData
+from cifar_core.data import CifarData, class_coverage_warnings
 from cifar_core.inference import predict_logits, to_model_input
 from cifar_core.metrics import confusion_matrix
 from cifar_core.models import count_parameters
@@ -146,6 +146,7 @@ def train(
             "planned_steps": None if budget is not None else plan.steps,  # a budget's plan follows in a budget event
             "start_epoch": start_epoch,
             "synthetic_data": data.is_synthetic,
+            "warnings": class_coverage_warnings(train_labels, val_labels, data.classes),
         }
     )
 

@@ -15,7 +15,6 @@ import streamlit as st
 import torch
 
 from cifar_core.data import CifarData, load_cifar
-from cifar_core.data.types import UNLABELLED
 from cifar_core.errors import CheckpointError
 from cifar_core.evaluate import Evaluation, LoadedModel, evaluate, load_run_model, split_images
 from cifar_core.runs import Run
@@ -28,9 +27,8 @@ def load_data(source: str | None) -> CifarData:
 
 
 def has_labelled_test(data: CifarData) -> bool:
-    """True when the source ships a test split with labels (Kaggle's test set has none)."""
-    test = data.splits.get("test")
-    return test is not None and len(test) > 0 and bool((test.labels != UNLABELLED).all())
+    """True when the source ships a test split with labels; kept until pages call ``data.has_labels("test")``."""
+    return data.has_labels("test")
 
 
 def checkpoint_stamp(run: Run, which: str) -> int:
