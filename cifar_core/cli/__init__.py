@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cifar_core.cli.runs_cmd",
     "cifar_core.cli.presets_cmd",
     "cifar_core.cli.study_cmd",
+    "cifar_core.cli.export_cmd",
 )
 
 
