@@ -27,6 +27,7 @@ import psutil
 from cifar_core.errors import CifarError, RunError
 from cifar_core.runs.checkpoint import load_checkpoint, save_checkpoint
 from cifar_core.runs.store import ACTIVE_STATES, Run
+from cifar_core.runs.tensorboard import TensorBoardMirror
 from cifar_core.train import TrainResult, train
 
 HEARTBEAT_S = 2.0
@@ -113,8 +114,11 @@ def execute(
             state = load_checkpoint(run.checkpoint_path("last"))
         run.append_event({"type": "resume" if state else "launch", "time": time.time(), "epoch": state["epoch"] if state else 0})
 
+        mirror = TensorBoardMirror(run.dir)
+
         def emit(event: dict[str, Any]) -> None:
             run.append_event(event)
+            mirror(event)
             if on_event is not None:
                 on_event(event)
 
@@ -126,6 +130,7 @@ def execute(
             should_stop=lambda: stop.is_set() or run.cancel_path.exists(),
             resume=state,
         )
+        mirror.close()
         run.update_status(state=result.status, ended=time.time(), best_val_acc=result.best_val_acc)
         return result
     except CifarError as exc:
