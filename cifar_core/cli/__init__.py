@@ -31,7 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     """Build the full parser from every available sub-command module."""
     parser = argparse.ArgumentParser(
-        prog="python -m cifar_core",
+        prog="cifar-explorer",
         description="Train, compare and understand CIFAR-10 classifiers from the command line.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
