@@ -1,7 +1,7 @@
 """Seconds per training epoch of each model on this machine, printed as JSON.
 
-Times ``--steps`` training steps (after two warm-up steps) on real images with the study's
-augmentation settings and extrapolates to one epoch of ``--epoch-images`` images (40,000: the
+Times ``--steps`` training steps (after two warm-up steps; the median step counts) through the
+engine's own ``train_step``, on real images with the study's augmentation settings, and extrapolates to one epoch of ``--epoch-images`` images (40,000: the
 study's 80/20 split of the 50,000 training images). Extrapolating is honest here: every step of
 an epoch does the same work. Run:  python bench/epoch_time.py --data ../shared/data/cifar10-jpg-train.tar.gz
 """
@@ -12,56 +12,27 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from cifar_core.augment import AugmentPipeline  # noqa: E402
 from cifar_core.data import load_cifar  # noqa: E402
-from cifar_core.device import autocast, memory_format, resolve_device  # noqa: E402
-from cifar_core.inference import to_model_input  # noqa: E402
-from cifar_core.models import build_model  # noqa: E402
 from cifar_core.train import TrainConfig  # noqa: E402
-from cifar_core.train.engine import soft_cross_entropy  # noqa: E402
-from cifar_core.train.optim import make_optimizer  # noqa: E402
+from cifar_core.train.step import StepSettings, measure_images_per_s  # noqa: E402
 
 
 def seconds_per_epoch(
     config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, steps: int, epoch_images: int, baseline: bool
 ) -> dict:
     """``baseline`` measures the engine as first written (fp32, NCHW) for a before/after figure."""
-    device = resolve_device(config.device)
-    layout = torch.contiguous_format if baseline else memory_format(device)
-    torch.manual_seed(0)
-    model = build_model(config.model, dropout=config.dropout, options=config.model_options)
-    model = model.to(device, memory_format=layout).train()
-    if hasattr(model, "init_from_data"):
-        model.init_from_data(to_model_input(images[:2000], device))
-    optimizer = make_optimizer(config, model)
-    pipeline = AugmentPipeline(config.augment_config())
-    generator = torch.Generator().manual_seed(0)
-    images, labels = images.to(device), labels.to(device)
-    timed = 0.0
-    for step in range(steps + 2):
-        start = time.perf_counter()
-        index = torch.randint(len(labels), (config.batch_size,), generator=generator).to(device)
-        batch = pipeline(images[index], labels[index], generator)
-        x = to_model_input(batch.images, device).contiguous(memory_format=layout)
-        with autocast(device, "fp32" if baseline else config.precision):
-            loss = soft_cross_entropy(model(x), batch.soft_labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if step >= 2:
-            timed += time.perf_counter() - start
-    images_per_s = steps * config.batch_size / timed
-    return {"model": config.model, "batch_size": config.batch_size, "device": str(device),
-            "settings": "fp32, NCHW (before)" if baseline else f"precision {config.precision}, {str(layout).split('.')[-1]}",
+    settings = StepSettings.of(config)
+    if baseline:
+        settings = settings.replace(precision="fp32", memory_format=torch.contiguous_format)
+    images_per_s = measure_images_per_s(config, images, labels, steps=steps, warmup=2, settings=settings)
+    return {"model": config.model, "batch_size": config.batch_size, "device": str(settings.device),
+            "settings": "fp32, NCHW (before)" if baseline else f"precision {config.precision}, {str(settings.memory_format).split('.')[-1]}",
             "images_per_s": round(images_per_s, 1), "seconds_per_epoch": round(epoch_images / images_per_s, 1),
             "timed_steps": steps}
 

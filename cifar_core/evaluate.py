@@ -22,7 +22,7 @@ from cifar_core.inference import predict_logits
 from cifar_core.models import MODEL_REGISTRY, build_model
 from cifar_core.runs import Run, load_checkpoint
 from cifar_core.train import TrainConfig
-from cifar_core.train.engine import confusion_matrix
+from cifar_core.metrics import confusion_matrix
 from cifar_core.train.splits import run_splits
 
 

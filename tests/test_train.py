@@ -9,8 +9,10 @@ import torch.nn.functional as F
 from cifar_core.data import load_synthetic
 from cifar_core.errors import ConfigError
 from cifar_core.train import TrainConfig, train
-from cifar_core.train.engine import confusion_matrix, soft_cross_entropy
+from cifar_core.metrics import confusion_matrix
 from cifar_core.train.optim import lr_factor
+from cifar_core.train.plan import CALIBRATION_STEPS, BudgetFitter, Plan, fit_steps
+from cifar_core.train.step import soft_cross_entropy
 from cifar_core.train.splits import run_splits
 
 
@@ -171,33 +173,42 @@ def test_an_op_can_have_its_own_probability_apart_from_its_group():
         tiny_config(augment_ops=["translate"], augment_params={"translate": {"p": 1.5}})
 
 
-def test_budget_calibration_fits_whole_steps_to_the_remaining_time(monkeypatch):
-    import time
+def test_budget_fit_counts_whole_steps_and_validations_into_the_remaining_time():
+    # 0.5 s a step, 10 steps and 1 s of validation an epoch, 55 s left after 9 steps:
+    # (55 - 1 s final validation) / (0.5 + 0.1 s) = 90 more steps
+    assert fit_steps(remaining_s=55.0, step_s=0.5, validation_s=1.0, steps_done=9, steps_per_epoch=10, max_steps=1000) == 99
+    assert fit_steps(remaining_s=55.0, step_s=0.5, validation_s=1.0, steps_done=9, steps_per_epoch=10, max_steps=20) == 20  # a cap
+    assert fit_steps(remaining_s=-3.0, step_s=0.5, validation_s=1.0, steps_done=9, steps_per_epoch=10, max_steps=1000) == 9
 
-    from cifar_core.train import engine
-    from cifar_core.train.engine import calibrate_budget
 
-    config = tiny_config(budget_minutes=1.0, epochs=100)
+def test_budget_fitter_times_steps_after_the_first_and_refits_as_the_run_goes():
+    clock = {"now": 1000.0}
     events = []
-    now = time.perf_counter()
-    monkeypatch.setattr(engine.time, "perf_counter", lambda: now)
-    plan = {"steps": 1000, "fitted": False, "calibration_start": now - 8 * 0.5}
-    calibrate_budget(config, plan, 8, 10, 3.0, now - 5.0, events.append)
-    # 0.5 s a step, 10 steps + 1 s of validation an epoch, 59.5 s left counting the timed steps
-    assert plan["fitted"] and plan["steps"] == 107 and events[0]["epochs"] == 11
-    assert events[0]["type"] == "budget" and events[0]["steps"] == plan["steps"]
-    capped = {"steps": 20, "fitted": False, "calibration_start": now - 8 * 0.5}
-    calibrate_budget(tiny_config(budget_minutes=600.0, epochs=2), capped, 8, 10, 3.0, now - 5.0, events.append)
-    assert (capped["steps"], events[-1]["epochs"]) == (20, 2)  # epochs stays a cap
+    # launched at t = 995: the 5 s of start-up before training count against the 1-minute budget
+    fitter = BudgetFitter(1.0, clock_start=995.0, max_steps=1000, val_batches=3.0, on_event=events.append, clock=lambda: clock["now"])
+    plan = Plan(steps_per_epoch=10, steps=1000)
+    for done in range(1, CALIBRATION_STEPS + 1):  # 0.5 s a step; the first warms up, untimed
+        clock["now"] += 0.5
+        plan = fitter.after_step(done, plan)
+    # fitted after step 8 at t = 1004: 51 s left, 0.5 s a step, validation guessed at 3 batches x 0.5 s / 3
+    assert plan.steps == 8 + 91 and (plan.epochs, events[-1]["epochs"], events[-1]["steps"]) == (10, 10, 99)
+    fitter.validated(1.0)  # the first validation took 1 s
+    clock["now"] += 1.0
+    for done in range(CALIBRATION_STEPS + 1, 2 * CALIBRATION_STEPS + 1):  # steps got faster: 0.25 s
+        clock["now"] += 0.25
+        plan = fitter.after_step(done, plan)
+    # refit at step 16 (t = 1007) from its own window, validation left out: 48 s left,
+    # (48 - 1 s final validation) / (0.25 + 0.1 validation share) = 134 more steps
+    assert plan.steps == 16 + 134 and events[-1]["steps"] == 150 and len(events) == 2
 
 
 def test_a_budget_that_ends_inside_an_epoch_stops_there_with_the_schedule_finished(synthetic, monkeypatch):
-    from cifar_core.train import engine
+    from cifar_core.train import plan as plan_module
 
-    def fit_one_and_a_half_epochs(config, plan, step, steps_per_epoch, *args):
-        plan.update(steps=steps_per_epoch + steps_per_epoch // 2, fitted=True)
+    def fit_one_and_a_half_epochs(self, steps_done, plan):
+        return Plan(plan.steps_per_epoch, plan.steps_per_epoch + plan.steps_per_epoch // 2)
 
-    monkeypatch.setattr(engine, "calibrate_budget", fit_one_and_a_half_epochs)
+    monkeypatch.setattr(plan_module.BudgetFitter, "after_step", fit_one_and_a_half_epochs)
     config = tiny_config(budget_minutes=5.0, epochs=4, optimizer="sgd", lr=0.05, schedule="onecycle", lookahead=True)
     events, saved = [], {}
     result = train(config, synthetic, on_event=events.append, save=saved.__setitem__)

@@ -10,21 +10,16 @@ variant and seed. It is an estimate: other work on the machine changes the speed
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 
 import torch
 
-from cifar_core.augment import AugmentPipeline
-from cifar_core.device import autocast, resolve_device
+from cifar_core.device import resolve_device
 from cifar_core.errors import CifarError, ConfigError
-from cifar_core.inference import to_model_input
-from cifar_core.models import MODEL_REGISTRY, build_model
 from cifar_core.runs import RunStore
 from cifar_core.study.definition import Study
 from cifar_core.train import TrainConfig
-from cifar_core.train.engine import soft_cross_entropy
-from cifar_core.train.optim import make_optimizer
+from cifar_core.train.step import measure_images_per_s
 
 # Per run: worker start, torch import and a cached dataset load; measured about 12-18 s on the
 # 2-core development machine while other work ran.
@@ -96,32 +91,11 @@ def measured_throughput(store: RunStore, config: TrainConfig) -> Throughput | No
 
 
 def probe_throughput(config: TrainConfig, steps: int = PROBE_STEPS) -> Throughput:
-    """Time a few training steps of ``config``'s model, augmentation and optimiser on random images."""
-    device = resolve_device(config.device)
-    options = dict(config.model_options)
-    if "pretrained" in MODEL_REGISTRY[config.model].options:
-        options["pretrained"] = False  # speed does not depend on the weights; do not need them
-    model = build_model(config.model, dropout=config.dropout, options=options).to(device).train()
-    optimizer = make_optimizer(config, model)
-    pipeline = AugmentPipeline(config.augment_config(), num_classes=10)
-    generator = torch.Generator().manual_seed(0)
+    """Time a few training steps of ``config`` (model, augmentation, optimiser, precision and
+    memory layout, through the engine's own ``train_step``) on random images."""
     images = torch.randint(0, 256, (config.batch_size, 3, 32, 32), dtype=torch.uint8)
     labels = torch.randint(0, 10, (config.batch_size,))
-    durations = []
-    for step in range(steps + 1):  # step 0 warms up allocator and kernels, untimed
-        start = time.perf_counter()
-        augmented = pipeline(images, labels, generator)
-        with autocast(device):
-            logits = model(to_model_input(augmented.images, device))
-        loss = soft_cross_entropy(logits, augmented.soft_labels.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if step:
-            durations.append(time.perf_counter() - start)
-    train = config.batch_size / statistics.median(durations)
+    train = measure_images_per_s(config, images, labels, steps=steps)
     return Throughput(train, train * EVAL_SPEEDUP, f"timed {steps} training steps of {config.model} now")
 
 

@@ -3,13 +3,16 @@
 The engine knows nothing about files or processes. It reports through ``on_event`` (one dict per
 step/epoch, the run store appends them to ``metrics.jsonl``), hands checkpoints to ``save``
 (the run store writes them atomically), and polls ``should_stop`` so a cancel ends it between
-steps. A resume state restores model, optimiser, schedule, RNGs and epoch, so a resumed run
-continues exactly where the last completed epoch left it.
+steps. A resume state restores model, optimiser, plan, RNGs (CPU and CUDA) and epoch, so a
+resumed run continues exactly where the last completed epoch left it.
+
+Read it top-down, as torchvision's classification reference: ``train`` sets a run up and loops
+over epochs; ``train_one_epoch`` runs one epoch's steps (``train_step``, in ``step.py``);
+``evaluate`` scores the validation images; ``checkpoint_state`` is everything a resume needs.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,21 +20,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from cifar_core.augment import AugmentPipeline
 from cifar_core.data import CifarData
-from cifar_core.device import autocast, memory_format, resolve_device
 from cifar_core.inference import predict_logits, to_model_input
-from cifar_core.models import build_model, count_parameters
+from cifar_core.metrics import confusion_matrix
+from cifar_core.models import count_parameters
 from cifar_core.train.config import TrainConfig
 from cifar_core.train.lookahead import Lookahead
 from cifar_core.train.optim import lr_factor, make_optimizer
+from cifar_core.train.plan import BudgetFitter, Plan
 from cifar_core.train.splits import run_splits
-
-# Training steps timed (after two warm-up steps) to fit the schedule into a time budget.
-CALIBRATION_STEPS = 8
-# Images used to initialise data-dependent layers (e.g. fast_cnn's whitening filters).
-INIT_SAMPLE = 5000
+from cifar_core.train.step import INIT_SAMPLE, StepSettings, build_training_model, train_step
 
 EventSink = Callable[[dict[str, Any]], None]
 CheckpointSink = Callable[[str, dict[str, Any]], None]
@@ -47,17 +48,39 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Cross-entropy against probability targets, so CutMix/MixUp's mixed labels train correctly."""
-    if label_smoothing:
-        targets = targets * (1 - label_smoothing) + label_smoothing / targets.shape[1]
-    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+@dataclass
+class RunParts:
+    """What one run trains with, built once by ``train`` and handed to every epoch."""
+
+    config: TrainConfig
+    settings: StepSettings
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    base_lrs: list[float]
+    pipeline: AugmentPipeline
+    generator: torch.Generator
+    images: torch.Tensor  # the training images, uint8 on the device
+    labels: torch.Tensor
+    batch_size: int
+    lookahead: Lookahead | None = None
+
+    def set_lr(self, steps_done: int, plan: Plan) -> None:
+        """The learning rate of the next step: each group's base rate times the schedule's factor."""
+        factor = lr_factor(self.config, steps_done, plan.steps, plan.steps_per_epoch)
+        for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base_lr * factor
 
 
-def confusion_matrix(labels: torch.Tensor, preds: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """[true, predicted] counts."""
-    flat = labels.to(torch.long) * num_classes + preds.to(torch.long)
-    return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
+@dataclass(frozen=True)
+class EpochOutcome:
+    """What ``train_one_epoch`` did: the plan it ended under, and its training numbers."""
+
+    plan: Plan
+    cancelled: bool
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    seen: int = 0
+    seconds: float = 0.0
 
 
 def train(
@@ -68,220 +91,230 @@ def train(
     save: CheckpointSink = lambda name, payload: None,
     should_stop: Callable[[], bool] = lambda: False,
     resume: dict[str, Any] | None = None,
+    clock_start: float | None = None,
 ) -> TrainResult:
-    """Train ``config`` on ``data``; see the module docstring for the callbacks."""
-    device = resolve_device(config.device)
+    """Train ``config`` on ``data``; see the module docstring for the callbacks.
+
+    ``clock_start`` (``time.time()`` seconds) is when the user's wait began, so a time budget
+    also pays for the process start and data load before this call; default: now.
+    """
+    clock_start = time.time() if clock_start is None else clock_start
+    settings = StepSettings.of(config)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     splits = run_splits(config, data)
     source = data.splits["train"]
-    train_images = source.images[splits.train].to(device)
-    train_labels = source.labels[splits.train].to(device)
-    val_images = source.images[splits.val]
-    val_labels = source.labels[splits.val]
+    train_images = source.images[splits.train].to(settings.device)
+    train_labels = source.labels[splits.train].to(settings.device)
+    val_images, val_labels = source.images[splits.val], source.labels[splits.val]
     num_classes = len(data.classes)
 
-    model = build_model(config.model, dropout=config.dropout, num_classes=num_classes, options=config.model_options)
-    model = model.to(device, memory_format=memory_format(device))
+    model = build_training_model(config, num_classes, settings)
     optimizer = make_optimizer(config, model)
-    pipeline = AugmentPipeline(config.augment_config(), num_classes=num_classes)
-
     n_train = len(train_labels)
     batch_size = min(config.batch_size, n_train)
     steps_per_epoch = n_train // batch_size + (1 if n_train % batch_size > 1 else 0)  # skip a lone image: BatchNorm needs 2
-    # a time budget replaces config.epochs (then only a cap) once the first steps are timed; it
-    # plans in steps, so the last epoch may be cut short and the whole budget is used
-    plan = {"steps": config.epochs * steps_per_epoch, "fitted": config.budget_minutes is None}
-
-    def planned_epochs() -> int:
-        return math.ceil(plan["steps"] / steps_per_epoch)
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(config, step, plan["steps"], steps_per_epoch)
+    parts = RunParts(
+        config, settings, model, optimizer, [group["lr"] for group in optimizer.param_groups],
+        AugmentPipeline(config.augment_config(), num_classes=num_classes), generator, train_images, train_labels, batch_size,
     )
-
+    plan = Plan(steps_per_epoch, config.epochs * steps_per_epoch)
     start_epoch, best_val_acc, history = 0, None, []
     if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        generator.set_state(resume["generator"])
-        torch.set_rng_state(resume["torch_rng"])
-        start_epoch, best_val_acc, history = resume["epoch"], resume["best_val_acc"], list(resume["history"])
-        plan.update(steps=resume.get("planned_steps", resume.get("planned_epochs", config.epochs) * steps_per_epoch), fitted=True)
+        start_epoch, best_val_acc, history, plan = restore(parts, resume, plan)
     elif hasattr(model, "init_from_data"):
-        model.init_from_data(to_model_input(train_images[:INIT_SAMPLE], device))
-    lookahead = Lookahead(model, resume and resume.get("lookahead")) if config.lookahead else None
-    run_start = time.perf_counter()
+        model.init_from_data(to_model_input(train_images[:INIT_SAMPLE], settings.device))
+    parts.lookahead = Lookahead(model, resume and resume.get("lookahead")) if config.lookahead else None
+    parts.set_lr(start_epoch * steps_per_epoch, plan)
+    # a budget replaces config.epochs (then only a cap) once the first steps are timed; a resumed
+    # run keeps the plan its checkpoint was made under, so it continues exactly
+    budget = None
+    if config.budget_minutes is not None and resume is None:
+        budget = BudgetFitter(config.budget_minutes, clock_start, plan.steps, len(val_labels) / batch_size, on_event)
 
     on_event(
         {
             "type": "start",
             "time": time.time(),
-            "device": str(device),
+            "device": str(settings.device),
             "n_train": n_train,
             "n_val": len(val_labels),
             "parameters": count_parameters(model),
             "trainable_parameters": count_parameters(model, trainable_only=True),
             "steps_per_epoch": steps_per_epoch,
             "epochs": config.epochs,
+            "planned_steps": None if budget is not None else plan.steps,  # a budget's plan follows in a budget event
             "start_epoch": start_epoch,
             "synthetic_data": data.is_synthetic,
         }
     )
 
     epoch = start_epoch
-    while epoch < planned_epochs():
-        model.train()
-        order = torch.randperm(n_train, generator=generator) if config.shuffle else torch.arange(n_train)
-        order = order.to(device)
-        epoch_start = time.perf_counter()
-        loss_sum = correct = seen = 0.0
-        window_loss, window_steps = 0.0, 0
-        for step in range(steps_per_epoch):
-            epoch_steps = min(steps_per_epoch, plan["steps"] - epoch * steps_per_epoch)  # a budget may cut the last short
-            if step >= epoch_steps:
-                break
-            if should_stop():
-                return TrainResult("cancelled", epoch, best_val_acc, history)
-            index = order[step * batch_size : (step + 1) * batch_size]
-            augmented = pipeline(train_images[index], train_labels[index], generator)
-            x = to_model_input(augmented.images, device)
-            with autocast(device, config.precision):
-                logits = model(x)
-            loss = soft_cross_entropy(logits, augmented.soft_labels, config.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if not plan["fitted"]:  # before the schedule moves on, so it steps along the fitted length
-                calibrate_budget(config, plan, step, steps_per_epoch, len(val_labels) / batch_size, run_start, on_event)
-            scheduler.step()
-            if lookahead is not None:
-                lookahead.step(epoch * steps_per_epoch + step + 1, plan["steps"])
+    while epoch < plan.epochs:
+        outcome = train_one_epoch(parts, epoch, plan, budget=budget, on_event=on_event, should_stop=should_stop)
+        plan = outcome.plan
+        if outcome.cancelled:
+            return TrainResult("cancelled", epoch, best_val_acc, history)
+        record = epoch_record(parts, epoch, plan, outcome)
+        eval_start = time.perf_counter()
+        record.update(evaluate(model, val_images, val_labels, settings, num_classes))
+        record["eval_s"] = time.perf_counter() - eval_start
+        if budget is not None:
+            budget.validated(record["eval_s"])
+        improved = record["val_acc"] is not None and (best_val_acc is None or record["val_acc"] > best_val_acc)
+        if improved:
+            best_val_acc = record["val_acc"]
+        history.append(record)  # whole, confusion included: a lost metrics line is re-written from it
 
-            batch_loss = loss.item()
-            n = len(index)
-            loss_sum += batch_loss * n
-            seen += n
-            # accuracy against each image's dominant label (CutMix keeps the larger share)
-            correct += (logits.argmax(1) == augmented.soft_labels.argmax(1)).sum().item()
-            window_loss += batch_loss
-            window_steps += 1
-            if window_steps == config.log_every or step == epoch_steps - 1:
-                elapsed = time.perf_counter() - epoch_start
-                on_event(
-                    {
-                        "type": "step",
-                        "time": time.time(),
-                        "epoch": epoch + 1,
-                        "step": step + 1,
-                        "steps_per_epoch": steps_per_epoch,
-                        "epoch_steps": epoch_steps,
-                        "global_step": epoch * steps_per_epoch + step + 1,
-                        "train_loss": window_loss / window_steps,
-                        "images_per_s": seen / elapsed,
-                        "eta_s": elapsed / (step + 1) * (epoch_steps - step - 1),
-                        "lr": optimizer.param_groups[0]["lr"],
-                    }
-                )
-                window_loss, window_steps = 0.0, 0
-        if lookahead is not None and epoch + 1 == planned_epochs():
-            lookahead.sync(1.0)  # the run ends on the slow weights
-        train_seconds = time.perf_counter() - epoch_start
-
-        record: dict[str, Any] = {
-            "type": "epoch",
-            "time": time.time(),
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / seen,
-            "train_acc": correct / seen,
-            "val_loss": None,
-            "val_acc": None,
-            "val_error": None,
-            "lr": optimizer.param_groups[0]["lr"],
-            "epoch_s": train_seconds,
-            "images_per_s": seen / train_seconds,
-            "confusion": None,
-        }
-        improved = False
-        if len(val_labels):
-            logits = predict_logits(model, val_images, device, precision=config.precision)
-            preds = logits.argmax(1)
-            val_acc = (preds == val_labels).float().mean().item()
-            record.update(
-                val_loss=F.cross_entropy(logits, val_labels).item(),
-                val_acc=val_acc,
-                val_error=1 - val_acc,
-                confusion=confusion_matrix(val_labels, preds, num_classes).tolist(),
-            )
-            improved = best_val_acc is None or val_acc > best_val_acc
-            if improved:
-                best_val_acc = val_acc
-        record["eval_s"] = time.perf_counter() - epoch_start - train_seconds
-        history.append({k: v for k, v in record.items() if k != "confusion"})
-
-        state = {
-            "format": "cifar-explorer-checkpoint",
-            "version": 1,
-            "config": config.to_dict(),
-            "classes": list(data.classes),
-            "epoch": epoch + 1,
-            "best_val_acc": best_val_acc,
-            "val_acc": record["val_acc"],
-            "history": history,
-            "planned_epochs": planned_epochs(),
-            "planned_steps": plan["steps"],
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "lookahead": None if lookahead is None else lookahead.state_dict(),
-        }
+        state = checkpoint_state(parts, plan, epoch + 1, best_val_acc, history, data.classes)
         save("last", state)
         if improved or not len(val_labels):
             save("best", state)
         on_event(record)  # after the checkpoints: a reported epoch can always be resumed from
         epoch += 1
-    return TrainResult("finished", planned_epochs(), best_val_acc, history)
+    return TrainResult("finished", plan.epochs, best_val_acc, history)
 
 
-def calibrate_budget(
-    config: TrainConfig,
-    plan: dict[str, Any],
-    step: int,
-    steps_per_epoch: int,
-    val_steps: float,
-    run_start: float,
+def train_one_epoch(
+    parts: RunParts,
+    epoch: int,
+    plan: Plan,
+    *,
+    budget: BudgetFitter | None,
     on_event: EventSink,
-) -> None:
-    """Time the first steps, then set how many steps fit into ``config.budget_minutes``.
+    should_stop: Callable[[], bool],
+) -> EpochOutcome:
+    """Train epoch ``epoch`` (0-based) step by step, logging the running loss every ``log_every``.
 
-    Step 0 is warm-up (allocator, kernel selection); the next steps, up to CALIBRATION_STEPS,
-    are timed. Validation costs about a third of a training step per batch (forward only) and
-    runs after every epoch, the last one included. The schedule (warm-up, decay) is then laid over
-    the fitted number of steps; the epoch count is rounded up, the last epoch cut short.
+    A budget may refit the plan after any step (so this epoch may end sooner or later than it
+    began to); the epoch that ends the plan finishes on lookahead's slow weights.
     """
-    now = time.perf_counter()
-    if step == 0 and steps_per_epoch > 1:
-        plan["calibration_start"] = now
-        return
-    if step < min(CALIBRATION_STEPS, steps_per_epoch - 1):
-        return
-    step_s = (now - plan.get("calibration_start", run_start)) / max(1, step)
-    epoch_s = step_s * (steps_per_epoch + val_steps / 3)
-    remaining = config.budget_minutes * 60 - (now - run_start) + step_s * (step + 1)
-    # validation after each epoch, spread over its steps, plus the final one
-    steps = int((remaining - step_s * val_steps / 3) / (epoch_s / steps_per_epoch))
-    plan["steps"] = max(step + 1, min(config.epochs * steps_per_epoch, steps))
-    plan["fitted"] = True
-    on_event(
-        {
-            "type": "budget",
-            "time": time.time(),
-            "budget_minutes": config.budget_minutes,
-            "seconds_per_epoch_estimate": epoch_s,
-            "epochs": math.ceil(plan["steps"] / steps_per_epoch),
-            "steps": plan["steps"],
-        }
-    )
+    config, model = parts.config, parts.model
+    model.train()
+    if hasattr(model, "on_epoch_start"):  # a model whose training changes by epoch (e.g. a freeze) hooks in here
+        model.on_epoch_start(epoch)
+    n_train, spe = len(parts.labels), plan.steps_per_epoch
+    order = torch.randperm(n_train, generator=parts.generator) if config.shuffle else torch.arange(n_train)
+    order = order.to(parts.settings.device)
+    epoch_start = time.perf_counter()
+    loss_sum = correct = 0.0
+    seen = 0
+    window_loss, window_steps = 0.0, 0
+    step = 0
+    while step < plan.epoch_steps(epoch):
+        if should_stop():
+            return EpochOutcome(plan, cancelled=True)
+        index = order[step * parts.batch_size : (step + 1) * parts.batch_size]
+        out = train_step(model, parts.optimizer, parts.pipeline, parts.images[index], parts.labels[index], parts.generator, parts.settings)
+        steps_done = epoch * spe + step + 1
+        if budget is not None:  # before the schedule moves on, so it steps along the fitted length
+            plan = budget.after_step(steps_done, plan)
+        parts.set_lr(steps_done, plan)
+        if parts.lookahead is not None:
+            parts.lookahead.step(steps_done, plan.steps)
+
+        batch_loss = out.loss.item()
+        seen += len(index)
+        loss_sum += batch_loss * len(index)
+        # accuracy against each image's dominant label (CutMix keeps the larger share)
+        correct += (out.logits.argmax(1) == out.soft_labels.argmax(1)).sum().item()
+        window_loss += batch_loss
+        window_steps += 1
+        epoch_steps = plan.epoch_steps(epoch)
+        if window_steps == config.log_every or step == epoch_steps - 1:
+            elapsed = time.perf_counter() - epoch_start
+            on_event(
+                {
+                    "type": "step",
+                    "time": time.time(),
+                    "epoch": epoch + 1,
+                    "step": step + 1,
+                    "steps_per_epoch": spe,
+                    "epoch_steps": epoch_steps,
+                    "global_step": steps_done,
+                    "train_loss": window_loss / window_steps,
+                    "images_per_s": seen / elapsed,
+                    "eta_s": elapsed / (step + 1) * (epoch_steps - step - 1),
+                    "lr": parts.optimizer.param_groups[0]["lr"],
+                }
+            )
+            window_loss, window_steps = 0.0, 0
+        step += 1
+    if parts.lookahead is not None and epoch + 1 == plan.epochs:
+        parts.lookahead.sync(1.0)  # the run ends on the slow weights
+    return EpochOutcome(plan, False, loss_sum, correct, seen, time.perf_counter() - epoch_start)
+
+
+def epoch_record(parts: RunParts, epoch: int, plan: Plan, outcome: EpochOutcome) -> dict[str, Any]:
+    """The epoch's metrics line, before validation fills in its ``val_*`` fields.
+
+    ``epoch_fraction`` is below 1 when a budget cut the epoch short, so curves can draw it at
+    e.g. x = 2.42 rather than 3.
+    """
+    return {
+        "type": "epoch",
+        "time": time.time(),
+        "epoch": epoch + 1,
+        "epoch_fraction": plan.epoch_fraction(epoch),
+        "train_loss": outcome.loss_sum / outcome.seen,
+        "train_acc": outcome.correct / outcome.seen,
+        "lr": parts.optimizer.param_groups[0]["lr"],
+        "epoch_s": outcome.seconds,
+        "images_per_s": outcome.seen / outcome.seconds,
+    }
+
+
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: StepSettings, num_classes: int
+) -> dict[str, Any]:
+    """Validation loss, accuracy, error and confusion counts (all None without validation images)."""
+    if not len(labels):
+        return {"val_loss": None, "val_acc": None, "val_error": None, "confusion": None}
+    logits = predict_logits(model, images, settings.device, precision=settings.precision)
+    preds = logits.argmax(1)
+    val_acc = (preds == labels).float().mean().item()
+    return {
+        "val_loss": F.cross_entropy(logits, labels).item(),
+        "val_acc": val_acc,
+        "val_error": 1 - val_acc,
+        "confusion": confusion_matrix(labels, preds, num_classes).tolist(),
+    }
+
+
+def checkpoint_state(
+    parts: RunParts, plan: Plan, epochs_done: int, best_val_acc: float | None, history: list[dict[str, Any]], classes
+) -> dict[str, Any]:
+    """Everything ``restore`` needs to continue bit-exactly, and what evaluation needs to score."""
+    return {
+        "format": "cifar-explorer-checkpoint",
+        "version": 1,
+        "config": parts.config.to_dict(),
+        "classes": list(classes),
+        "epoch": epochs_done,
+        "best_val_acc": best_val_acc,
+        "val_acc": history[-1]["val_acc"],
+        "history": history,
+        "planned_epochs": plan.epochs,
+        "planned_steps": plan.steps,
+        "model": parts.model.state_dict(),
+        "optimizer": parts.optimizer.state_dict(),
+        "generator": parts.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        # dropout masks and other on-GPU randomness draw from the CUDA generators
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "lookahead": None if parts.lookahead is None else parts.lookahead.state_dict(),
+    }
+
+
+def restore(parts: RunParts, state: dict[str, Any], plan: Plan) -> tuple[int, float | None, list[dict[str, Any]], Plan]:
+    """Load a ``checkpoint_state`` into ``parts``; returns epochs done, best accuracy, history, plan."""
+    parts.model.load_state_dict(state["model"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    parts.generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    cuda_states = state.get("cuda_rng")
+    if cuda_states and torch.cuda.is_available():
+        for device_index, cuda_state in enumerate(cuda_states[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, device_index)
+    steps = state.get("planned_steps", state.get("planned_epochs", parts.config.epochs) * plan.steps_per_epoch)
+    return state["epoch"], state["best_val_acc"], list(state["history"]), Plan(plan.steps_per_epoch, steps)
