@@ -24,13 +24,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cifar_core.cli.runs_cmd",
     "cifar_core.cli.presets_cmd",
     "cifar_core.cli.study_cmd",
+    "cifar_core.cli.export_cmd",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the full parser from every available sub-command module."""
     parser = argparse.ArgumentParser(
-        prog="python -m cifar_core",
+        prog="cifar-explorer",
         description="Train, compare and understand CIFAR-10 classifiers from the command line.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -51,6 +51,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None, help="keep the data order")
     group.add_argument("--train-on-full", action="store_true", default=None, help="train on train+val (final model)")
     group.add_argument("--lookahead", action=argparse.BooleanOptionalAction, default=None, help="slow-weight averaging (the fast recipe's default)")
+    group.add_argument("--sync-bn", dest="sync_batchnorm", action="store_true", default=None,
+                       help="under torchrun: synchronise BatchNorm statistics across processes")
     group.add_argument("--weights", dest="weights_path", default=None, help="ImageNet weights file for mobilenet_v3_large")
     group.add_argument("--no-pretrained", dest="pretrained", action="store_false", default=None, help="random init for mobilenet_v3_large")
     group.add_argument("--resolution", type=int, default=None, help="input size for mobilenet_v3_large (study: 224)")
@@ -69,7 +71,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             values[dest] = getattr(args, dest)
     if args.ops is not None:
         values["augment_ops"] = [op.strip() for op in args.ops.split(",") if op.strip()]
-    for flag in ("shuffle", "train_on_full", "lookahead"):
+    for flag in ("shuffle", "train_on_full", "lookahead", "sync_batchnorm"):
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
     options = dict(values.get("model_options", {}))

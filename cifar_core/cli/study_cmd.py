@@ -34,6 +34,7 @@ from cifar_core.study import (
 )
 from cifar_core.study.definition import PlannedRun, plan_study
 from cifar_core.study.execution import OnStart, RunOne, background_run_one
+from cifar_core.study.ray_backend import check_address, drive_on_ray
 from cifar_core.train.config import STUDY_OPS
 
 
@@ -56,6 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, help="study folder (default <runs root>/studies/<study id>)")
     parser.add_argument("--background", action="store_true", help="launch a detached driver and return")
     parser.add_argument("--max-minutes", type=float, default=None, help="refuse a study estimated to take longer")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="local: one run after another on this machine (default); ray: each run a Ray task")
+    parser.add_argument("--address", default=None, help="Ray cluster address HOST:PORT (default: start a local Ray)")
+    parser.add_argument("--cpus-per-run", type=int, default=1, help="CPUs a Ray task takes when the cluster has no GPU")
     parser.add_argument("--json", action="store_true", help="print machine-readable output")
     add_config_flags(parser)
     parser.set_defaults(func=run_study)
@@ -64,7 +69,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_study(args: argparse.Namespace) -> int:
     if args.worker:
         folder = StudyFolder(args.worker)
-        return 0 if drive(folder, background_run_one(folder)) == "finished" else 1
+        status = folder.raw_status()
+        if status.get("backend") == "ray":
+            state = drive_on_ray(folder, address=status.get("address"), cpus_per_run=status.get("cpus_per_run", 1))
+        else:
+            state = drive(folder, background_run_one(folder))
+        return 0 if state == "finished" else 1
     if args.show or args.cancel:
         folder = find_study(args.show or args.cancel, args.runs_root)
         if args.cancel:
@@ -80,6 +90,8 @@ def start_study(args: argparse.Namespace) -> int:
 
     if args.ablate is not None and args.ops is not None:
         raise ConfigError("--ops sets the base's augmentations, but --ablate replaces them: give only --ablate.")
+    if args.backend == "ray":
+        check_address(args.address)  # before any planning: an unreachable cluster is one sentence
     base = config_from_args(args)
     store = RunStore(args.runs_root)
     ablate = [op.strip() for op in args.ablate.split(",")] if args.ablate is not None else None
@@ -91,6 +103,8 @@ def start_study(args: argparse.Namespace) -> int:
     folder.update_status(estimate_s=estimate.total_s, estimate=estimate.describe())
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print
     say(f"study {study.id}: {len(study.variants)} variant(s) x {len(study.seeds)} seed(s); {estimate.describe()}")
+    if args.backend == "ray":
+        folder.update_status(backend="ray", address=args.address, cpus_per_run=args.cpus_per_run)
     if args.background:
         pid = launch_driver(folder)
         if args.json:
@@ -98,7 +112,11 @@ def start_study(args: argparse.Namespace) -> int:
         else:
             print(f"launched study {study.id} (pid {pid}) in {folder.dir}; follow with: study --show {folder.dir}")
         return 0
-    state = drive(folder, foreground_run_one(say), on_start=announce(say, len(study.runs)))
+    if args.backend == "ray":
+        state = drive_on_ray(folder, address=args.address, cpus_per_run=args.cpus_per_run,
+                             on_start=announce(say, len(study.runs)))
+    else:
+        state = drive(folder, foreground_run_one(say), on_start=announce(say, len(study.runs)))
     code = report(folder, args.json)
     return code if state == "finished" else 1
 

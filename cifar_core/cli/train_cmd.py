@@ -10,9 +10,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from cifar_core.cli.config_flags import add_config_flags, config_from_args
-from cifar_core.runs import RunStore
+from cifar_core.errors import CifarError, ConfigError
+from cifar_core.runs import Run, RunStore
 from cifar_core.runs.progress import progress_from_events
 from cifar_core.runs.process import execute, launch
+from cifar_core.train import TrainConfig
+from cifar_core.train.distributed import World, device_for, join, leave, world_from_env
+from cifar_core.train.distributed import check_config as check_world
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, help="run folder (default: checkpoints/<auto id>)")
     parser.add_argument("--background", action="store_true", help="detach; follow with `runs list`")
     parser.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    parser.add_argument("--resume", action="store_true",
+                        help="with torchrun: go on with the run in --out from its last finished epoch")
     parser.set_defaults(func=run_train)
 
 
@@ -34,6 +40,11 @@ def store_and_id(out: str | None) -> tuple[RunStore, str | None]:
 
 def run_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    world = world_from_env()
+    if world.distributed:
+        return run_distributed(args, config, world)
+    if args.resume:
+        raise ConfigError("--resume is for torchrun; resume a single-process run with `runs resume RUN`.")
     store, run_id = store_and_id(args.out)
     run = store.create(config, run_id)
     if args.background:
@@ -73,3 +84,50 @@ def run_train(args: argparse.Namespace) -> int:
         f"best val_acc {summary['best_val_acc']}, in {run.dir}"
     )
     return 0 if result.status == "finished" else 1
+
+
+def run_distributed(args: argparse.Namespace, config: TrainConfig, world: World) -> int:
+    """One rank of ``torchrun --nproc_per_node N -m cifar_core train ...``: rank 0 keeps the run folder."""
+    import torch.distributed as dist
+
+    from cifar_core.data import load_cifar
+    from cifar_core.device import resolve_device
+    from cifar_core.runs.checkpoint import load_checkpoint
+    from cifar_core.train import train
+
+    if args.background:
+        raise ConfigError("--background cannot be combined with torchrun: torchrun itself keeps the processes.")
+    if args.out is None:
+        raise ConfigError("Under torchrun, name the run folder with --out so every process agrees on it.")
+    device = device_for(world, resolve_device(config.device))
+    check_world(world, config.batch_size, config.budget_minutes, sync_batchnorm=config.sync_batchnorm, device=device)
+    join(world, device)  # before anything is written: a missing rank is one sentence
+    store, run_id = store_and_id(args.out)
+    outcome: list = [None]
+    if world.is_writer:
+        try:
+            run = store.get(run_id) if args.resume else store.create(config, run_id)
+            run.cancel_path.unlink(missing_ok=True)  # a resume goes on past an earlier cancel
+            outcome[0] = str(run.dir)
+        except CifarError as exc:
+            outcome[0] = exc
+    dist.broadcast_object_list(outcome, src=0)
+    if isinstance(outcome[0], Exception):
+        leave(world)
+        raise outcome[0]
+    run = Run(Path(outcome[0]))
+    try:
+        if world.is_writer:
+            result = execute(run, resume=args.resume, exclusive=False)
+            summary = run.summary()
+            if result is None:
+                print(f"error: run {run.id} failed: {summary['error']} (log: {run.log_path})", file=sys.stderr)
+                return 2
+            print(json.dumps(summary) if args.json else f"{run.id}: {summary['state']} on {world.size} processes, "
+                  f"best val_acc {summary['best_val_acc']}, in {run.dir}")
+            return 0 if result.status == "finished" else 1
+        state = load_checkpoint(run.checkpoint_path("last")) if args.resume else None
+        train(config, load_cifar(config.data), resume=state)
+        return 0
+    finally:
+        leave(world)

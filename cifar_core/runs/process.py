@@ -31,6 +31,7 @@ from cifar_core.runs.checkpoint import load_checkpoint, save_checkpoint
 from cifar_core.runs.procfolder import LAUNCH_GRACE_S, FolderGone
 from cifar_core.runs.recovery import reconcile
 from cifar_core.runs.store import ACTIVE_STATES, DAMAGED, Run
+from cifar_core.runs.tensorboard import TensorBoardMirror
 from cifar_core.train import TrainResult, train
 
 HEARTBEAT_S = 2.0
@@ -113,8 +114,11 @@ def execute(
             reconcile(run, state)  # metrics.jsonl and best.pt agree with last.pt whatever the crash point
         run.append_event({"type": "resume" if state else "launch", "time": time.time(), "epoch": state["epoch"] if state else 0})
 
+        mirror = TensorBoardMirror(run.dir)
+
         def emit(event: dict[str, Any]) -> None:
             run.append_event(event)
+            mirror(event)
             if on_event is not None:
                 on_event(event)
 
@@ -127,6 +131,7 @@ def execute(
             resume=state,
             clock_start=clock_start,
         )
+        mirror.close()
         run.update_status(state=result.status, ended=time.time(), best_val_acc=result.best_val_acc)
         return result
     except FolderGone as exc:  # removed by hand: stop, and write nothing anywhere

@@ -51,6 +51,7 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_epochs: float = 0.0
     lookahead: bool = False  # slow-weight averaging every few steps (train/lookahead.py)
+    sync_batchnorm: bool = False  # under torchrun: BatchNorm statistics over every rank's share of a batch
     # data handling
     val_fraction: float = 0.2
     limit: int | None = None
@@ -82,7 +83,7 @@ class TrainConfig:
         _in_range("bias_lr_scale", self.bias_lr_scale, 1e-3, 1000.0)
         _in_range("val_fraction", self.val_fraction, 0.0, 0.9)
         _in_range("warmup_epochs", self.warmup_epochs, 0.0, float(max(self.epochs, 0)))
-        for name in ("shuffle", "lookahead", "train_on_full"):
+        for name in ("shuffle", "lookahead", "train_on_full", "sync_batchnorm"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}.")
         _integer("batch_size", self.batch_size, 2, 8192)

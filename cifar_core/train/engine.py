@@ -24,10 +24,26 @@ from torch import nn
 
 from cifar_core.augment import AugmentPipeline
 from cifar_core.data import CifarData, class_coverage_warnings
+from cifar_core.errors import ConfigError
 from cifar_core.inference import predict_logits, to_model_input
 from cifar_core.metrics import confusion_matrix
 from cifar_core.models import count_parameters
 from cifar_core.train.config import TrainConfig
+from cifar_core.train.distributed import (
+    SINGLE,
+    World,
+    any_rank,
+    augment_generator,
+    device_for,
+    gather_states,
+    join,
+    finish,
+    shard,
+    unwrap,
+    world_from_env,
+    wrap,
+)
+from cifar_core.train.distributed import check_config as check_world
 from cifar_core.train.lookahead import Lookahead
 from cifar_core.train.optim import lr_factor, make_optimizer
 from cifar_core.train.plan import BudgetFitter, Plan
@@ -61,7 +77,9 @@ class RunParts:
     generator: torch.Generator
     images: torch.Tensor  # the training images, uint8 on the device
     labels: torch.Tensor
-    batch_size: int
+    batch_size: int  # the global batch; under torchrun each rank takes its share of it
+    world: World = SINGLE
+    augment_generator: torch.Generator | None = None  # this rank's own under torchrun, else ``generator``
     lookahead: Lookahead | None = None
 
     def set_lr(self, steps_done: int, plan: Plan) -> None:
@@ -99,7 +117,11 @@ def train(
     also pays for the process start and data load before this call; default: now.
     """
     clock_start = time.time() if clock_start is None else clock_start
+    world = world_from_env()
     settings = StepSettings.of(config)
+    settings = settings.replace(device=device_for(world, settings.device))
+    join(world, settings.device)
+    check_world(world, config.batch_size, config.budget_minutes, sync_batchnorm=config.sync_batchnorm, device=settings.device)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     splits = run_splits(config, data)
@@ -117,6 +139,7 @@ def train(
     parts = RunParts(
         config, settings, model, optimizer, [group["lr"] for group in optimizer.param_groups],
         AugmentPipeline(config.augment_config(), num_classes=num_classes), generator, train_images, train_labels, batch_size,
+        world, augment_generator(world, config.seed, generator),
     )
     plan = Plan(steps_per_epoch, config.epochs * steps_per_epoch)
     start_epoch, best_val_acc, history = 0, None, []
@@ -124,7 +147,8 @@ def train(
         start_epoch, best_val_acc, history, plan = restore(parts, resume, plan)
     elif hasattr(model, "init_from_data"):
         model.init_from_data(to_model_input(train_images[:INIT_SAMPLE], settings.device))
-    parts.lookahead = Lookahead(model, resume and resume.get("lookahead")) if config.lookahead else None
+    parts.model = model = wrap(model, world, settings.device, sync_batchnorm=config.sync_batchnorm)
+    parts.lookahead = Lookahead(unwrap(model), resume and resume.get("lookahead")) if config.lookahead else None
     parts.set_lr(start_epoch * steps_per_epoch, plan)
     # a budget replaces config.epochs (then only a cap) once the first steps are timed; a resumed
     # run keeps the plan its checkpoint was made under, so it continues exactly
@@ -147,6 +171,7 @@ def train(
             "start_epoch": start_epoch,
             "synthetic_data": data.is_synthetic,
             "warnings": class_coverage_warnings(train_labels, val_labels, data.classes),
+            "world_size": world.size,
         }
     )
 
@@ -158,7 +183,9 @@ def train(
             return TrainResult("cancelled", epoch, best_val_acc, history)
         record = epoch_record(parts, epoch, plan, outcome)
         eval_start = time.perf_counter()
-        record.update(evaluate(model, val_images, val_labels, settings, num_classes))
+        # under torchrun the ranks hold the same weights: rank 0 alone validates and writes
+        scored = val_labels if world.is_writer else val_labels[:0]
+        record.update(evaluate(unwrap(model), val_images[: len(scored)], scored, settings, num_classes))
         record["eval_s"] = time.perf_counter() - eval_start
         if budget is not None:
             budget.validated(record["eval_s"])
@@ -168,11 +195,16 @@ def train(
         history.append(record)  # whole, confusion included: a lost metrics line is re-written from it
 
         state = checkpoint_state(parts, plan, epoch + 1, best_val_acc, history, data.classes)
+        if not world.is_writer:
+            epoch += 1
+            continue
         save("last", state)
         if improved or not len(val_labels):
             save("best", state)
         on_event(record)  # after the checkpoints: a reported epoch can always be resumed from
         epoch += 1
+    if world.distributed:
+        finish(unwrap(model), world)
     return TrainResult("finished", plan.epochs, best_val_acc, history)
 
 
@@ -203,10 +235,13 @@ def train_one_epoch(
     window_loss, window_steps = 0.0, 0
     step = 0
     while step < plan.epoch_steps(epoch):
-        if should_stop():
+        if any_rank(should_stop(), parts.world, parts.settings.device):  # a cancel seen by rank 0 stops every rank
             return EpochOutcome(plan, cancelled=True)
-        index = order[step * parts.batch_size : (step + 1) * parts.batch_size]
-        out = train_step(model, parts.optimizer, parts.pipeline, parts.images[index], parts.labels[index], parts.generator, parts.settings)
+        index = shard(order[step * parts.batch_size : (step + 1) * parts.batch_size], parts.world)
+        out = train_step(
+            model, parts.optimizer, parts.pipeline, parts.images[index], parts.labels[index],
+            parts.augment_generator or parts.generator, parts.settings,
+        )
         steps_done = epoch * spe + step + 1
         if budget is not None:  # before the schedule moves on, so it steps along the fitted length
             plan = budget.after_step(steps_done, plan)
@@ -297,13 +332,17 @@ def checkpoint_state(
         "history": history,
         "planned_epochs": plan.epochs,
         "planned_steps": plan.steps,
-        "model": parts.model.state_dict(),
+        "model": unwrap(parts.model).state_dict(),
         "optimizer": parts.optimizer.state_dict(),
         "generator": parts.generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         # dropout masks and other on-GPU randomness draw from the CUDA generators
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "lookahead": None if parts.lookahead is None else parts.lookahead.state_dict(),
+        # under torchrun, every rank's own augmentation generator (index = rank); a collective call
+        "augment_generators": gather_states(parts.augment_generator.get_state(), parts.world)
+        if parts.world.distributed else None,
+        "world_size": parts.world.size,
     }
 
 
@@ -312,6 +351,11 @@ def restore(parts: RunParts, state: dict[str, Any], plan: Plan) -> tuple[int, fl
     parts.model.load_state_dict(state["model"])
     parts.optimizer.load_state_dict(state["optimizer"])
     parts.generator.set_state(state["generator"])
+    if parts.world.distributed:
+        saved = state.get("augment_generators") or []
+        if len(saved) != parts.world.size:
+            raise ConfigError(f"This run was checkpointed by {len(saved) or 1} process(es); resume it with as many.")
+        parts.augment_generator.set_state(saved[parts.world.rank])
     torch.set_rng_state(state["torch_rng"])
     cuda_states = state.get("cuda_rng")
     if cuda_states and torch.cuda.is_available():

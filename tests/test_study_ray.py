@@ -1,0 +1,81 @@
+"""Studies on a local Ray: a 2-variant study end to end, a killed worker retried, a bad address refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from cifar_core.cli import main  # noqa: E402
+from cifar_core.errors import RunError  # noqa: E402
+from cifar_core.study import StudyFolder, studies_root  # noqa: E402
+from cifar_core.study.definition import plan_study  # noqa: E402
+from cifar_core.study.ray_backend import check_address, drive_on_ray  # noqa: E402
+from study_support import tiny_base  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+    yield
+    ray.shutdown()
+
+
+def test_two_variant_study_runs_as_ray_tasks(local_ray, tmp_path: Path) -> None:
+    study = plan_study(tiny_base(epochs=1), tmp_path, grid="dropout=0,0.3", seeds=1)
+    folder = StudyFolder.create(studies_root(tmp_path) / study.id, study)
+    assert drive_on_ray(folder) == "finished"
+    results = pd.read_csv(folder.results_path)
+    assert len(results) == 2 and (results["runs_finished"] == 1).all()
+    store = folder.store()
+    for planned in study.runs:
+        run = store.get(planned.run_id)
+        assert run.state == "finished" and len(run.events("epoch")) == 1
+        assert run.raw_status()["pid"] != os.getpid()  # trained in a Ray worker, not here
+    assert folder.status()["backend"] == "ray"
+
+
+def test_killed_worker_is_retried_and_resumes(local_ray, tmp_path: Path) -> None:
+    study = plan_study(tiny_base(epochs=6, limit=600), tmp_path, grid="dropout=0", seeds=1)
+    folder = StudyFolder.create(studies_root(tmp_path) / study.id, study)
+    outcome: dict[str, str] = {}
+    driver = threading.Thread(target=lambda: outcome.update(state=drive_on_ray(folder)))
+    driver.start()
+    run_dir = tmp_path / study.runs[0].run_id
+    deadline = time.time() + 120
+    killed = None
+    while time.time() < deadline and killed is None:
+        status_file, metrics = run_dir / "status.json", run_dir / "metrics.jsonl"
+        if status_file.is_file() and metrics.is_file() and '"type": "epoch"' in metrics.read_text():
+            pid = folder.store().get(study.runs[0].run_id).raw_status()["pid"]
+            os.kill(pid, signal.SIGKILL)
+            killed = pid
+        time.sleep(0.05)
+    assert killed is not None, "the run never finished an epoch"
+    driver.join(timeout=240)
+    assert outcome.get("state") == "finished"
+    run = folder.store().get(study.runs[0].run_id)
+    assert run.state == "finished" and run.raw_status()["pid"] != killed
+    assert [e["type"] for e in run.events() if e["type"] in ("launch", "resume")] == ["launch", "resume"]
+    assert sorted({e["epoch"] for e in run.events("epoch")}) == list(range(1, 7))
+
+
+def test_unreachable_address_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    started = time.time()
+    with pytest.raises(RunError, match="No Ray cluster answers at 127.0.0.1:1"):
+        check_address("127.0.0.1:1")
+    with pytest.raises(RunError, match="is not HOST:PORT"):
+        check_address("nonsense")
+    code = main(["study", "--grid", "dropout=0,0.3", "--data", "synthetic", "--epochs", "1", "--limit", "100",
+                 "--runs-root", str(tmp_path), "--backend", "ray", "--address", "127.0.0.1:1"])
+    assert code == 2 and "No Ray cluster answers" in capsys.readouterr().err
+    assert time.time() - started < 30
+    assert not (tmp_path / "studies").exists()  # refused before anything was written
