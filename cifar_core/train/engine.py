@@ -24,6 +24,7 @@ from cifar_core.device import autocast, memory_format, resolve_device
 from cifar_core.inference import predict_logits, to_model_input
 from cifar_core.models import build_model, count_parameters
 from cifar_core.train.config import TrainConfig
+from cifar_core.train.batches import augmented_batches
 from cifar_core.train.lookahead import Lookahead
 from cifar_core.train.optim import lr_factor, make_optimizer
 from cifar_core.train.splits import run_splits
@@ -77,12 +78,14 @@ def train(
     source = data.splits["train"]
     train_images = source.images[splits.train].to(device)
     train_labels = source.labels[splits.train].to(device)
-    val_images = source.images[splits.val]
+    val_images = source.images[splits.val].to(device)  # on the device once, not copied every epoch
     val_labels = source.labels[splits.val]
     num_classes = len(data.classes)
 
     model = build_model(config.model, dropout=config.dropout, num_classes=num_classes, options=config.model_options)
     model = model.to(device, memory_format=memory_format(device))
+    if config.compile:
+        model.compile()  # in place: state_dict keys stay those of the plain model
     optimizer = make_optimizer(config, model)
     pipeline = AugmentPipeline(config.augment_config(), num_classes=num_classes)
 
@@ -133,19 +136,22 @@ def train(
     epoch = start_epoch
     while epoch < planned_epochs():
         model.train()
+        if hasattr(model, "on_epoch_start"):
+            model.on_epoch_start(epoch)
         order = torch.randperm(n_train, generator=generator) if config.shuffle else torch.arange(n_train)
-        order = order.to(device)
+        batches = augmented_batches(
+            pipeline, train_images, train_labels, order, batch_size, generator, epoch, whole_epoch=config.augment_per_epoch
+        )
         epoch_start = time.perf_counter()
-        loss_sum = correct = seen = 0.0
-        window_loss, window_steps = 0.0, 0
-        for step in range(steps_per_epoch):
+        # running sums stay on the device: reading them (.item()) waits for the GPU, so only log points do
+        loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
+        window_loss, window_steps = torch.zeros((), device=device), 0
+        for step, augmented in zip(range(steps_per_epoch), batches):
             epoch_steps = min(steps_per_epoch, plan["steps"] - epoch * steps_per_epoch)  # a budget may cut the last short
             if step >= epoch_steps:
                 break
             if should_stop():
                 return TrainResult("cancelled", epoch, best_val_acc, history)
-            index = order[step * batch_size : (step + 1) * batch_size]
-            augmented = pipeline(train_images[index], train_labels[index], generator)
             x = to_model_input(augmented.images, device)
             with autocast(device, config.precision):
                 logits = model(x)
@@ -159,12 +165,12 @@ def train(
             if lookahead is not None:
                 lookahead.step(epoch * steps_per_epoch + step + 1, plan["steps"])
 
-            batch_loss = loss.item()
-            n = len(index)
+            batch_loss = loss.detach()
+            n = len(x)
             loss_sum += batch_loss * n
             seen += n
             # accuracy against each image's dominant label (CutMix keeps the larger share)
-            correct += (logits.argmax(1) == augmented.soft_labels.argmax(1)).sum().item()
+            correct += (logits.argmax(1) == augmented.soft_labels.argmax(1)).sum()
             window_loss += batch_loss
             window_steps += 1
             if window_steps == config.log_every or step == epoch_steps - 1:
@@ -178,13 +184,13 @@ def train(
                         "steps_per_epoch": steps_per_epoch,
                         "epoch_steps": epoch_steps,
                         "global_step": epoch * steps_per_epoch + step + 1,
-                        "train_loss": window_loss / window_steps,
+                        "train_loss": window_loss.item() / window_steps,
                         "images_per_s": seen / elapsed,
                         "eta_s": elapsed / (step + 1) * (epoch_steps - step - 1),
                         "lr": optimizer.param_groups[0]["lr"],
                     }
                 )
-                window_loss, window_steps = 0.0, 0
+                window_loss, window_steps = torch.zeros((), device=device), 0
         if lookahead is not None and epoch + 1 == planned_epochs():
             lookahead.sync(1.0)  # the run ends on the slow weights
         train_seconds = time.perf_counter() - epoch_start
@@ -193,8 +199,8 @@ def train(
             "type": "epoch",
             "time": time.time(),
             "epoch": epoch + 1,
-            "train_loss": loss_sum / seen,
-            "train_acc": correct / seen,
+            "train_loss": loss_sum.item() / seen,
+            "train_acc": correct.item() / seen,
             "val_loss": None,
             "val_acc": None,
             "val_error": None,
@@ -204,7 +210,8 @@ def train(
             "confusion": None,
         }
         improved = False
-        if len(val_labels):
+        last_epoch = epoch + 1 == planned_epochs()
+        if len(val_labels) and ((epoch + 1) % config.val_every == 0 or last_epoch):
             logits = predict_logits(model, val_images, device, precision=config.precision)
             preds = logits.argmax(1)
             val_acc = (preds == val_labels).float().mean().item()
@@ -219,6 +226,10 @@ def train(
                 best_val_acc = val_acc
         record["eval_s"] = time.perf_counter() - epoch_start - train_seconds
         history.append({k: v for k, v in record.items() if k != "confusion"})
+        if (epoch + 1) % config.checkpoint_every and not last_epoch:  # benchmark recipes opt out of per-epoch checkpoints
+            on_event(record)
+            epoch += 1
+            continue
 
         state = {
             "format": "cifar-explorer-checkpoint",
