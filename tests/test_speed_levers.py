@@ -103,7 +103,7 @@ def test_orthogonalise_pushes_singular_values_towards_one_like_torch_muon():
     reference = getattr(getattr(torch.optim, "_muon", None), "_zeropower_via_newtonschulz", None)
     if reference is not None:  # torch's own Muon (2-D only) computes the same map
         ours, theirs = orthogonalise(matrix, steps=5).float(), reference(matrix, (3.4445, -4.7750, 2.0315), 5, 1e-7).float()
-        assert (ours - theirs).norm() / theirs.norm() < 0.05  # bf16 products in another order: a few percent
+        assert (ours - theirs).norm() / theirs.norm() < 0.01  # the same products (identical on torch 2.14)
     assert orthogonalise(matrix.T, steps=5).shape == (72, 16)
 
 
@@ -201,3 +201,24 @@ def test_new_speed_fields_are_validated():
         fast_config(checkpoint_every=0)
     with pytest.raises(ConfigError, match="compile must be true or false"):
         fast_config(compile="yes")
+
+
+def test_the_gpu_preset_trains_on_the_cpu_at_tiny_size_checking_and_saving_only_at_the_end(synthetic):
+    from cifar_core.presets import get_preset
+
+    preset = get_preset("airbench_gpu")
+    options = {**preset.values["model_options"], "widths": [8, 16, 16]}
+    config = preset.config(data="synthetic", limit=400, epochs=4, batch_size=64, device="cpu", model_options=options)
+    assert config.muon_lr and config.augment_per_epoch and config.augment_config().ops[0].params == {"alternate": True}
+    result, epochs, saved = run(config, synthetic)
+    assert result.status == "finished" and [e["val_acc"] is not None for e in epochs] == [False, False, False, True]
+    assert {(name, epoch) for name, epoch, _ in saved} == {("last", 4), ("best", 4)}
+    assert set(saved[0][2]["optimizer"]) == {"parts"}  # SGD and Muon states, both checkpointed
+
+
+@pytest.mark.slow
+def test_a_compiled_model_trains_to_the_same_kind_of_result(synthetic):
+    _, plain, _ = run(fast_config(epochs=1), synthetic)
+    _, compiled, saved = run(fast_config(epochs=1, compile=True), synthetic)
+    assert abs(compiled[0]["train_loss"] - plain[0]["train_loss"]) < 0.05
+    assert not any(key.startswith("_orig_mod") for key in saved[0][2]["model"])  # checkpoints load into a plain model

@@ -36,9 +36,9 @@ def orthogonalise(matrix: torch.Tensor, steps: int = MUON_NS_STEPS, eps: float =
     if tall:
         x = x.T
     x = x / x.norm().clamp(min=eps)
-    for _ in range(steps):
+    for _ in range(steps):  # x <- a x + (b G + c G^2) x with G = x x^T, in three fused products (few launches)
         gram = x @ x.T
-        x = a * x + (b * gram + c * gram @ gram) @ x
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
     return x.T if tall else x
 
 
