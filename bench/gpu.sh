@@ -44,4 +44,4 @@ for entry in $SECTION_LIMITS; do
     tail -n 5 "$OUT_DIR/log.txt" >&2
   fi
 done
-python3 bench/gpu_bench.py summary --out "$OUT_DIR"
+python3 bench/gpu_summary.py "$OUT_DIR"

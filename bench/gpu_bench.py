@@ -1,8 +1,8 @@
-"""One section of the GPU measurement (issue 16), or the summary of all of them; run by bench/gpu.sh.
+"""One section of the GPU measurement (issue 16); bench/gpu.sh runs them all.
 
 Each section runs in its own process (gpu.sh gives it a timeout) and appends JSON lines as it
 goes: every training run to ``runs.jsonl``, its own summary to ``sections.jsonl``, so a killed
-section still leaves what it finished. ``summary`` prints one JSON object from those files.
+section still leaves what it finished; ``gpu_summary.py`` makes one JSON object of those files.
 
 Split: the shared 50,000 training images, a fixed stratified 45,000/5,000 train/validation split
 (split seed 0) for the fast recipes, the study's 80/20 split for ``study_cnn``. Times are
@@ -12,7 +12,6 @@ loaded, as the records' own timers have it), the first run of a process is repor
 TTA = mirror + one-pixel shifts (``flip_shift``), scored after training and timed apart.
 
   python bench/gpu_bench.py SECTION --data PATH --out DIR [--smoke]
-  python bench/gpu_bench.py summary --out DIR
 """
 
 from __future__ import annotations
@@ -34,14 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from time_to_accuracy import run_once  # noqa: E402
 
 from cifar_core.augment import AugmentPipeline  # noqa: E402
-from cifar_core.augment.mix import one_hot  # noqa: E402
 from cifar_core.data import load_cifar  # noqa: E402
 from cifar_core.device import autocast  # noqa: E402
 from cifar_core.inference import to_model_input  # noqa: E402
 from cifar_core.models import build_model  # noqa: E402
 from cifar_core.presets import get_preset  # noqa: E402
 from cifar_core.train import TrainConfig, train  # noqa: E402
-from cifar_core.train.engine import soft_cross_entropy  # noqa: E402
 
 GOAL = {"val_tta": 0.906, "wall_s": 2.0}
 # each lever of the records, as config changes: switched on from fast_wide, off from airbench_gpu
@@ -230,7 +227,7 @@ def _step_rate(bench: Bench, model: str, options: dict, batch: int, precision: s
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
     split = bench.data.splits["train"]
     x = to_model_input(split.images[:batch], device).contiguous(memory_format=layout)
-    targets = one_hot(split.labels[:batch], 10).to(device)
+    targets = split.labels[:batch].to(device)
     warmup = 1 if bench.smoke else 3
     for step in range(warmup + steps):
         if step == warmup:
@@ -239,7 +236,7 @@ def _step_rate(bench: Bench, model: str, options: dict, batch: int, precision: s
             start = time.perf_counter()
         with autocast(device, precision):
             logits = net(x)
-        loss = soft_cross_entropy(logits, targets)
+        loss = torch.nn.functional.cross_entropy(logits.float(), targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -303,7 +300,7 @@ def section_study_cnn_speed(bench: Bench) -> dict:
 
 def section_mobilenet(bench: Bench) -> dict:
     """MobileNetV3-Large at 224 px (resized on the device inside the model): seconds per 40k-image epoch."""
-    resolution, steps = (64, 2) if bench.smoke else (224, 20)
+    resolution, steps = (32, 1) if bench.smoke else (224, 20)
     options = {"pretrained": False, "resolution": resolution}
     variants = {
         "bf16_channels_last_b64": (64, "bf16", True, False),
@@ -352,40 +349,13 @@ SECTIONS = {
 }
 
 
-def summary(out: Path) -> dict:
-    """One object: every finished section's summary, the partial ones, and what failed."""
-    report: dict = {"sections": {}, "partial": {}, "failed": []}
-    for name in ("sections.jsonl", "failures.jsonl"):
-        path = out / name
-        for line in path.read_text().splitlines() if path.exists() else []:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if name == "failures.jsonl":
-                report["failed"].append(record)
-            elif record.get("status") == "ok":
-                report["sections"][record["section"]] = {"seconds": record["seconds"], **record["summary"]}
-            else:
-                report["partial"][record["section"]] = record["summary"]
-    for done in report["sections"]:
-        report["partial"].pop(done, None)
-    env = report["sections"].pop("env", {})
-    return {"card": env.get("card"), "torch": env.get("torch"), "env": env, **report}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("section", choices=[*SECTIONS, "summary"])
+    parser.add_argument("section", choices=list(SECTIONS))
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", required=True)
     parser.add_argument("--smoke", action="store_true", help="every section at tiny size on the CPU")
     args = parser.parse_args()
-    if args.section == "summary":
-        report = summary(Path(args.out))
-        (Path(args.out) / "summary.json").write_text(json.dumps(report, indent=2))
-        print(json.dumps(report, separators=(",", ":")))  # compact: the device run returns only the output's tail
-        return
     started = time.perf_counter()
     bench = Bench(args)
     bench.finish(SECTIONS[args.section](bench), started)
