@@ -3,14 +3,15 @@
 #   bash bench/gpu.sh PATH/TO/cifar10-jpg-train.tar.gz [--smoke]
 # Each section runs in its own process under its own timeout, most valuable first; a failed or
 # timed-out section is recorded in failures.jsonl and the next one runs. JSON lines go to
-# $OUT_DIR (default $OUT, else artifacts/bench) as they are made: runs.jsonl (every training run),
+# $OUT_DIR (default $OUT, else a new artifacts/bench/gpu-TIME) as they are made: runs.jsonl (every training run),
 # sections.jsonl (each section's summary), log.txt (stderr); the last line on stdout is ONE JSON
-# summary (also summary.json). --smoke runs every section at tiny size on the CPU (a few minutes).
+# summary (also summary.json). --smoke runs every section at tiny size on the CPU (a few minutes on
+# an idle machine), all but compile (a CPU compile takes minutes; compile=True is a one-line path).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:?usage: bash bench/gpu.sh PATH/TO/cifar10-jpg-train.tar.gz [--smoke]}
 SMOKE=${2:-}
-OUT_DIR=${OUT_DIR:-${OUT:-artifacts/bench}}
+OUT_DIR=${OUT_DIR:-${OUT:-artifacts/bench/gpu-$(date +%Y%m%d-%H%M%S)}}  # $OUT: a device run's folder
 BUDGET_S=${GPU_BENCH_BUDGET_S:-450}  # all sections together; the summary needs a few seconds more
 mkdir -p "$OUT_DIR"
 # the decoded-image cache outside $OUT_DIR (only a few files come back from a device run)
