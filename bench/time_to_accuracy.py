@@ -38,34 +38,37 @@ from cifar_core.train import train  # noqa: E402
 
 
 def run_once(preset: str, data, seed: int, targets: list[float], device: str, overrides: dict) -> dict:
-    config = get_preset(preset).config(data=data.source, val_fraction=0.1, seed=seed, split_seed=0, device=device, **overrides)
+    fixed = {"data": data.source, "val_fraction": 0.1, "seed": seed, "split_seed": 0, "device": device}
+    config = get_preset(preset).config(**{**fixed, **overrides})
     events: list[dict] = []
     saved: dict = {}
+    target_device = resolve_device(device)
+    _synchronize(target_device)
     wall_start = time.perf_counter()
     result = train(config, data, on_event=events.append, save=saved.__setitem__)
+    _synchronize(target_device)
     wall = time.perf_counter() - wall_start
     start = next(e["time"] for e in events if e["type"] == "start")
     epochs = [e for e in events if e["type"] == "epoch"]
     reached = {}
     for target in targets:
-        hit = next((e for e in epochs if e["val_acc"] >= target), None)
+        hit = next((e for e in epochs if e["val_acc"] is not None and e["val_acc"] >= target), None)
         reached[f"{target:.2f}"] = None if hit is None else round(hit["time"] - start, 1)
     # TTA score of the final weights on the same validation images
     payload = saved["last"]
     model = build_model(config.model, dropout=config.dropout, options=config.model_options)
     model.load_state_dict(payload["model"])
-    target_device = resolve_device(device)
     loaded = LoadedModel(model.to(target_device), config, data.classes, payload["epoch"], target_device)
     images, labels, indices = split_images(config, data, "val")
     tta = {}
     for mode in ("flip", "flip_shift"):
         tta_start = time.perf_counter()
-        tta[mode] = {"val_acc": evaluate(loaded, images, labels, indices, tta=mode).accuracy, "seconds": round(time.perf_counter() - tta_start, 1)}
+        tta[mode] = {"val_acc": evaluate(loaded, images, labels, indices, tta=mode).accuracy, "seconds": round(time.perf_counter() - tta_start, 2)}
     return {
         "recipe": preset,
         "seed": seed,
         "epochs": len(epochs),
-        "wall_s": round(wall, 1),
+        "wall_s": round(wall, 3),
         "final_val_acc": epochs[-1]["val_acc"],
         "final_val_acc_tta": tta["flip_shift"]["val_acc"],
         "tta": tta,
@@ -73,6 +76,12 @@ def run_once(preset: str, data, seed: int, targets: list[float], device: str, ov
         "time_to": reached,
         "curve": [{"epoch": e["epoch"], "s": round(e["time"] - start, 1), "val_acc": e["val_acc"]} for e in epochs],
     }
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a wall-clock reading covers it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def summarise(runs: list[dict], targets: list[float]) -> dict:

@@ -32,7 +32,10 @@ def test_op_names_are_the_standard_then_the_mix_ops() -> None:
         ("resized_crop", 0.5, {"ratio": [2.0, 1.0]}, "Bad resized_crop parameter ratio"),
         ("translate", 0.5, {"translate": [0.1]}, "Bad translate parameter translate"),
         ("translate", 0.5, {"translate": [0.1, 1.5]}, "Bad translate parameter translate"),
-        ("hflip", 0.5, {"p": 1}, "allowed: none"),
+        ("hflip", 0.5, {"p": 1}, "allowed: alternate"),
+        ("hflip", 0.5, {"alternate": 1}, "alternate: 1 is not true or false"),
+        ("translate", 1.0, {"padding": "wrap"}, "padding: .wrap. is not one of zeros, reflect"),
+        ("translate", 1.0, {"padding": "reflect", "translate": [0.1, 0.6]}, "at most half the image"),
         ("cutout", 0.5, {"size": 0}, "Bad cutout parameter size"),
         ("cutout", 0.5, {"size": 4.5}, "Bad cutout parameter size"),
         ("cutmix", 0.5, {"alpha": 0}, "Bad cutmix parameter alpha"),
@@ -63,7 +66,8 @@ def test_defaults_are_the_study_settings() -> None:
     resolved = {op.name: op.resolved() for op in AugmentConfig.study(1, 1, ops=OP_NAMES).ops}
     assert resolved["rotation"] == {"angles": (90.0, 180.0, 270.0), "degrees": None}
     assert resolved["resized_crop"] == {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3)}
-    assert resolved["translate"] == {"translate": (0.1, 0.4)}
+    assert resolved["translate"] == {"translate": (0.1, 0.4), "padding": "zeros"}  # the study filled the border black
+    assert resolved["hflip"] == {"alternate": False}
     assert resolved["cutmix"] == {"alpha": 0.3}
 
 

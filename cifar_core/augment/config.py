@@ -65,6 +65,21 @@ def _pixels(value: Any) -> int:
     return value
 
 
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not true or false")
+    return value
+
+
 # Per op: parameter name -> (default, checker returning the normalised value). A default of None
 # means "off unless given".
 _PARAMS: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
@@ -73,8 +88,8 @@ _PARAMS: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "scale": ((0.08, 1.0), _pair(0.0, 1.0, low_open=True)),
         "ratio": ((3 / 4, 4 / 3), _pair(0.0, 100.0, low_open=True)),
     },
-    "translate": {"translate": ((0.1, 0.4), _pair(0.0, 1.0))},
-    "hflip": {},
+    "translate": {"translate": ((0.1, 0.4), _pair(0.0, 1.0)), "padding": ("zeros", _one_of("zeros", "reflect"))},
+    "hflip": {"alternate": (False, _flag)},
     "cutout": {"size": (16, _pixels)},
     "cutmix": {"alpha": (0.3, _positive(100.0))},
     "mixup": {"alpha": (0.3, _positive(100.0))},
@@ -88,8 +103,10 @@ class OpConfig:
     ``params`` keeps exactly what the user gave (so configs round-trip unchanged); ``resolved``
     merges in the defaults. Parameters: rotation ``angles`` (list, default [90, 180, 270]) or
     ``degrees`` ([lo, hi], uniform arbitrary angle); resized_crop ``scale`` and ``ratio``;
-    translate ``translate`` ([tx, ty] fractions of width and height); cutout ``size`` (pixels);
-    cutmix and mixup ``alpha`` (Beta parameter).
+    translate ``translate`` ([tx, ty] fractions of width and height) and ``padding`` (``zeros``:
+    black border, ``reflect``: the image mirrored at its edge, up to half the image); hflip
+    ``alternate`` (each image mirrored on every other epoch, ``p`` ignored: see the pipeline);
+    cutout ``size`` (pixels); cutmix and mixup ``alpha`` (Beta parameter).
     """
 
     name: str
@@ -125,6 +142,8 @@ class OpConfig:
                 resolved[key] = None if value is None else check(value)
             except ValueError as exc:
                 raise ConfigError(f"Bad {self.name} parameter {key}: {exc}.") from None
+        if self.name == "translate" and resolved["padding"] == "reflect" and max(resolved["translate"]) > 0.5:
+            raise ConfigError("translate with reflect padding shifts by at most half the image (translate up to 0.5).")
         return resolved
 
 

@@ -121,21 +121,38 @@ def _antialias_weights(start: Tensor, length: Tensor, in_size: int, out_size: in
     return weights.div_(weights.sum(dim=-1, keepdim=True))
 
 
-def translate(images: Tensor, shifts: Tensor) -> Tensor:
+PADDING_MODES = ("zeros", "reflect")
+
+
+def translate(images: Tensor, shifts: Tensor, padding_mode: str = "zeros") -> Tensor:
     """Shift image ``b`` right by ``shifts[b, 0]`` and down by ``shifts[b, 1]`` whole pixels.
 
-    Matches torchvision's ``affine`` with ``angle=0``, an integer ``translate``, nearest
-    interpolation and fill 0, as one gather with exact copies (no resampling).
+    ``zeros`` matches torchvision's ``affine`` with ``angle=0``, an integer ``translate``, nearest
+    interpolation and fill 0. ``reflect`` fills the uncovered border with the image mirrored at its
+    edge (the edge pixel not repeated, as ``torch.nn.functional.pad(mode="reflect")``), the speed
+    records' padding: no black bars for the network to learn about. Either is one gather with exact
+    copies (no resampling); reflect needs shifts smaller than the image.
     """
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode must be one of {', '.join(PADDING_MODES)}; got {padding_mode!r}.")
     count, channels, height, width = images.shape
     shifts = shifts.to(device=images.device, dtype=torch.long)
     src_y = torch.arange(height, device=images.device).view(1, -1) - shifts[:, 1:2]
     src_x = torch.arange(width, device=images.device).view(1, -1) - shifts[:, 0:1]
+    if padding_mode == "reflect":
+        src_y, src_x = _reflect(src_y, height), _reflect(src_x, width)
     valid = ((src_y >= 0) & (src_y < height)).unsqueeze(2) & ((src_x >= 0) & (src_x < width)).unsqueeze(1)
     source = src_y.clamp(0, height - 1).unsqueeze(2) * width + src_x.clamp(0, width - 1).unsqueeze(1)
     flat_index = source.view(count, 1, height * width).expand(count, channels, height * width)
     moved = images.reshape(count, channels, height * width).gather(2, flat_index).view_as(images)
-    return moved.masked_fill(~valid.unsqueeze(1), 0)
+    return moved if padding_mode == "reflect" else moved.masked_fill(~valid.unsqueeze(1), 0)
+
+
+def _reflect(index: Tensor, size: int) -> Tensor:
+    """Mirror out-of-range indices at the edges (-1 -> 1, size -> size - 2); valid for |shift| < size."""
+    if size == 1:
+        return torch.zeros_like(index)
+    return (size - 1) - ((size - 1) - index.abs()).abs()
 
 
 def hflip(images: Tensor) -> Tensor:

@@ -69,7 +69,7 @@ def _resized_crop(images: Tensor, params: dict[str, Any], generator: torch.Gener
 def _translate(images: Tensor, params: dict[str, Any], generator: torch.Generator) -> tuple[Tensor, Describe]:
     height, width = images.shape[-2:]
     shifts = sample_translations(len(images), height, width, params["translate"], generator)
-    return F.translate(images, shifts), lambda: [{"op": "translate", "shift": shift} for shift in shifts.tolist()]
+    return F.translate(images, shifts, params["padding"]), lambda: [{"op": "translate", "shift": shift} for shift in shifts.tolist()]
 
 
 def _hflip(images: Tensor, params: dict[str, Any], generator: torch.Generator) -> tuple[Tensor, Describe]:

@@ -18,7 +18,7 @@ from torch import Tensor
 from cifar_core.augment.config import MIX_OPS, AugmentConfig
 from cifar_core.augment.mix import one_hot
 from cifar_core.augment.ops import MIX_RUNNERS, STANDARD_RUNNERS, Describe, Partners
-from cifar_core.augment.sampling import sample_apply_mask, sample_partners
+from cifar_core.augment.sampling import alternate_flip_mask, sample_apply_mask, sample_partners
 from cifar_core.errors import ConfigError
 
 
@@ -72,8 +72,14 @@ class AugmentPipeline:
         *,
         record: bool = False,
         pool: tuple[Tensor, Tensor] | None = None,
+        indices: Tensor | None = None,
+        epoch: int = 0,
     ) -> AugmentResult:
-        """Augment ``images`` ``[B, C, H, W]`` with integer ``labels`` ``[B]``; inputs are not modified."""
+        """Augment ``images`` ``[B, C, H, W]`` with integer ``labels`` ``[B]``; inputs are not modified.
+
+        ``indices`` (each image's position in the training set, default ``0..B-1``) and ``epoch``
+        matter only to an alternating flip, which mirrors an image on every other epoch.
+        """
         _check_batch(images, labels)
         if pool is not None:
             _check_pool(pool, images)
@@ -82,7 +88,12 @@ class AugmentPipeline:
         entries: list[list[dict[str, Any]]] | None = [[] for _ in range(count)] if record else None
 
         for name, p, params in self._standard:
-            chosen = sample_apply_mask(count, p, generator).nonzero().squeeze(1)
+            if name == "hflip" and params["alternate"]:
+                positions = torch.arange(count) if indices is None else indices.cpu()
+                mask = alternate_flip_mask(positions, epoch, generator.initial_seed())
+            else:
+                mask = sample_apply_mask(count, p, generator)
+            chosen = mask.nonzero().squeeze(1)
             if chosen.numel():
                 index = chosen.to(images.device)
                 changed, describe = STANDARD_RUNNERS[name](images.index_select(0, index), params, generator)

@@ -21,6 +21,20 @@ def sample_apply_mask(count: int, p: float, generator: torch.Generator) -> Tenso
     return torch.rand(count, generator=generator, device=generator.device) < p
 
 
+def alternate_flip_mask(indices: Tensor, epoch: int, seed: int) -> Tensor:
+    """Bool ``[count]``: whether each image, named by its index in the training set, is mirrored in ``epoch``.
+
+    The speed records' alternating flip: a fixed pseudo-random half of the images (chosen by an
+    integer hash of index and seed) is mirrored on even epochs, the other half on odd ones,
+    so every image is seen both ways in every pair of epochs instead of by chance.
+    """
+    mask32 = 0xFFFFFFFF
+    mixed = (indices.to(torch.int64) + (seed & mask32) * 0x9E3779B1) & mask32
+    for _ in range(2):  # a 32-bit integer hash (two multiply-xorshift rounds)
+        mixed = ((mixed >> 16) ^ mixed) * 0x45D9F3B & mask32
+    return (((mixed >> 16) ^ mixed) & 1).bool() ^ bool(epoch % 2)
+
+
 def sample_choice(values: Sequence[float], count: int, generator: torch.Generator) -> Tensor:
     """Float64 ``[count]`` drawn uniformly from ``values`` (e.g. the allowed rotation angles)."""
     table = torch.tensor(list(values), dtype=torch.float64, device=generator.device)

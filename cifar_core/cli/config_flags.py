@@ -38,6 +38,9 @@ FIELD_FLAGS: dict[str, tuple[str, type, str]] = {
     "device": ("--device", str, "auto, cpu, cuda or mps"),
     "precision": ("--precision", str, "auto (bf16 where native), fp32 or bf16"),
     "log_every": ("--log-every", int, "steps between running-loss events"),
+    "muon_lr": ("--muon-lr", float, "train conv filters with Muon at this learning rate (off by default)"),
+    "val_every": ("--val-every", int, "validate every N epochs (and after the last)"),
+    "checkpoint_every": ("--checkpoint-every", int, "write checkpoints every N epochs (and after the last); a crash loses up to N-1 epochs"),
 }
 
 
@@ -53,6 +56,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--lookahead", action=argparse.BooleanOptionalAction, default=None, help="slow-weight averaging (the fast recipe's default)")
     group.add_argument("--sync-bn", dest="sync_batchnorm", action="store_true", default=None,
                        help="under torchrun: synchronise BatchNorm statistics across processes")
+    group.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (one-off compile time)")
+    group.add_argument(
+        "--augment-per-epoch", action=argparse.BooleanOptionalAction, default=None,
+        help="augment the whole training set once per epoch (faster on a GPU)",
+    )
     group.add_argument("--weights", dest="weights_path", default=None, help="ImageNet weights file for mobilenet_v3_large")
     group.add_argument("--no-pretrained", dest="pretrained", action="store_false", default=None, help="random init for mobilenet_v3_large")
     group.add_argument("--resolution", type=int, default=None, help="input size for mobilenet_v3_large (study: 224)")
@@ -71,7 +79,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             values[dest] = getattr(args, dest)
     if args.ops is not None:
         values["augment_ops"] = [op.strip() for op in args.ops.split(",") if op.strip()]
-    for flag in ("shuffle", "train_on_full", "lookahead", "sync_batchnorm"):
+    for flag in ("shuffle", "train_on_full", "lookahead", "sync_batchnorm", "compile", "augment_per_epoch"):
         if getattr(args, flag) is not None:
             values[flag] = getattr(args, flag)
     options = dict(values.get("model_options", {}))

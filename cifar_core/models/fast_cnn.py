@@ -19,6 +19,10 @@ Ideas taken from the CIFAR-10 speed-record nets (airbench), restated here:
   of each conv start as the identity, so the untrained network already passes the whitened image
   through and early gradients are informative.
 
+* **The whitening bias trained only at first** (``whiten_bias_epochs=N``): the frozen whitening
+  filters keep a trainable bias; the records train it for the first epochs only, then freeze it
+  (``on_epoch_start``, which the engine calls before every epoch, switches its gradient off).
+
 ``dropout`` is accepted for interface compatibility and applied before the head (0 by default in
 its preset: the recipe regularises with augmentation and label smoothing instead).
 """
@@ -77,8 +81,10 @@ class FastCNN(nn.Module):
         *,
         dirac_init: bool = False,
         train_bn_scale: bool = True,
+        whiten_bias_epochs: int | None = None,
     ):
         super().__init__()
+        self.whiten_bias_epochs = whiten_bias_epochs
         self.preprocess = Preprocess(CIFAR10_MEAN, CIFAR10_STD)
         self.whiten = nn.Conv2d(3, 2 * PATCH_DIM, WHITEN_KERNEL, bias=True)
         self.whiten.weight.requires_grad_(False)
@@ -101,6 +107,11 @@ class FastCNN(nn.Module):
         filters = filters.view(PATCH_DIM, 3, WHITEN_KERNEL, WHITEN_KERNEL)
         self.whiten.weight.copy_(torch.cat([filters, -filters]))
 
+    def on_epoch_start(self, epoch: int) -> None:
+        """Train the whitening bias only in epochs ``0 .. whiten_bias_epochs - 1`` (0-based)."""
+        if self.whiten_bias_epochs is not None:
+            self.whiten.bias.requires_grad_(epoch < self.whiten_bias_epochs)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.gelu(self.whiten(self.preprocess(x)))
         x = self.groups(x)
@@ -115,6 +126,7 @@ def build_fast_cnn(
     widths: Sequence[int] = (64, 256, 256),
     dirac_init: bool = False,
     train_bn_scale: bool = True,
+    whiten_bias_epochs: int | None = None,
 ) -> nn.Module:
     """Build the fast recipe's network; call ``init_from_data`` before training."""
     if len(widths) != 3 or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 4096 for w in widths):
@@ -122,4 +134,10 @@ def build_fast_cnn(
     for name, value in (("dirac_init", dirac_init), ("train_bn_scale", train_bn_scale)):
         if not isinstance(value, bool):
             raise ConfigError(f"fast_cnn option {name} must be true or false; got {value!r}.")
-    return FastCNN(dropout, num_classes, tuple(widths), dirac_init=dirac_init, train_bn_scale=train_bn_scale)
+    if whiten_bias_epochs is not None and (
+        isinstance(whiten_bias_epochs, bool) or not isinstance(whiten_bias_epochs, int) or not 0 <= whiten_bias_epochs <= 10_000
+    ):
+        raise ConfigError(f"fast_cnn option whiten_bias_epochs must be a whole number of epochs (0 or more); got {whiten_bias_epochs!r}.")
+    return FastCNN(
+        dropout, num_classes, tuple(widths), dirac_init=dirac_init, train_bn_scale=train_bn_scale, whiten_bias_epochs=whiten_bias_epochs
+    )

@@ -42,7 +42,7 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
             "fast_cnn",
             build_fast_cnn,
             "Speed-record style net: frozen whitening layer, 3 BN-GELU conv groups, max-pool head.",
-            ("widths", "dirac_init", "train_bn_scale"),
+            ("widths", "dirac_init", "train_bn_scale", "whiten_bias_epochs"),
         ),
     )
 }

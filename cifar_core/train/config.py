@@ -52,6 +52,13 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     lookahead: bool = False  # slow-weight averaging every few steps (train/lookahead.py)
     sync_batchnorm: bool = False  # under torchrun: BatchNorm statistics over every rank's share of a batch
+    muon_lr: float | None = None  # conv filters trained with Muon at this learning rate (train/optim.py); None: off
+    muon_momentum: float = 0.6
+    # speed (results are the same in distribution, not bit for bit, when switched)
+    augment_per_epoch: bool = False  # augment the whole training set once per epoch in one batched call
+    compile: bool = False  # torch.compile the model (a one-off compilation first)
+    val_every: int = 1  # validate every N epochs (and always after the last)
+    checkpoint_every: int = 1  # write last.pt/best.pt every N epochs (and always after the last): opt-in for benchmarks
     # data handling
     val_fraction: float = 0.2
     limit: int | None = None
@@ -83,7 +90,7 @@ class TrainConfig:
         _in_range("bias_lr_scale", self.bias_lr_scale, 1e-3, 1000.0)
         _in_range("val_fraction", self.val_fraction, 0.0, 0.9)
         _in_range("warmup_epochs", self.warmup_epochs, 0.0, float(max(self.epochs, 0)))
-        for name in ("shuffle", "lookahead", "train_on_full", "sync_batchnorm"):
+        for name in ("shuffle", "lookahead", "train_on_full", "sync_batchnorm", "augment_per_epoch", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}.")
         _integer("batch_size", self.batch_size, 2, 8192)
@@ -92,6 +99,11 @@ class TrainConfig:
         if self.split_seed is not None:
             _integer("split_seed", self.split_seed, 0, 2**31 - 1)
         _integer("log_every", self.log_every, 1, 100_000)
+        _integer("val_every", self.val_every, 1, 10_000)
+        _integer("checkpoint_every", self.checkpoint_every, 1, 10_000)
+        if self.muon_lr is not None:
+            _in_range("muon_lr", self.muon_lr, 1e-6, 10.0)
+        _in_range("muon_momentum", self.muon_momentum, 0.0, 0.999)
         if self.budget_minutes is not None:
             _in_range("budget_minutes", self.budget_minutes, 0.05, 24 * 60)
         if self.limit is not None:

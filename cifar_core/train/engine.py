@@ -28,6 +28,7 @@ from cifar_core.errors import ConfigError
 from cifar_core.inference import predict_logits, to_model_input
 from cifar_core.metrics import confusion_matrix
 from cifar_core.models import count_parameters
+from cifar_core.train.batches import augmented_batches
 from cifar_core.train.config import TrainConfig
 from cifar_core.train.distributed import (
     SINGLE,
@@ -128,10 +129,13 @@ def train(
     source = data.splits["train"]
     train_images = source.images[splits.train].to(settings.device)
     train_labels = source.labels[splits.train].to(settings.device)
-    val_images, val_labels = source.images[splits.val], source.labels[splits.val]
+    val_images = source.images[splits.val].to(settings.device)  # on the device once, not copied every epoch
+    val_labels = source.labels[splits.val]
     num_classes = len(data.classes)
 
     model = build_training_model(config, num_classes, settings)
+    if config.compile:
+        model.compile()  # in place: state_dict keys stay those of the plain model
     optimizer = make_optimizer(config, model)
     n_train = len(train_labels)
     batch_size = min(config.batch_size, n_train)
@@ -183,8 +187,11 @@ def train(
             return TrainResult("cancelled", epoch, best_val_acc, history)
         record = epoch_record(parts, epoch, plan, outcome)
         eval_start = time.perf_counter()
-        # under torchrun the ranks hold the same weights: rank 0 alone validates and writes
-        scored = val_labels if world.is_writer else val_labels[:0]
+        last_epoch = epoch + 1 == plan.epochs
+        # under torchrun the ranks hold the same weights: rank 0 alone validates and writes;
+        # a benchmark recipe may validate only every val_every epochs (always after the last)
+        validate = world.is_writer and ((epoch + 1) % config.val_every == 0 or last_epoch)
+        scored = val_labels if validate else val_labels[:0]
         record.update(evaluate(unwrap(model), val_images[: len(scored)], scored, settings, num_classes))
         record["eval_s"] = time.perf_counter() - eval_start
         if budget is not None:
@@ -194,6 +201,10 @@ def train(
             best_val_acc = record["val_acc"]
         history.append(record)  # whole, confusion included: a lost metrics line is re-written from it
 
+        if (epoch + 1) % config.checkpoint_every and not last_epoch:  # opt-in (benchmarks): a crash loses these epochs
+            on_event(record)
+            epoch += 1
+            continue
         state = checkpoint_state(parts, plan, epoch + 1, best_val_acc, history, data.classes)
         if not world.is_writer:
             epoch += 1
@@ -227,21 +238,27 @@ def train_one_epoch(
     if hasattr(model, "on_epoch_start"):  # a model whose training changes by epoch (e.g. a freeze) hooks in here
         model.on_epoch_start(epoch)
     n_train, spe = len(parts.labels), plan.steps_per_epoch
+    device = parts.settings.device
     order = torch.randperm(n_train, generator=parts.generator) if config.shuffle else torch.arange(n_train)
-    order = order.to(parts.settings.device)
+    batch = parts.batch_size
+    if parts.world.distributed:  # this rank's share of every global batch, in step order
+        order = torch.cat([shard(order[i : i + batch], parts.world) for i in range(0, n_train, batch)])
+        batch //= parts.world.size
+    batches = augmented_batches(
+        parts.pipeline, parts.images, parts.labels, order, batch, parts.augment_generator or parts.generator, epoch,
+        whole_epoch=config.augment_per_epoch,
+    )
     epoch_start = time.perf_counter()
-    loss_sum = correct = 0.0
+    # running sums stay on the device: reading one (.item()) waits for the GPU, so only log points do
+    loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
     seen = 0
-    window_loss, window_steps = 0.0, 0
+    window_loss, window_steps = torch.zeros((), device=device), 0
     step = 0
     while step < plan.epoch_steps(epoch):
-        if any_rank(should_stop(), parts.world, parts.settings.device):  # a cancel seen by rank 0 stops every rank
+        if any_rank(should_stop(), parts.world, device):  # a cancel seen by rank 0 stops every rank
             return EpochOutcome(plan, cancelled=True)
-        index = shard(order[step * parts.batch_size : (step + 1) * parts.batch_size], parts.world)
-        out = train_step(
-            model, parts.optimizer, parts.pipeline, parts.images[index], parts.labels[index],
-            parts.augment_generator or parts.generator, parts.settings,
-        )
+        augmented = next(batches)
+        out = train_step(model, parts.optimizer, augmented, parts.settings)
         steps_done = epoch * spe + step + 1
         if budget is not None:  # before the schedule moves on, so it steps along the fitted length
             plan = budget.after_step(steps_done, plan)
@@ -249,11 +266,12 @@ def train_one_epoch(
         if parts.lookahead is not None:
             parts.lookahead.step(steps_done, plan.steps)
 
-        batch_loss = out.loss.item()
-        seen += len(index)
-        loss_sum += batch_loss * len(index)
+        batch_loss = out.loss.detach()
+        n = len(out.logits)
+        seen += n
+        loss_sum += batch_loss * n
         # accuracy against each image's dominant label (CutMix keeps the larger share)
-        correct += (out.logits.argmax(1) == out.soft_labels.argmax(1)).sum().item()
+        correct += (out.logits.argmax(1) == out.soft_labels.argmax(1)).sum()
         window_loss += batch_loss
         window_steps += 1
         epoch_steps = plan.epoch_steps(epoch)
@@ -268,17 +286,17 @@ def train_one_epoch(
                     "steps_per_epoch": spe,
                     "epoch_steps": epoch_steps,
                     "global_step": steps_done,
-                    "train_loss": window_loss / window_steps,
+                    "train_loss": window_loss.item() / window_steps,
                     "images_per_s": seen / elapsed,
                     "eta_s": elapsed / (step + 1) * (epoch_steps - step - 1),
                     "lr": parts.optimizer.param_groups[0]["lr"],
                 }
             )
-            window_loss, window_steps = 0.0, 0
+            window_loss, window_steps = torch.zeros((), device=device), 0
         step += 1
     if parts.lookahead is not None and epoch + 1 == plan.epochs:
         parts.lookahead.sync(1.0)  # the run ends on the slow weights
-    return EpochOutcome(plan, False, loss_sum, correct, seen, time.perf_counter() - epoch_start)
+    return EpochOutcome(plan, False, loss_sum.item(), correct.item(), seen, time.perf_counter() - epoch_start)
 
 
 def epoch_record(parts: RunParts, epoch: int, plan: Plan, outcome: EpochOutcome) -> dict[str, Any]:

@@ -21,14 +21,106 @@ TRIANGLE_START, TRIANGLE_PEAK, TRIANGLE_END = 0.2, 0.23, 0.07
 WARMUP_MAX_SHARE = 0.25
 
 
-def parameter_groups(config: TrainConfig, model: nn.Module) -> list[dict[str, Any]]:
+# Newton-Schulz iterations per Muon step (the records use 3) and the quintic's coefficients.
+MUON_NS_STEPS = 3
+MUON_NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def orthogonalise(matrix: torch.Tensor, steps: int = MUON_NS_STEPS, eps: float = 1e-7) -> torch.Tensor:
+    """Approximately ``U V^T`` of ``matrix = U S V^T`` (singular values pushed towards 1), in bf16.
+
+    Keller Jordan's quintic Newton-Schulz iteration, the same as ``torch.optim.Muon``'s (a test
+    compares them); it needs only matrix products, so it is cheap on a GPU.
+    """
+    a, b, c = MUON_NS_COEFFICIENTS
+    x = matrix.bfloat16()
+    tall = x.size(0) > x.size(1)
+    if tall:
+        x = x.T
+    x = x / x.norm().clamp(min=eps)
+    for _ in range(steps):  # x <- a x + (b G + c G^2) x with G = x x^T, in three fused products (few launches)
+        gram = x @ x.T
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.T if tall else x
+
+
+class Muon(torch.optim.Optimizer):
+    """Muon for convolution filters, as the speed records use it (airbench94_muon).
+
+    Per step: Nesterov momentum on the gradient, then the update orthogonalised with each filter
+    bank flattened to ``[out_channels, in_channels * k * k]``, and the weights first rescaled to a
+    fixed norm (sqrt(out_channels)): every conv here feeds a BatchNorm, so the weight's scale is
+    irrelevant to the output and fixing it keeps the effective step size constant.
+
+    Why not ``torch.optim.Muon``: it refuses parameters that are not 2-D (torch 2.9 to 2.14 all
+    raise for 4-D conv filters) and has no weight rescaling; its orthogonalisation is the same.
+    """
+
+    def __init__(self, params: Any, lr: float, momentum: float = 0.6, nesterov: bool = True):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "nesterov": nesterov})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = torch.zeros_like(p.grad)
+                buffer = state["momentum_buffer"]
+                buffer.mul_(group["momentum"]).add_(p.grad)
+                grad = p.grad.add(buffer, alpha=group["momentum"]) if group["nesterov"] else buffer
+                p.mul_(len(p) ** 0.5 / p.norm().clamp(min=1e-12))
+                update = orthogonalise(grad.reshape(len(grad), -1)).view(grad.shape)
+                p.add_(update.to(p.dtype), alpha=-group["lr"])
+
+
+class CombinedOptimizer(torch.optim.Optimizer):
+    """Several optimisers over disjoint parameters, stepped as one.
+
+    Its ``param_groups`` are the parts' own group dicts, so an LR scheduler set on it moves every
+    part's learning rate; checkpoints hold each part's state.
+    """
+
+    def __init__(self, parts: list[torch.optim.Optimizer]):
+        self.parts = parts
+        super().__init__([group for part in parts for group in part.param_groups], {})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> None:
+        for part in self.parts:
+            part.step()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for part in self.parts:
+            part.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"parts": [part.state_dict() for part in self.parts]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        for part, state in zip(self.parts, state_dict["parts"], strict=True):
+            part.load_state_dict(state)
+
+
+def muon_parameters(config: TrainConfig, model: nn.Module) -> list[nn.Parameter]:
+    """The trainable conv filters (4-D weights) when ``config.muon_lr`` is set, else none."""
+    if config.muon_lr is None:
+        return []
+    return [p for p in model.parameters() if p.requires_grad and p.ndim == 4]
+
+
+def parameter_groups(config: TrainConfig, model: nn.Module, exclude: list[nn.Parameter] = ()) -> list[dict[str, Any]]:
     """Trainable parameters, with BatchNorm shifts in their own group when ``bias_lr_scale`` != 1.
 
     The shifts get ``bias_lr_scale`` times the learning rate and the weight decay divided by it, so
     with SGD the decay they see per step (learning rate x weight decay) stays the same as everyone
     else's (Adam rescales the decay by its adaptive step, so there it only approximately does).
+    Parameters in ``exclude`` (those another optimiser trains) are left out.
     """
-    params = [p for p in model.parameters() if p.requires_grad]
+    excluded = {id(p) for p in exclude}
+    params = [p for p in model.parameters() if p.requires_grad and id(p) not in excluded]
     if config.bias_lr_scale == 1:
         return [{"params": params}]
     norm_biases = {
@@ -45,11 +137,19 @@ def parameter_groups(config: TrainConfig, model: nn.Module) -> list[dict[str, An
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    """Adam as in the study, or Nesterov SGD; only parameters that train are optimised."""
-    groups = parameter_groups(config, model)
+    """Adam as in the study, or Nesterov SGD; only parameters that train are optimised.
+
+    With ``muon_lr`` set, the conv filters go to ``Muon`` instead and both step as one optimiser.
+    """
+    filters = muon_parameters(config, model)
+    groups = parameter_groups(config, model, exclude=filters)
     if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay)
+        base = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        base = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay)
+    if not filters:
+        return base
+    return CombinedOptimizer([base, Muon(filters, lr=config.muon_lr, momentum=config.muon_momentum)])
 
 
 def lr_factor(config: TrainConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cifar_core.augment import AugmentPipeline
+from cifar_core.augment import AugmentPipeline, AugmentResult
 from cifar_core.device import autocast, memory_format, resolve_device
 from cifar_core.inference import to_model_input
 from cifar_core.models import MODEL_REGISTRY, build_model
@@ -70,17 +70,9 @@ def build_training_model(config: TrainConfig, num_classes: int, settings: StepSe
     return model.to(settings.device, memory_format=settings.memory_format)
 
 
-def train_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    pipeline: AugmentPipeline,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    generator: torch.Generator,
-    settings: StepSettings,
-) -> StepOutput:
-    """Augment a uint8 batch, then one forward, backward and optimiser update."""
-    augmented = pipeline(images, labels, generator)
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, augmented: AugmentResult, settings: StepSettings) -> StepOutput:
+    """One forward, backward and optimiser update on an augmented batch (``train/batches.py``
+    augments batch by batch or a whole epoch at once)."""
     x = to_model_input(augmented.images, settings.device).contiguous(memory_format=settings.memory_format)
     with autocast(settings.device, settings.precision):
         logits = model(x)
@@ -121,7 +113,7 @@ def measure_images_per_s(
     for step in range(warmup + steps):
         start = time.perf_counter()
         index = torch.randint(len(labels), (config.batch_size,), generator=generator).to(settings.device)
-        train_step(model, optimizer, pipeline, images[index], labels[index], generator, settings)
+        train_step(model, optimizer, pipeline(images[index], labels[index], generator), settings)
         if settings.device.type == "cuda":
             torch.cuda.synchronize()
         if step >= warmup:

@@ -1,0 +1,373 @@
+"""One section of the GPU measurement (issue 16); bench/gpu.sh runs them all.
+
+Each section runs in its own process (gpu.sh gives it a timeout) and appends JSON lines as it
+goes: every training run to ``runs.jsonl``, its own summary to ``sections.jsonl``, so a killed
+section still leaves what it finished; ``gpu_summary.py`` makes one JSON object of those files.
+
+Split: the shared 50,000 training images, a fixed stratified 45,000/5,000 train/validation split
+(split seed 0) for the fast recipes, the study's 80/20 split for ``study_cnn``. Times are
+``train()`` wall clock (set-up, training, validation; the data already decoded), measured after
+a CUDA synchronize; "warm" runs follow another run in the same process (kernels chosen and
+loaded, as the records' own timers have it), the first run of a process is reported apart.
+TTA = mirror + one-pixel shifts (``flip_shift``), scored after training and timed apart.
+
+  python bench/gpu_bench.py SECTION --data PATH --out DIR [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from time_to_accuracy import run_once  # noqa: E402
+
+from cifar_core.augment import AugmentPipeline  # noqa: E402
+from cifar_core.data import load_cifar  # noqa: E402
+from cifar_core.device import autocast  # noqa: E402
+from cifar_core.inference import to_model_input  # noqa: E402
+from cifar_core.models import build_model  # noqa: E402
+from cifar_core.presets import get_preset  # noqa: E402
+from cifar_core.train import TrainConfig, train  # noqa: E402
+
+GOAL = {"val_tta": 0.906, "wall_s": 2.0}
+# each lever of the records, as config changes: switched on from fast_wide, off from airbench_gpu
+LEVERS_ON = {
+    "muon": {"muon_lr": 0.24, "muon_momentum": 0.6},
+    "alternating_flip": {"augment_params": {"hflip": {"alternate": True}, "translate": {"translate": [0.0625, 0.0625], "p": 1.0}}},
+    "reflect_padding": {"augment_params": {"translate": {"translate": [0.0625, 0.0625], "p": 1.0, "padding": "reflect"}}},
+    "whiten_bias_3_epochs": {"model_options": {"widths": [64, 256, 256], "dirac_init": True, "train_bn_scale": False, "whiten_bias_epochs": 3}},
+}
+LEVERS_OFF = {
+    "muon": {"muon_lr": None},
+    "alternating_flip": {"augment_params": {"translate": {"translate": [0.0625, 0.0625], "p": 1.0, "padding": "reflect"}}},
+    "reflect_padding": {"augment_params": {"hflip": {"alternate": True}, "translate": {"translate": [0.0625, 0.0625], "p": 1.0}}},
+    "whiten_bias_3_epochs": {"model_options": {"widths": [64, 256, 256], "dirac_init": True, "train_bn_scale": False}},
+    "augment_per_epoch": {"augment_per_epoch": False},
+    "val_and_checkpoint_at_end_only": {"val_every": 1, "checkpoint_every": 1, "log_every": 20},
+}
+
+
+class Bench:
+    """Where a section writes, and the sizes it runs at (tiny CPU sizes with ``--smoke``)."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.out = Path(args.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.smoke = args.smoke
+        self.section = args.section
+        self.device = "cpu" if args.smoke else "cuda"
+        if not self.smoke and not torch.cuda.is_available():
+            raise SystemExit("No CUDA GPU: run with --smoke for the CPU check.")
+        self.data = load_cifar(args.data) if args.data else None
+
+    def seeds(self, n: int) -> list[int]:
+        return list(range(1 if self.smoke else n))
+
+    def shrink(self, recipe: str, overrides: dict) -> dict:
+        """In smoke mode: 600 images, one epoch, narrow nets; else the overrides unchanged."""
+        if not self.smoke:
+            return overrides
+        small = {"limit": 300, "epochs": 1}
+        if get_preset(recipe).values.get("model") == "fast_cnn":
+            options = {**get_preset(recipe).values["model_options"], **overrides.get("model_options", {}), "widths": [8, 16, 16]}
+            small["model_options"] = options
+        return {**overrides, **small}
+
+    def write(self, name: str, record: dict) -> None:
+        with open(self.out / name, "a") as handle:
+            handle.write(json.dumps({"section": self.section, **record}) + "\n")
+
+    def run(self, variant: str, recipe: str, seed: int, overrides: dict) -> dict | None:
+        """One training run and its TTA score; a run that raises is recorded and skipped (None)."""
+        try:
+            result = run_once(recipe, self.data, seed, [0.90], self.device, self.shrink(recipe, overrides))
+        except Exception as exc:  # one broken variant must not cost the section's other figures
+            self.write("runs.jsonl", {"variant": variant, "recipe": recipe, "seed": seed, "error": f"{type(exc).__name__}: {exc}"})
+            traceback.print_exc()
+            return None
+        result.pop("curve", None)
+        self.write("runs.jsonl", {"variant": variant, **result})
+        return result
+
+    def runs(self, variant: str, recipe: str, seeds: list[int], overrides: dict) -> dict[int, dict]:
+        """Runs over ``seeds``, keyed by seed; failed ones left out."""
+        done = {seed: self.run(variant, recipe, seed, overrides) for seed in seeds}
+        return {seed: result for seed, result in done.items() if result is not None}
+
+    def finish(self, summary: dict, started: float) -> None:
+        seconds = round(time.perf_counter() - started, 1)
+        self.write("sections.jsonl", {"status": "ok", "seconds": seconds, "summary": summary})
+        print(json.dumps({"section": self.section, "status": "ok", "seconds": seconds}), flush=True)  # the summary: at the end
+
+
+def attempt(measure, *args, **kwargs) -> dict:
+    """A measurement's result, or the error it raised (printed to the log), so the next one runs."""
+    try:
+        return measure(*args, **kwargs)
+    except Exception as exc:
+        traceback.print_exc()
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def mean_std(values: list[float], digits: int = 4) -> dict:
+    if not values:
+        return {"n": 0}
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": round(statistics.fmean(values), digits), "std": round(std, digits), "n": len(values)}
+
+
+def describe(runs: list[dict]) -> dict:
+    if not runs:
+        return {"error": "every run failed (runs.jsonl and log.txt say why)"}
+    return {
+        "val_tta": mean_std([r["final_val_acc_tta"] for r in runs]),
+        "val_plain": mean_std([r["final_val_acc"] for r in runs]),
+        "wall_s": mean_std([r["wall_s"] for r in runs], 3),
+        "tta_s": mean_std([r["tta"]["flip_shift"]["seconds"] for r in runs], 3),
+        "epochs": runs[0]["epochs"],
+    }
+
+
+def paired(runs: dict[int, dict], baseline: dict[int, dict]) -> dict:
+    """Variant minus baseline at the same seed (same split and initial draw), mean and spread."""
+    seeds = sorted(set(runs) & set(baseline))
+    return {
+        "delta_val_tta": mean_std([runs[s]["final_val_acc_tta"] - baseline[s]["final_val_acc_tta"] for s in seeds]),
+        "delta_wall_s": mean_std([runs[s]["wall_s"] - baseline[s]["wall_s"] for s in seeds], 3),
+    }
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+
+def section_env(bench: Bench) -> dict:
+    cuda = torch.cuda.is_available()
+    return {
+        "card": torch.cuda.get_device_name() if cuda else "none (CPU smoke run)",
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "python": platform.python_version(),
+        "train_images": None if bench.data is None else len(bench.data.splits["train"].labels),
+    }
+
+
+def section_preset(bench: Bench) -> dict:
+    """airbench_gpu: one cold run (first in the process), then warm runs over 5 seeds."""
+    cold = None if bench.smoke else bench.run("cold_first_run", "airbench_gpu", 0, {})
+    summary = describe(list(bench.runs("warm", "airbench_gpu", bench.seeds(5), {}).values()))
+    summary["cold_first_run_wall_s"] = cold and cold["wall_s"]
+    summary["goal"] = GOAL
+    if "val_tta" in summary:
+        summary["goal_met"] = summary["val_tta"]["mean"] >= GOAL["val_tta"] and summary["wall_s"]["mean"] <= GOAL["wall_s"]
+    return summary
+
+
+def _ablation(bench: Bench, recipe: str, baseline_overrides: dict, levers: dict[str, dict]) -> dict:
+    """The recipe over 3 seeds, then each lever changed alone over the same seeds (paired)."""
+    if not bench.smoke:  # kernels chosen and loaded before the timed runs
+        bench.run("warm_up", recipe, 99, {**baseline_overrides, "epochs": 1})
+    baseline = bench.runs("baseline", recipe, bench.seeds(3), baseline_overrides)
+    summary = {"baseline": describe(list(baseline.values()))}
+    for name, changes in levers.items():
+        runs = bench.runs(name, recipe, bench.seeds(3), {**baseline_overrides, **changes})
+        summary[name] = {**describe(list(runs.values())), **paired(runs, baseline)}
+        bench.write("sections.jsonl", {"status": "partial", "summary": summary})
+    return summary
+
+
+def section_ablation_fast_wide(bench: Bench) -> dict:
+    """fast_wide 10 epochs (the issue's row) and each record lever switched on alone."""
+    return _ablation(bench, "fast_wide", {}, LEVERS_ON)
+
+
+def section_ablation_gpu(bench: Bench) -> dict:
+    """airbench_gpu and each of its levers and speed paths switched off alone."""
+    return _ablation(bench, "airbench_gpu", {}, LEVERS_OFF)
+
+
+def section_preset_epochs(bench: Bench) -> dict:
+    """airbench_gpu at other lengths, to read off the shortest that reaches the goal."""
+    if not bench.smoke:
+        bench.run("warm_up", "airbench_gpu", 99, {"epochs": 1})
+    summary = {}
+    for epochs in (8,) if bench.smoke else (8, 10, 12):
+        summary[str(epochs)] = describe(list(bench.runs(f"epochs_{epochs}", "airbench_gpu", bench.seeds(3), {"epochs": epochs}).values()))
+        bench.write("sections.jsonl", {"status": "partial", "summary": summary})
+    return summary
+
+
+def section_compile(bench: Bench) -> dict:
+    """airbench_gpu with torch.compile: the first run pays the one-off compilation."""
+    first = bench.run("compile_first_run", "airbench_gpu", 0, {"compile": True})
+    bench.write("sections.jsonl", {"status": "partial", "summary": {"first_run_wall_s_with_compilation": first and first["wall_s"]}})
+    warm = bench.runs("compile_warm", "airbench_gpu", bench.seeds(3), {"compile": True})
+    return {"first_run_wall_s_with_compilation": first and first["wall_s"], "warm": describe(list(warm.values()))}
+
+
+def _step_rate(bench: Bench, model: str, options: dict, batch: int, precision: str, channels_last: bool, steps: int,
+               cudnn_benchmark: bool = False) -> dict:
+    """Images/s of forward + backward + Adam on one fixed, already augmented batch (no data work)."""
+    device = torch.device(bench.device)
+    torch.backends.cudnn.benchmark = cudnn_benchmark
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    torch.manual_seed(0)
+    net = build_model(model, dropout=0.2, options=options).to(device, memory_format=layout).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
+    split = bench.data.splits["train"]
+    x = to_model_input(split.images[:batch], device).contiguous(memory_format=layout)
+    targets = split.labels[:batch].to(device)
+    warmup = 1 if bench.smoke else 3
+    for step in range(warmup + steps):
+        if step == warmup:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+        with autocast(device, precision):
+            logits = net(x)
+        loss = torch.nn.functional.cross_entropy(logits.float(), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    rate = steps * batch / (time.perf_counter() - start)
+    torch.backends.cudnn.benchmark = False
+    return {"images_per_s": round(rate, 1), "seconds_per_40k_epoch": round(40_000 / rate, 2), "batch": batch,
+            "precision": precision, "channels_last": channels_last, "cudnn_benchmark": cudnn_benchmark}
+
+
+def _augment_rate(bench: Bench, batch: int, steps: int) -> dict:
+    """Images/s of the study's augmentation (p 0.06 / 0.03) batch by batch on the device."""
+    device = torch.device(bench.device)
+    pipeline = AugmentPipeline(TrainConfig().augment_config())
+    split = bench.data.splits["train"]
+    images, labels = split.images[:batch].to(device), split.labels[:batch].to(device)
+    generator = torch.Generator().manual_seed(0)
+    pipeline(images, labels, generator)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        pipeline(images, labels, generator)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return {"images_per_s": round(steps * batch / (time.perf_counter() - start), 1), "batch": batch}
+
+
+def _engine_epoch(bench: Bench, precision: str, whole_epoch: bool) -> dict:
+    """study_cnn through the engine, 80/20 split, two epochs: the second epoch's seconds."""
+    sizes = {"limit": 600, "epochs": 1} if bench.smoke else {"epochs": 2}
+    config = get_preset("study_cnn").config(
+        data=bench.data.source, val_fraction=0.2, split_seed=0, device=bench.device, precision=precision,
+        augment_per_epoch=whole_epoch, **sizes,
+    )
+    events: list[dict] = []
+    train(config, bench.data, on_event=events.append)
+    last = [e for e in events if e["type"] == "epoch"][-1]
+    return {"train_s": round(last["epoch_s"], 3), "eval_s": round(last["eval_s"], 3), "images_per_s": round(last["images_per_s"], 1)}
+
+
+def section_study_cnn_speed(bench: Bench) -> dict:
+    """Why bf16 was slower than fp32 for the study CNN: the model step alone in each precision and
+    layout, the augmentation alone, and the engine's epoch with per-batch or whole-epoch augmentation."""
+    steps = 2 if bench.smoke else 60
+    summary: dict = {"model_step_only": {}}
+    for precision in ("fp32", "bf16"):
+        for channels_last in (False, True):
+            key = f"{precision}_{'channels_last' if channels_last else 'nchw'}"
+            summary["model_step_only"][key] = attempt(_step_rate, bench, "simple_cnn", {}, 256, precision, channels_last, steps)
+    summary["augment_only"] = attempt(_augment_rate, bench, 256, steps)
+    summary["engine_epoch"] = {}
+    for precision in ("fp32", "bf16"):
+        for whole_epoch in (False, True):
+            key = f"{precision}_{'whole_epoch_augment' if whole_epoch else 'per_batch_augment'}"
+            summary["engine_epoch"][key] = attempt(_engine_epoch, bench, precision, whole_epoch)
+            bench.write("sections.jsonl", {"status": "partial", "summary": summary})
+    return summary
+
+
+def section_mobilenet(bench: Bench) -> dict:
+    """MobileNetV3-Large at 224 px (resized on the device inside the model): seconds per 40k-image epoch."""
+    resolution, steps = (32, 1) if bench.smoke else (224, 20)
+    options = {"pretrained": False, "resolution": resolution}
+    variants = {
+        "bf16_channels_last_b64": (64, "bf16", True, False),
+        "fp32_channels_last_b64": (64, "fp32", True, False),
+        "bf16_nchw_b64": (64, "bf16", False, False),
+        "bf16_channels_last_b64_cudnn_benchmark": (64, "bf16", True, True),
+        "bf16_channels_last_b256_cudnn_benchmark": (256, "bf16", True, True),
+    }
+    summary = {}
+    for name, (batch, precision, channels_last, benchmark) in variants.items():
+        batch = 4 if bench.smoke else batch
+        summary[name] = attempt(_step_rate, bench, "mobilenet_v3_large", options, batch, precision, channels_last, steps, benchmark)
+        bench.write("sections.jsonl", {"status": "partial", "summary": summary})
+    return summary
+
+
+def section_study_cnn_100(bench: Bench) -> dict:
+    """The study's CNN and recipe for 100 epochs on the 80/20 split, whole-epoch augmentation."""
+    overrides = {"epochs": 2, "limit": 600} if bench.smoke else {}
+    config = get_preset("study_cnn").config(
+        data=bench.data.source, val_fraction=0.2, split_seed=0, seed=0, device=bench.device, augment_per_epoch=True, **overrides
+    )
+    epochs: list[dict] = []
+    start = time.perf_counter()
+
+    def on_event(event: dict) -> None:  # a progress line every 10 epochs, in case the section is cut short
+        if event["type"] == "epoch":
+            epochs.append(event)
+            if len(epochs) % 10 == 0:
+                best = max(e["val_acc"] for e in epochs)
+                progress = {"epochs_done": len(epochs), "wall_s_so_far": round(time.perf_counter() - start, 2), "best_val_acc_so_far": best}
+                bench.write("sections.jsonl", {"status": "partial", "summary": progress})
+
+    result = train(config, bench.data, on_event=on_event)
+    wall = time.perf_counter() - start
+    best = max(epochs, key=lambda e: e["val_acc"])
+    return {
+        "wall_s": round(wall, 2), "epochs": len(epochs), "best_val_acc": result.best_val_acc, "best_epoch": best["epoch"],
+        "final_val_acc": epochs[-1]["val_acc"], "mean_train_s_per_epoch": round(statistics.fmean(e["epoch_s"] for e in epochs), 3),
+        "mean_eval_s_per_epoch": round(statistics.fmean(e["eval_s"] for e in epochs), 3),
+    }
+
+
+SECTIONS = {
+    "env": section_env,
+    "preset": section_preset,
+    "ablation_fast_wide": section_ablation_fast_wide,
+    "preset_epochs": section_preset_epochs,
+    "ablation_gpu": section_ablation_gpu,
+    "study_cnn_speed": section_study_cnn_speed,
+    "mobilenet": section_mobilenet,
+    "study_cnn_100": section_study_cnn_100,
+    "compile": section_compile,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("section", choices=list(SECTIONS))
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--smoke", action="store_true", help="every section at tiny size on the CPU")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    bench = Bench(args)
+    bench.finish(SECTIONS[args.section](bench), started)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""Stand-in exceptions (see __init__)."""
+
+
+class ArchiveError(Exception):
+    pass
+
+
+class PasswordRequired(ArchiveError):
+    pass
