@@ -20,6 +20,7 @@ from cifar_core.train import TrainConfig
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
+from cifar_core.ui.train_form import has_labels
 
 SAMPLES = 16
 COLUMNS = 4
@@ -83,7 +84,14 @@ if data is None:
     st.stop()
 if data.is_synthetic:
     st.caption("Showing the SYNTHETIC demo set (not CIFAR-10); load real data on the Dataset page.")
-train = data.splits["train"]
+shown_split = next((split for split in ("train", "test") if has_labels(data, split)), None)
+if shown_split is None:
+    st.info("This source has no labelled images to augment (its images have no classes): choose a source with "
+            "training images on the Dataset page.", icon=":material/info:")
+    st.stop()
+if shown_split != "train":
+    st.caption("This source has no training images, so the lab shows its test images; training needs a source with training images.")
+train = data.splits[shown_split]
 
 controls, main = st.columns([1, 3], gap="large")
 with controls:
@@ -139,14 +147,18 @@ if result is not None:
 
         st.subheader("CutMix up close")
         st.markdown(
-            "CutMix pastes a square from image B into image A. The label becomes a mix of both classes, "
+            "CutMix pastes a square patch of image B into image A (cut to a rectangle where it crosses the border). "
+            "The label becomes a mix of both classes, "
             "weighted by how many pixels each contributes, so the model is taught to hedge exactly as much as "
             "the picture justifies."
         )
         names = [f"#{i + 1} {data.classes[int(labels[i])]}" for i in range(len(indices))]
         pick_a, pick_b = st.columns(2)
-        a = pick_a.selectbox("Image A", range(len(indices)), format_func=names.__getitem__, key="lab_cutmix_a")
-        b = pick_b.selectbox("Image B", range(len(indices)), index=min(1, len(indices) - 1), format_func=names.__getitem__, key="lab_cutmix_b")
+        # The browser keeps a selectbox's chosen label across reruns; keyed by the sample, a new sample
+        # (Resample, One class) gets new dropdowns instead of "#1 automobile" over a ship.
+        sample = f"{int(seed)}_{shown_split}_{label}"
+        a = names.index(pick_a.selectbox("Image A", names, key=f"lab_cutmix_a_{sample}"))
+        b = names.index(pick_b.selectbox("Image B", names, index=min(1, len(names) - 1), key=f"lab_cutmix_b_{sample}"))
         alpha = settings.params.get("cutmix", default_params("cutmix"))["alpha"]
         mixed = cutmix_pair(originals[a], int(labels[a]), originals[b], int(labels[b]), alpha, int(seed))
         record = mixed.records[0]
@@ -156,7 +168,8 @@ if result is not None:
         view_b.image(upscale(originals[b], SCALE + 2), caption=f"B: {names[b]}")
         view_mixed.image(
             outline_box(upscale(mixed.images[0], SCALE + 2), box, SCALE + 2),
-            caption=f"A with B's box pasted (rows {box[0]}–{box[2]}, columns {box[1]}–{box[3]})",
+            caption=f"A with B's patch pasted: rows {box[0]}–{box[2] - 1}, columns {box[1]}–{box[3] - 1} "
+            f"({box[2] - box[0]}×{box[3] - box[1]} px)",
         )
         view_label.plotly_chart(
             probability_figure(label_weights(record, data.classes), title="Soft label", height=220), key="lab_soft_label"
