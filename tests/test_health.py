@@ -35,3 +35,20 @@ def test_a_run_that_fell_back_to_chance_points_at_the_learning_rate():
 def test_other_event_types_are_ignored_and_chance_follows_the_class_count():
     events = [{"type": "start"}, *epochs(0.5, 0.51), {"type": "step", "val_acc": 0.0}]
     assert "chance level for 2 classes (50%)" in chance_warning(events, 2)
+
+
+def test_runs_list_says_which_runs_are_at_chance(tmp_path, capsys):
+    from cifar_core.cli import main
+    from cifar_core.runs import RunStore
+    from cifar_core.train import TrainConfig
+
+    store = RunStore(tmp_path)
+    for run_id, accs in (("stuck", (0.1, 0.105)), ("learning", (0.3, 0.45))):
+        run = store.create(TrainConfig(data="synthetic"), run_id)
+        for event in epochs(*accs):
+            run.append_event(event)
+        run.update_status(state="finished")
+    assert main(["runs", "--root", str(tmp_path), "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    warned = [out[i - 1].split()[0] for i, line in enumerate(out) if line.startswith("  warning: Validation accuracy is 10.5%")]
+    assert warned == ["stuck"]
