@@ -30,38 +30,38 @@ STUDY_OPS = TrainConfig().augment_ops
 
 
 def _next_seed() -> None:
-    state.set_sticky("lab_seed", int(st.session_state["lab_seed"]) + 1)
+    st.session_state["lab_seed"] = int(st.session_state["lab_seed"]) + 1
 
 
 def _study_probabilities() -> None:
-    state.set_sticky("lab_aug_p", TrainConfig.aug_p)
-    state.set_sticky("lab_mix_p", TrainConfig.mix_p)
+    st.session_state["lab_aug_p"] = TrainConfig.aug_p
+    st.session_state["lab_mix_p"] = TrainConfig.mix_p
 
 
 def _op_controls(op: str) -> dict:
     """The on/off switch and parameter widgets of one op; returns its parameters."""
     defaults = default_params(op)
-    on = st.toggle(f"Use {OP_TITLES[op]}", key=state.sticky(f"lab_on_{op}", op in STUDY_OPS))
+    on = st.toggle(f"Use {OP_TITLES[op]}", **state.persist(f"lab_on_{op}", op in STUDY_OPS))
     if op == "rotation":
-        mode = st.radio("Angles", ["Right angles", "Any angle in a range"], key=state.sticky("lab_rot_mode", "Right angles"), horizontal=True, disabled=not on)
+        mode = st.radio("Angles", ["Right angles", "Any angle in a range"], **state.persist("lab_rot_mode", "Right angles"), horizontal=True, disabled=not on)
         if mode == "Right angles":
-            angles = st.multiselect("Choose among", [90, 180, 270], key=state.sticky("lab_rot_angles", [int(a) for a in defaults["angles"]]), disabled=not on)
+            angles = st.multiselect("Choose among", [90, 180, 270], **state.persist("lab_rot_angles", [int(a) for a in defaults["angles"]]), disabled=not on)
             params = {"angles": angles}
         else:
-            low, high = st.slider("Degrees", -180, 180, key=state.sticky("lab_rot_degrees", (-30, 30)), disabled=not on)
+            low, high = st.slider("Degrees", -180, 180, **state.persist("lab_rot_degrees", (-30, 30)), disabled=not on)
             params = {"degrees": [low, high]}
     elif op == "resized_crop":
-        low, high = st.slider("Crop area (share of the image)", 0.05, 1.0, step=0.01, key=state.sticky("lab_crop_scale", tuple(defaults["scale"])), disabled=not on)
+        low, high = st.slider("Crop area (share of the image)", 0.05, 1.0, step=0.01, **state.persist("lab_crop_scale", tuple(defaults["scale"])), disabled=not on)
         params = {"scale": [low, high]}
     elif op == "translate":
-        tx = st.slider("Largest sideways shift (share of width)", 0.0, 0.5, step=0.01, key=state.sticky("lab_tx", defaults["translate"][0]), disabled=not on)
-        ty = st.slider("Largest up/down shift (share of height)", 0.0, 0.5, step=0.01, key=state.sticky("lab_ty", defaults["translate"][1]), disabled=not on)
+        tx = st.slider("Largest sideways shift (share of width)", 0.0, 0.5, step=0.01, **state.persist("lab_tx", defaults["translate"][0]), disabled=not on)
+        ty = st.slider("Largest up/down shift (share of height)", 0.0, 0.5, step=0.01, **state.persist("lab_ty", defaults["translate"][1]), disabled=not on)
         params = {"translate": [tx, ty]}
     elif op == "cutout":
-        params = {"size": st.slider("Square side (pixels)", 1, 32, key=state.sticky("lab_cutout", defaults["size"]), disabled=not on)}
+        params = {"size": st.slider("Square side (pixels)", 1, 32, **state.persist("lab_cutout", defaults["size"]), disabled=not on)}
     elif op in ("cutmix", "mixup"):
         help_text = "Beta(α, α): small α gives mostly small or mostly large shares; α = 1 is uniform."
-        params = {"alpha": st.slider("α (mixing strength)", 0.05, 2.0, step=0.05, key=state.sticky(f"lab_alpha_{op}", defaults["alpha"]), help=help_text, disabled=not on)}
+        params = {"alpha": st.slider("α (mixing strength)", 0.05, 2.0, step=0.05, **state.persist(f"lab_alpha_{op}", defaults["alpha"]), help=help_text, disabled=not on)}
     else:
         params = {}
     return params if on else None
@@ -96,16 +96,16 @@ train = data.splits[shown_split]
 controls, main = st.columns([1, 3], gap="large")
 with controls:
     st.subheader("Samples")
-    mode = st.radio("Which images", ["Random", "One class"], key=state.sticky("lab_mode", "Random"), horizontal=True)
+    mode = st.radio("Which images", ["Random", "One class"], **state.persist("lab_mode", "Random"), horizontal=True)
     chosen_class = None
     if mode == "One class":
-        chosen_class = st.selectbox("Class", data.classes, key=state.sticky("lab_class", data.classes[3]))
-    seed = st.number_input("Seed", min_value=0, step=1, key=state.sticky("lab_seed", 0))
+        chosen_class = st.selectbox("Class", data.classes, **state.persist("lab_class", data.classes[3]))
+    seed = st.number_input("Seed", min_value=0, step=1, **state.persist("lab_seed", 0))
     st.button("Resample (new seed)", on_click=_next_seed, icon=":material/casino:")
 
     st.subheader("How often")
-    aug_p = st.slider("aug_p: chance of each standard op", 0.0, 1.0, step=0.01, key=state.sticky("lab_aug_p", 0.5))
-    mix_p = st.slider("mix_p: chance of CutMix / MixUp", 0.0, 1.0, step=0.01, key=state.sticky("lab_mix_p", 0.25))
+    aug_p = st.slider("aug_p: chance of each standard op", 0.0, 1.0, step=0.01, **state.persist("lab_aug_p", 0.5))
+    mix_p = st.slider("mix_p: chance of CutMix / MixUp", 0.0, 1.0, step=0.01, **state.persist("lab_mix_p", 0.25))
     st.button(
         f"Study values ({TrainConfig.aug_p:.0%} / {TrainConfig.mix_p:.0%})",
         on_click=_study_probabilities,
