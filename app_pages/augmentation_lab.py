@@ -20,7 +20,6 @@ from cifar_core.train import TrainConfig
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
-from cifar_core.ui.train_form import has_labels
 
 SAMPLES = 16
 COLUMNS = 4
@@ -84,7 +83,7 @@ if data is None:
     st.stop()
 if data.is_synthetic:
     st.caption("Showing the SYNTHETIC demo set (not CIFAR-10); load real data on the Dataset page.")
-shown_split = next((split for split in ("train", "test") if has_labels(data, split)), None)
+shown_split = next((split for split in ("train", "test") if data.has_labels(split)), None)
 if shown_split is None:
     st.info("This source has no labelled images to augment (its images have no classes): choose a source with "
             "training images on the Dataset page.", icon=":material/info:")

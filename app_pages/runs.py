@@ -17,7 +17,6 @@ from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.study import list_studies
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
-from cifar_core.ui.progress import run_progress
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
 REFRESH_S = 2.0
@@ -28,7 +27,7 @@ def _row(run: Run, study_runs: dict[str, str]) -> dict[str, Any]:
     summary = run.summary()
     created = summary["created"]
     events = run.events()
-    progress = run_progress(run, events)
+    progress = run.progress()
     epochs = [event for event in events if event["type"] == "epoch"]
     at_chance = chance_warning(epochs, len(CIFAR10_CLASSES), finished=summary["state"] == "finished")
     return {

@@ -21,7 +21,6 @@ from cifar_core.ui import state
 from cifar_core.ui.estimates import run_estimate
 from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
-from cifar_core.ui.progress import run_progress
 from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, RESOLUTIONS, WEIGHT_CHOICES, TrainForm, check_trainable, form_config, save_form
 
 ACTIVE = "train_active_run"
@@ -244,7 +243,7 @@ def _live(run: Run, was_active: bool) -> None:
     events = run.events()
     steps = [event for event in events if event["type"] == "step"]
     epochs = [event for event in events if event["type"] == "epoch"]
-    progress = run_progress(run, events)
+    progress = run.progress()
     if steps and run_state == "running":
         last = steps[-1]
         st.progress(

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from cifar_core.data import CifarData
-from cifar_core.data.types import UNLABELLED
 from cifar_core.errors import CifarError, DataError
 from cifar_core.models import MODEL_REGISTRY
 from cifar_core.presets import PRESETS
@@ -197,16 +196,9 @@ def save_form(runs_root: Path, form: TrainForm) -> None:
 
 def check_trainable(data: CifarData) -> None:
     """Refuse, before a run is created, a source without labelled training images (a test set alone)."""
-    if not has_labels(data, "train"):
+    if not data.has_labels("train"):
         raise DataError(
             "This source has no labelled training images (only a test set or unlabelled images), so nothing can "
             "be trained on it: choose a source with training images on the Dataset page."
         )
 
-
-def has_labels(data: CifarData, split: str) -> bool:
-    """C3 (``CifarData.has_labels``, h-data) where it has landed; the same test until then. Remove after rebasing."""
-    if hasattr(data, "has_labels"):
-        return data.has_labels(split)
-    part = data.splits.get(split)
-    return part is not None and len(part) > 0 and bool((part.labels != UNLABELLED).all())
