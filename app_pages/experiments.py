@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import math
 
+import pandas as pd
 import streamlit as st
 
 from cifar_core.augment import OP_NAMES
+from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.errors import CifarError
+from cifar_core.lab import OP_TITLES
 from cifar_core.runs import RunStore
+from cifar_core.runs.health import at_chance
 from cifar_core.study import (
     Study,
     StudyFolder,
-    Throughput,
     cancel_study,
     check_budget,
-    device_throughput,
-    display_table,
     estimate_study,
     launch_driver,
     list_studies,
@@ -31,49 +31,48 @@ from cifar_core.study_plots import grid_heatmap_figure, variant_bars_figure, var
 from cifar_core.train import TrainConfig
 from cifar_core.train.config import STUDY_OPS
 from cifar_core.ui import state
-from cifar_core.ui.feedback import user_errors
+from cifar_core.ui.estimates import throughput
+from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
+from cifar_core.ui.train_form import CUSTOM, form_config
 
 SHOWN = "experiments_study"
 LAUNCH_ERROR = "experiments_launch_error"
 REFRESH_S = 2.0
-DEFAULTS = TrainConfig()
-# The Train page's widget keys (its form is the study's base config) -> TrainConfig fields.
-TRAIN_KEYS = {
-    "model": ("train_model", DEFAULTS.model),
-    "dropout": ("train_dropout", DEFAULTS.dropout),
-    "aug_p": ("train_aug_p", DEFAULTS.aug_p),
-    "mix_p": ("train_mix_p", DEFAULTS.mix_p),
-    "batch_size": ("train_batch_size", DEFAULTS.batch_size),
-    "lr": ("train_lr", DEFAULTS.lr),
-    "shuffle": ("train_shuffle", DEFAULTS.shuffle),
-    "epochs": ("train_epochs", DEFAULTS.epochs),
-    "seed": ("train_seed", DEFAULTS.seed),
-}
-TRAIN_AUGMENT = "train_augment"  # augmentations the Train page carried over from the lab
+CHANCE_MARK = "⚠ at chance"
 
 
 def base_config() -> TrainConfig:
-    """The Train page's current settings (its remembered values, or its defaults before a visit)."""
-    s = st.session_state
-    values: dict[str, Any] = {field: s[state.sticky(key, default)] for field, (key, default) in TRAIN_KEYS.items()}
-    use_limit = s[state.sticky("train_use_limit", DEFAULTS.limit is not None)]
-    values["limit"] = s[state.sticky("train_limit", 2000)] if use_limit else None
-    values["data"] = state.data_source()
-    values.update(s.get(TRAIN_AUGMENT, {}))
-    if values["model"] == "mobilenet_v3_large":
-        values["model_options"] = {
-            "pretrained": s[state.sticky("train_weights", "ImageNet")].startswith("ImageNet"),
-            "resolution": s[state.sticky("train_resolution", 224)],
-            "freeze_backbone": s[state.sticky("train_freeze", False)],
-        }
-    return TrainConfig.from_dict(values)
+    """The run the Train page's form describes (the same mapping Train launches with, contract C4)."""
+    return form_config(state.train_form(), state.data_source())
 
 
-@st.cache_data(ttl=300, show_spinner="Measuring this machine's training speed…")
-def throughput(config_json: str, runs_root: str) -> Throughput:
-    """Speed for the estimate, cached: timing a model takes seconds, and finished runs change slowly."""
-    return device_throughput(RunStore(runs_root), TrainConfig.from_dict(json.loads(config_json)))
+def results_table(variants: pd.DataFrame) -> pd.DataFrame:
+    """The per-variant table with accuracies in % and variants at chance level marked."""
+    table = pd.DataFrame({"variant": variants["variant"]})
+    table["runs"] = [f"{done}/{planned}" for done, planned in zip(variants["runs_finished"], variants["runs_planned"])]
+    for metric, heading, scale, digits in PERCENT_COLUMNS:
+        table[heading] = [_mean_std(mean * scale, std * scale, digits) for mean, std in zip(variants[f"{metric}_mean"], variants[f"{metric}_std"])]
+    table["learned?"] = [CHANCE_MARK if at_chance(None if math.isnan(acc) else acc, len(CIFAR10_CLASSES)) else ""
+                         for acc in variants["final_val_acc_mean"]]
+    return table
+
+
+# metric, heading, scale, digits: accuracies in %, the gap in points
+PERCENT_COLUMNS = (
+    ("final_val_acc", "val acc (final)", 100, 1),
+    ("best_val_acc", "val acc (best)", 100, 1),
+    ("acc_gap", "acc gap (train-val, points)", 100, 1),
+    ("final_val_loss", "val loss (final)", 1, 3),
+    ("epochs_to_best", "epochs to best", 1, 1),
+    ("wall_s", "wall s", 1, 0),
+)
+
+
+def _mean_std(mean: float, std: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.{digits}f}" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def _launch(folder: StudyFolder) -> None:
@@ -109,28 +108,32 @@ def _setup(store: RunStore) -> None:
         base = base_config()
     if base is None:
         return
+    recipe = state.train_form().preset
     st.caption(
         f"Base run (from the Train page): **{base.model}**, {base.epochs} epoch(s), {base.limit or 'all'} images, "
         f"batch {base.batch_size}, lr {base.lr:g}, dropout {base.dropout:g}, aug_p {base.aug_p:g}, "
-        f"mix_p {base.mix_p:g}, seed {base.seed}."
+        f"mix_p {base.mix_p:g}, seed {base.seed}; {base.optimizer}, {base.schedule} schedule, label smoothing "
+        f"{base.label_smoothing:g}" + (f", {base.budget_minutes:g}-min budget" if base.budget_minutes else "")
+        + ("" if recipe == CUSTOM else f" (the {recipe} recipe)") + "."
     )
     kind = st.radio("Study", ["Ablation of augmentations", "Grid of settings"], horizontal=True,
-                    key=state.sticky("experiments_kind", "Ablation of augmentations"))
+                    **state.persist("experiments_kind", "Ablation of augmentations"))
     ablate = grid = None
     if kind.startswith("Ablation"):
-        ablate = st.multiselect("Augmentations to ablate", list(OP_NAMES), key=state.sticky("experiments_ops", list(STUDY_OPS)),
-                                help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.")
+        ablate = st.pills("Augmentations to ablate", list(OP_NAMES), selection_mode="multi", **state.persist("experiments_ops", list(STUDY_OPS)),
+                          format_func=OP_TITLES.get,
+                          help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.")
     else:
-        grid = st.text_input("Grid: field=values, fields separated by ';'", key=state.sticky("experiments_grid", "aug_p=0.03,0.06;mix_p=0.01,0.02,0.03"),
+        grid = st.text_input("Grid: field=values, fields separated by ';'", **state.persist("experiments_grid", "aug_p=0.03,0.06;mix_p=0.01,0.02,0.03"),
                              help="Any Train setting, e.g. lr=0.0005,0.001;dropout=0,0.2. Every combination is trained.")
     left, right = st.columns(2)
-    seeds = left.number_input("Seeds per variant", min_value=1, max_value=10, step=1, key=state.sticky("experiments_seeds", 2))
-    budget = right.number_input("Budget (minutes)", min_value=1.0, step=5.0, key=state.sticky("experiments_budget", 30.0))
+    seeds = left.number_input("Seeds per variant", min_value=1, max_value=10, step=1, **state.persist("experiments_seeds", 2))
+    budget = right.number_input("Budget (minutes)", min_value=1.0, step=5.0, **state.persist("experiments_budget", 30.0))
 
     study = estimate = None
     with user_errors():
         study = plan_study(base, store.root, ablate=ablate, grid=grid, seeds=int(seeds))
-        speed = throughput(json.dumps(base.to_dict()), str(store.root))
+        speed = throughput(base, store)
         estimate = estimate_study(study, len(load_data(base.data).splits["train"].labels), speed)
     if study is None or estimate is None:
         return
@@ -142,9 +145,9 @@ def _setup(store: RunStore) -> None:
         check_budget(estimate, budget)
     except CifarError as exc:
         over = str(exc)
-        st.error(over)
+        show_error(over)
     if error := st.session_state.pop(LAUNCH_ERROR, None):
-        st.error(error)
+        show_error(error)
     st.button("Start study", type="primary", icon=":material/science:", disabled=over is not None, width="stretch",
               on_click=_start, args=(study, estimate.describe(), estimate.total_s))
 
@@ -175,7 +178,7 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
     if status.get("estimate"):
         st.caption(f"Estimated at launch: {status['estimate']}.")
     if status["state"] in ("failed", "interrupted"):
-        st.error(f"The study {status['state']}: {status.get('error') or 'no reason recorded'}. See {folder.log_path}.")
+        show_error(f"The study {status['state']}: {status.get('error') or 'no reason recorded'}. Its log is in {folder.log_path}.")
     st.progress(done / len(runs), text=f"{done} of {len(runs)} runs finished")
     if status["state"] in ACTIVE:
         st.button("Cancel study", icon=":material/stop:", on_click=cancel_study, args=(folder,), key=f"cancel_{study.id}")
@@ -186,8 +189,12 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
         st.dataframe(runs[["variant", "seed", "state", "epochs_done", "run_id"]], hide_index=True)
 
     st.subheader("Results")
-    st.dataframe(display_table(variants), hide_index=True)
-    st.caption(f"Mean ± standard deviation over finished seeds. CSV: `{folder.results_path}` (per variant), "
+    table = results_table(variants)
+    st.dataframe(table, hide_index=True, width="stretch")
+    if (table["learned?"] == CHANCE_MARK).any():
+        st.warning("Variants marked ⚠ stayed at chance level (10% for 10 classes): they did not learn, so comparing them "
+                   "says nothing about the settings. Give the base run more images or epochs, or use the classroom recipe.")
+    st.caption(f"Accuracies in %, mean ± standard deviation over finished seeds. CSV: `{folder.results_path}` (per variant), "
                f"`{folder.run_results_path}` (per run).")
     if done:
         st.plotly_chart(variant_bars_figure(variants, runs), key=f"bars_{study.id}")

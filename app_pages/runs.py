@@ -1,48 +1,82 @@
-"""Runs: every run on disk; compare their curves and configs; resume, re-run or delete them."""
+"""Runs: every run on disk; compare their curves and configs; name, resume, re-run or delete them."""
 
 import datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from cifar_core.compare import config_diff
+from cifar_core.classes import CIFAR10_CLASSES
+from cifar_core.compare import config_diff, readable_value
 from cifar_core.plots import curves_figure
 from cifar_core.runs import Run, RunStore
+from cifar_core.runs.health import chance_warning
+from cifar_core.runs.notes import RunNotes, read_notes, write_notes
 from cifar_core.runs.process import launch
 from cifar_core.runs.store import ACTIVE_STATES
+from cifar_core.study import list_studies
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
+REFRESH_S = 2.0
+CHANCE_MARK = "⚠ at chance"
 
 
-def _table(runs: list[Run]) -> pd.DataFrame:
-    rows = []
-    for run in runs:
-        summary = run.summary()
-        created = summary["created"]
-        rows.append(
-            {
-                "run": summary["run_id"],
-                "state": summary["state"],
-                "model": summary["model"],
-                "epochs": f"{summary['epochs_done']}/{summary['epochs']}",
-                "best val acc": summary["best_val_acc"],
-                "dropout": summary["dropout"],
-                "aug_p": summary["aug_p"],
-                "mix_p": summary["mix_p"],
-                "batch": summary["batch_size"],
-                "lr": summary["lr"],
-                "minutes": summary["duration_s"] / 60 if summary["duration_s"] else None,
-                "created": datetime.datetime.fromtimestamp(created) if created else None,
-            }
-        )
-    return pd.DataFrame(rows)
+def _row(run: Run, study_runs: dict[str, str]) -> dict[str, Any]:
+    summary = run.summary()
+    created = summary["created"]
+    events = run.events()
+    progress = run.progress()
+    epochs = [event for event in events if event["type"] == "epoch"]
+    at_chance = chance_warning(epochs, len(CIFAR10_CLASSES), finished=summary["state"] == "finished")
+    return {
+        "run": summary["run_id"],
+        "name": read_notes(run).name,
+        "state": summary["state"],
+        "model": summary["model"],
+        "epochs": f"{progress.epochs_done}/{progress.epochs_planned}",
+        "best val acc": None if summary["best_val_acc"] is None else 100 * summary["best_val_acc"],
+        "learned?": CHANCE_MARK if at_chance else "",
+        "dropout": summary["dropout"],
+        "aug_p": summary["aug_p"],
+        "mix_p": summary["mix_p"],
+        "batch": summary["batch_size"],
+        "lr": summary["lr"],
+        "minutes": summary["duration_s"] / 60 if summary["duration_s"] else None,
+        "created": datetime.datetime.fromtimestamp(created) if created else None,
+        "study": study_runs.get(run.id, ""),
+    }
+
+
+def _table(runs: list[Run], study_runs: dict[str, str]) -> None:
+    """The runs table; redrawn every few seconds while one of them trains."""
+    frame = pd.DataFrame([_row(run, study_runs) for run in runs])
+    if not study_runs:
+        frame = frame.drop(columns="study")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "run": st.column_config.TextColumn(width="medium"),
+            "best val acc": st.column_config.NumberColumn(format="%.1f%%"),
+            "minutes": st.column_config.NumberColumn(format="%.1f"),
+            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="medium"),
+        },
+        key="runs_table",
+    )
 
 
 def _open_in_train(run_id: str) -> None:
     state.select_run(run_id)
     st.switch_page("app_pages/train.py", query_params={"run": run_id})
+
+
+def _save_notes(run: Run) -> None:
+    with user_errors():
+        write_notes(run, RunNotes(st.session_state[f"runs_name_{run.id}"], st.session_state[f"runs_notes_{run.id}"]))
+        st.toast(f"Saved the name and notes of {run.id}")
 
 
 st.title("Runs")
@@ -52,23 +86,20 @@ st.markdown(
     "their validation curves and look at the config diff."
 )
 store = RunStore()
-runs = store.list()
-if not runs:
+all_runs = store.list()
+if not all_runs:
     st.info(f"No runs yet in `{store.root}`. Start one on the Train page.")
     st.stop()
+study_runs = {planned.run_id: folder.dir.name for folder in list_studies(store.root) for planned in folder.study().runs}
+in_studies = sum(run.id in study_runs for run in all_runs)
+show_studies = in_studies > 0 and st.toggle(f"Show the runs of experiments ({in_studies})", **state.persist("runs_show_studies", False))
+runs = [run for run in all_runs if show_studies or run.id not in study_runs] or all_runs
 ids = [run.id for run in runs]
 by_id = dict(zip(ids, runs))
-
-st.dataframe(
-    _table(runs),
-    hide_index=True,
-    column_config={
-        "best val acc": st.column_config.NumberColumn(format="percent"),
-        "minutes": st.column_config.NumberColumn(format="%.1f"),
-        "created": st.column_config.DatetimeColumn(format="MMM D, HH:mm"),
-    },
-    key="runs_table",
-)
+training = any(run.state in ACTIVE_STATES for run in runs)
+st.fragment(_table, run_every=REFRESH_S if training else None)(runs, study_runs if show_studies else {})
+st.caption("Accuracy in %. “⚠ at chance” marks a run that did not learn (validation accuracy near 10%)."
+           + (" The table refreshes while a run trains." if training else ""))
 
 st.subheader("Compare curves")
 with_epochs = [run.id for run in runs if run.events("epoch")]
@@ -84,8 +115,9 @@ with user_errors():
     rows = config_diff(by_id[first].config().to_dict(), by_id[second].config().to_dict())
     if rows:
         st.dataframe(
-            pd.DataFrame([(name, repr(a), repr(b)) for name, a, b in rows], columns=["setting", "run A", "run B"]),
+            pd.DataFrame([(name, readable_value(a), readable_value(b)) for name, a, b in rows], columns=["setting", "run A", "run B"]),
             hide_index=True,
+            width="stretch",
             key="runs_diff",
         )
     else:
@@ -97,6 +129,13 @@ target_id = st.selectbox("Run", ids, index=ids.index(selected) if selected in id
 target = by_id[target_id]
 target_state = target.state
 st.caption(f"State: **{target_state}** · folder `{target.dir}`")
+if warning := chance_warning(target.events("epoch"), len(CIFAR10_CLASSES), finished=target_state == "finished"):
+    st.warning(warning, icon=":material/warning:")
+notes = read_notes(target)
+with st.expander("Name and notes", icon=":material/edit_note:", expanded=bool(notes.name or notes.notes)):
+    st.text_input("Name", value=notes.name, max_chars=80, key=f"runs_name_{target.id}", placeholder="e.g. no rotation, seed 1")
+    st.text_area("Notes", value=notes.notes, max_chars=4000, key=f"runs_notes_{target.id}", height=80)
+    st.button("Save", on_click=_save_notes, args=(target,), key=f"runs_save_notes_{target.id}")
 resume_col, rerun_col, evaluate_col = st.columns(3)
 can_resume = target_state in RESUMABLE and target.checkpoint_path("last").is_file()
 if resume_col.button(

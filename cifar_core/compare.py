@@ -20,3 +20,18 @@ def config_diff(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[tup
         elif a != b:
             rows.append((key, a, b))
     return rows
+
+
+def readable_value(value: Any) -> str:
+    """A config value as a person reads it: ``0.2``, ``sgd``, ``hflip, translate``, ``yes``, ``–`` for none."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(readable_value(item) for item in value) or "none"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{key} {readable_value(item)}" for key, item in value.items()) or "none"
+    return str(value)

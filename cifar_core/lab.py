@@ -94,7 +94,7 @@ def describe_op(entry: Mapping[str, Any]) -> str:
     """One applied op from a pipeline record, in words."""
     op = entry["op"]
     if op == "rotation":
-        return f"rotated {entry['angle']}°"
+        return f"rotated {entry['angle']:.0f}°"
     if op == "resized_crop":
         top, left, height, width = entry["box"]
         return f"cropped {width}×{height} px at ({left}, {top}) and resized"
@@ -113,6 +113,34 @@ def describe_op(entry: Mapping[str, Any]) -> str:
     return op
 
 
+def describe_augmentations(config: TrainConfig) -> list[str]:
+    """The run's augmentations as short phrases, e.g. "Horizontal flip, on 50% of images"."""
+    phrases = []
+    for op in config.augment_config().ops:
+        params = op.resolved()
+        if op.name == "rotation":
+            detail = (f"by {params['degrees'][0]:g}° to {params['degrees'][1]:g}°" if params.get("degrees")
+                      else "by " + _or_list([f"{angle:g}°" for angle in params["angles"]]))
+        elif op.name == "resized_crop":
+            detail = f"keeping {params['scale'][0]:.0%}–{params['scale'][1]:.0%} of the area"
+        elif op.name == "translate":
+            tx, ty = params["translate"]
+            detail = (f"by up to {tx:.0%} ({round(tx * 32)} px) each way" if tx == ty
+                      else f"by up to {tx:.0%} sideways and {ty:.0%} up or down")
+        elif op.name == "cutout":
+            detail = f"of a {params['size']}-px square"
+        elif op.name in MIX_OPS:
+            detail = f"(α {params['alpha']:g})"
+        else:
+            detail = ""
+        phrases.append(f"{OP_TITLES[op.name]} {detail}".strip() + f", on {op.p:.0%} of images")
+    return phrases
+
+
+def _or_list(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
 def describe_record(record: Mapping[str, Any]) -> str:
     """Everything applied to one image, or that it passed through unchanged."""
     return "; ".join(describe_op(entry) for entry in record["ops"]) or "unchanged"
@@ -129,6 +157,7 @@ __all__ = [
     "LabSettings",
     "cutmix_pair",
     "default_params",
+    "describe_augmentations",
     "describe_op",
     "describe_record",
     "label_weights",

@@ -107,3 +107,19 @@ def button(at: AppTest, label: str):
     found = [element for element in at.button if element.label.startswith(label)]
     assert len(found) == 1, [element.label for element in at.button]
     return found[0]
+
+
+def navigate(at: AppTest, page: str) -> AppTest:
+    """Switch pages as the browser does: the new page's run gets none of the old page's widget values."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetStates
+
+    at.switch_page(f"app_pages/{page}.py")
+    at._run(WidgetStates())
+    assert_ok(at)
+    return at
+
+
+def shown_value(widget):
+    """The value the browser is told to display: the one the server sets, else the widget's own default."""
+    proto = widget.proto
+    return proto.value if proto.set_value else proto.default

@@ -7,6 +7,7 @@ import statistics
 import time
 
 from app_support import assert_ok, button, charts, errors, open_app, page_text
+from data_fixtures import make_images, write_image_folder
 
 SAMPLES = 16
 
@@ -89,6 +90,35 @@ def test_settings_carry_over_to_the_train_page(app_env):
     assert at.title[0].value == "Train"
     assert at.slider(key="train_aug_p").value == 0.4 and at.slider(key="train_mix_p").value == 0.2
     text = page_text(at)
-    assert "Augmentations from the lab: rotation, resized_crop, translate, hflip, cutmix" in text
-    assert "'alpha': 1.0" in text
+    assert "**Augmentations** (from the Augmentation lab): Rotation by 90°, 180° or 270°, on 40% of images;" in text
+    assert "Horizontal flip, on 40% of images; CutMix (α 1), on 20% of images." in text
+    assert "{" not in text
 
+
+
+def test_the_cutmix_dropdowns_are_new_for_every_sample_and_name_its_images(app_env):
+    """Issue 11 bug 9: after Resample the browser kept showing the old sample's labels."""
+    at = open_app("augmentation_lab")
+    first = at.selectbox(key="lab_cutmix_a_0_train_None")
+    assert first.value == preview_captions(at)[0].split(":")[0]  # "#1 <its class>"
+    button(at, "Resample").click().run()
+    renewed = at.selectbox(key="lab_cutmix_a_1_train_None")
+    assert renewed.value == preview_captions(at)[0].split(":")[0]
+    assert [caption for caption in (element.captions[0] for element in at.image) if caption.startswith("A: ")] == [f"A: {renewed.value}"]
+    assert not [box for box in at.selectbox if box.key == "lab_cutmix_a_0_train_None"]
+
+
+def test_a_test_only_source_shows_its_test_images_and_an_unlabelled_one_a_sentence(app_env, monkeypatch):
+    source = write_image_folder(app_env / "data" / "test-only", {"test": make_images(2, seed=2)})
+    monkeypatch.setenv("CIFAR_EXPLORER_DATA", str(source))
+    at = open_app("augmentation_lab")
+    assert "no training images, so the lab shows its test images" in page_text(at)
+    assert len(preview_captions(at)) == SAMPLES
+
+
+def test_no_image_is_mixed_with_itself(app_env):
+    at = open_app("augmentation_lab")
+    at.slider(key="lab_mix_p").set_value(1.0).run()
+    captions = preview_captions(at)
+    pasted = [(caption.split(" ")[0], re.search(r"from image (#\d+)", caption).group(1)) for caption in captions if "from image" in caption]
+    assert len(pasted) == SAMPLES and all(own != partner for own, partner in pasted)

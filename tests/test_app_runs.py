@@ -28,7 +28,8 @@ def test_table_lists_every_run_with_state_and_best_accuracy(trained_run):
     rows = table.set_index("run")
     assert rows.loc["tiny-run", "state"] == "finished" and rows.loc["tiny-run", "epochs"] == "1/1"
     assert rows.loc["never-started", "state"] == "interrupted"
-    assert 0 <= rows.loc["tiny-run", "best val acc"] <= 1
+    assert 0 <= rows.loc["tiny-run", "best val acc"] <= 100  # in %
+    assert 100 * trained_run.summary()["best_val_acc"] == pytest.approx(rows.loc["tiny-run", "best val acc"])
 
 
 def test_selected_runs_are_overlaid_and_their_config_diff_shown(trained_run):
@@ -87,3 +88,13 @@ def test_evaluate_button_selects_the_run_and_opens_evaluate(trained_run):
     assert_ok(at)
     assert at.title[0].value == "Evaluate"
     assert at.sidebar.selectbox(key="selected_run").value == "tiny-run"
+
+
+def test_a_run_can_be_named_and_its_name_is_in_the_table(trained_run):
+    at = open_app("runs")
+    at.text_input(key="runs_name_tiny-run").input("no rotation").run()
+    at.text_area(key="runs_notes_tiny-run").input("baseline for the lesson").run()
+    button(at, "Save").click().run()
+    assert_ok(at)
+    assert at.dataframe[0].value.set_index("run").loc["tiny-run", "name"] == "no rotation"
+    assert (trained_run.dir / "notes.json").is_file()

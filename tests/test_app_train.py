@@ -9,10 +9,13 @@ import urllib.error
 
 import psutil
 import pytest
-from app_support import assert_ok, button, charts, errors, metrics, open_app, page_text, tiny_config
+from app_support import assert_ok, button, charts, errors, metrics, navigate, open_app, page_text, shown_value, tiny_config
+from data_fixtures import make_images, write_image_folder
 
 from cifar_core.classes import CIFAR10_CLASSES
+from cifar_core.presets import PRESETS
 from cifar_core.runs import RunStore
+from cifar_core.study import Throughput
 
 
 def header(at) -> str:
@@ -36,8 +39,38 @@ def fake_active_run(store: RunStore, process: subprocess.Popen, state: str = "ru
     return run
 
 
-def test_the_form_starts_at_the_studys_values_and_nothing_is_shown_yet(app_env):
+def test_a_new_user_starts_on_the_classroom_recipe_with_its_budget_and_a_time_estimate(app_env):
     at = open_app("train")
+    recipe = at.selectbox(key="train_preset")
+    assert recipe.options[0] == "classroom" and recipe.value == "classroom"
+    assert at.selectbox(key="train_model").value == "fast_cnn"
+    assert at.checkbox(key="train_use_budget").value and at.number_input(key="train_budget").value == 1.25
+    assert at.checkbox(key="train_use_limit").value and at.number_input(key="train_limit").value == 10_000
+    text = page_text(at)
+    assert "**Estimated time:** about " in text and " on this CPU" in text
+    assert "**Augmentations** (from the classroom recipe): Horizontal flip, on 50% of images; Translation by up to 6% (2 px)" in text
+    assert "{" not in text  # no raw dicts
+    assert "No run to show yet" in page_text(at) and not errors(at)
+
+
+@pytest.fixture
+def fixed_speed(monkeypatch):
+    """A fixed training speed for tests that are not about the estimate (timing fast_wide takes long on a busy CPU)."""
+    monkeypatch.setattr("cifar_core.ui.estimates.device_throughput", lambda store, config: Throughput(1000.0, 3000.0, "fixed"))
+
+
+@pytest.mark.parametrize("name", [name for name, preset in PRESETS.items() if preset.budget_minutes])
+def test_a_recipe_that_says_to_set_a_budget_ticks_the_budget_box(app_env, fixed_speed, name):
+    at = open_app("train")
+    at.selectbox(key="train_preset").set_value("custom").run()
+    assert not at.checkbox(key="train_use_budget").value
+    at.selectbox(key="train_preset").set_value(name).run()
+    assert at.checkbox(key="train_use_budget").value and at.number_input(key="train_budget").value == PRESETS[name].budget_minutes
+
+
+def test_the_custom_recipe_starts_at_the_studys_values(app_env):
+    at = open_app("train")
+    at.selectbox(key="train_preset").set_value("custom").run()
     assert at.slider(key="train_dropout").value == 0.2
     assert at.slider(key="train_aug_p").value == 0.06 and at.slider(key="train_mix_p").value == 0.03
     assert at.number_input(key="train_batch_size").value == 256 and at.number_input(key="train_epochs").value == 10
@@ -51,6 +84,7 @@ def test_the_form_starts_at_the_studys_values_and_nothing_is_shown_yet(app_env):
 )
 def test_out_of_range_values_are_an_error_message_and_disable_the_launch(app_env, key, value, message):
     at = open_app("train")
+    at.selectbox(key="train_preset").set_value("custom").run()
     at.number_input(key=key).set_value(value).run()
     assert_ok(at)
     assert any(message in error for error in errors(at))
@@ -68,6 +102,7 @@ def start_a_one_epoch_200_image_run(at) -> None:
 
 def test_one_click_launches_one_background_run_that_is_watched_live_and_survives_a_refresh(app_env):
     at = open_app("train")
+    at.selectbox(key="train_preset").set_value("custom").run()
     at.number_input(key="train_batch_size").set_value(64)
     start_a_one_epoch_200_image_run(at)
     store = RunStore()
@@ -136,10 +171,12 @@ def test_mobilenet_without_cached_weights_explains_the_choices(app_env, monkeypa
 
     monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", offline)
     at = open_app("train")
+    at.selectbox(key="train_preset").set_value("custom").run()
     at.selectbox(key="train_model").set_value("mobilenet_v3_large").run()
-    assert any("not in the local cache" in warning.value for warning in at.warning)
+    assert any("not in this computer's model cache" in warning.value for warning in at.warning)
     button(at, "Start training").click().run()
-    assert any("not available offline" in error and "pretrained=False" in error for error in errors(at))
+    assert any("not available offline" in error and "No pretrained weights" in error for error in errors(at))
+    assert not any("pretrained=False" in error for error in errors(at))  # the app's words, not the CLI's
     assert RunStore().list() == []
 
     at.radio(key="train_weights").set_value("ImageNet weights from a file").run()
@@ -156,7 +193,7 @@ def test_the_fast_preset_fills_the_form_and_carries_its_hidden_fields_and_budget
     assert at.selectbox(key="train_model").value == "fast_cnn"
     assert at.number_input(key="train_batch_size").value == 512 and at.slider(key="train_dropout").value == 0.0
     assert "whitened first layer" in page_text(at)
-    at.checkbox(key="train_use_budget").check().run()
+    assert at.checkbox(key="train_use_budget").value
     at.number_input(key="train_budget").set_value(2.0)
     start_a_one_epoch_200_image_run(at)
     run = RunStore().list()[0]
@@ -164,3 +201,64 @@ def test_the_fast_preset_fills_the_form_and_carries_its_hidden_fields_and_budget
     assert (config.model, config.optimizer, config.schedule, config.label_smoothing) == ("fast_cnn", "sgd", "onecycle", 0.2)
     assert config.model_options == {"widths": [32, 64, 128]} and config.budget_minutes == 2.0
     assert config.augment_ops == ["hflip", "translate"]
+
+
+def edit_the_form(at) -> None:
+    """The issue's edit: part of the images (5,000), 1 epoch, seed 7."""
+    at.checkbox(key="train_use_limit").uncheck().run()
+    at.checkbox(key="train_use_limit").check().run()
+    at.number_input(key="train_limit").set_value(5000).run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.number_input(key="train_seed").set_value(7).run()
+
+
+FORM_KEYS = ("train_preset", "train_model", "train_lr", "train_batch_size", "train_epochs", "train_seed", "train_limit", "train_budget")
+
+
+def test_an_edited_form_survives_experiments_and_runs_and_the_browser_is_told_its_values(app_env):
+    """Issue 11 bugs 1 and 3: after Experiments every number came back 0 and the limit 2,000."""
+    at = open_app("train")
+    edit_the_form(at)
+    before = {key: at.session_state[key] for key in FORM_KEYS}
+    navigate(at, "experiments")
+    base = next(caption.value for caption in at.caption if caption.value.startswith("Base run"))
+    assert "5000 images" in base and "1 epoch(s)" in base and "seed 7" in base
+    for page in ("train", "runs", "train"):
+        navigate(at, page)
+    assert {key: at.session_state[key] for key in FORM_KEYS} == before
+    for key in ("train_lr", "train_batch_size", "train_epochs", "train_seed", "train_limit", "train_budget"):
+        assert shown_value(at.number_input(key=key)) == before[key], key  # not the widget's blank default (0)
+    assert shown_value(at.checkbox(key="train_use_limit")) is True and shown_value(at.checkbox(key="train_use_budget")) is True
+    at.run()  # the browser's next rerun sends back what it shows
+    assert {key: at.session_state[key] for key in FORM_KEYS} == before and not errors(at)
+
+
+def test_a_browser_reload_restores_the_last_form(app_env):
+    at = open_app("train")
+    at.selectbox(key="train_preset").set_value("fast").run()
+    edit_the_form(at)
+    before = {key: at.session_state[key] for key in FORM_KEYS}
+    reloaded = open_app("train")  # a new session
+    assert {key: reloaded.session_state[key] for key in FORM_KEYS} == before
+    assert shown_value(reloaded.number_input(key="train_limit")) == 5000
+
+
+def test_a_source_with_only_a_test_split_is_refused_before_any_run_is_created(app_env, monkeypatch):
+    source = write_image_folder(app_env / "data" / "test-only", {"test": make_images(3, seed=1)})
+    monkeypatch.setenv("CIFAR_EXPLORER_DATA", str(source))
+    at = open_app("train")
+    assert any(error.startswith("Could not load the data: This source has no labelled training images") for error in errors(at))
+    assert button(at, "Start training").disabled
+    assert RunStore().list() == []
+
+
+def test_a_finished_run_is_shown_with_an_evaluate_link_and_a_run_at_chance_says_so(trained_run):
+    at = open_app("train")
+    assert at.query_params["run"] == trained_run.id  # the latest finished run, without a URL
+    events = trained_run.events("epoch")
+    at_chance = abs(events[-1]["val_acc"] - 0.1) <= 0.02
+    assert any("chance level" in warning.value for warning in at.warning) == at_chance
+    button(at, "Evaluate this run").click().run()
+    assert_ok(at)
+    assert at.title[0].value == "Evaluate"
+    assert at.sidebar.selectbox(key="selected_run").value == trained_run.id

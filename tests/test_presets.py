@@ -14,7 +14,8 @@ from cifar_core.presets import PRESETS, get_preset
 
 
 def test_every_preset_is_a_valid_config_and_the_required_ones_exist():
-    assert {"study_cnn", "study_mobilenet", "fast", "fast_wide"} <= set(PRESETS)
+    assert {"classroom", "study_cnn", "study_mobilenet", "fast", "fast_wide"} <= set(PRESETS)
+    assert next(iter(PRESETS)) == "classroom"  # first in the Train page's list
     for preset in PRESETS.values():
         assert preset.config().model in ("simple_cnn", "mobilenet_v3_large", "fast_cnn")
     assert get_preset("study_cnn").config().to_dict() | {"epochs": 10} == get_preset("study_cnn").config(epochs=10).to_dict()
@@ -47,3 +48,11 @@ def test_presets_json_lists_each_recipe_with_its_full_config(capsys):
     listed = json.loads(capsys.readouterr().out)
     assert set(listed) == set(PRESETS)
     assert listed["fast"]["config"]["model_options"] == {"widths": [32, 64, 128]}
+
+
+def test_classroom_is_the_fast_recipe_on_10000_images_with_a_budget_on_the_cli_too():
+    parser = argparse.ArgumentParser()
+    add_config_flags(parser)
+    config = config_from_args(parser.parse_args(["--preset", "classroom"]))
+    assert (config.model, config.limit, config.budget_minutes, config.optimizer) == ("fast_cnn", 10_000, 1.25, "sgd")
+    assert get_preset("classroom").budget_minutes == config.budget_minutes

@@ -104,7 +104,7 @@ class AugmentPipeline:
             chosen = sample_apply_mask(count, p, generator).nonzero().squeeze(1)
             if chosen.numel():
                 index = chosen.to(images.device)
-                partners = _partners(images, soft, len(chosen), pool, self.num_classes, generator)
+                partners = _partners(images, soft, chosen, pool, self.num_classes, generator)
                 changed, changed_soft, describe = MIX_RUNNERS[name](
                     images.index_select(0, index), soft.index_select(0, index), partners, params, generator
                 )
@@ -119,14 +119,21 @@ class AugmentPipeline:
 def _partners(
     images: Tensor,
     soft: Tensor,
-    count: int,
+    chosen: Tensor,
     pool: tuple[Tensor, Tensor] | None,
     num_classes: int,
     generator: torch.Generator,
 ) -> Partners:
-    """Partners for ``count`` mixed images: a permutation of the batch, or draws from the pool."""
+    """Partners for the ``chosen`` (mixed) images: a permutation of the batch, or draws from the pool.
+
+    A batch image drawn as its own partner would "mix" with itself and change nothing while its
+    record says "pasted from image #k" into image #k; it takes the next batch image instead.
+    """
+    count = len(chosen)
     if pool is None:
         index = sample_partners(count, len(images), generator, permutation=True)
+        own = chosen.to(index.device)
+        index = torch.where((index == own) & (len(images) > 1), (index + 1) % len(images), index)
         on_device = index.to(images.device)
         return Partners(images.index_select(0, on_device), soft.index_select(0, on_device), index, "batch")
     pool_images, pool_labels = pool

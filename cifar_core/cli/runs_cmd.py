@@ -6,8 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.errors import RunError
 from cifar_core.runs import Run, RunStore
+from cifar_core.runs.health import chance_warning
 from cifar_core.runs.process import cancel, execute, launch
 from cifar_core.runs.store import DAMAGED, read_marker
 
@@ -63,19 +65,22 @@ def resolve(args: argparse.Namespace) -> tuple[RunStore, Run]:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    rows = [run.summary() for run in RunStore(args.root).list()]
+    runs = RunStore(args.root).list()
+    rows = [run.summary() for run in runs]
     if args.json:
         print(json.dumps(rows))
         return 0
     if not rows:
         print("no runs yet")
-    for row in rows:
+    for run, row in zip(runs, rows):
         best = f"{row['best_val_acc']:.4f}" if row["best_val_acc"] is not None else "-"
         epochs = f"{row['epochs_done']}/{row['epochs'] or '-'}"
         line = f"{row['run_id']:<40} {row['state']:<11} {row['model'] or '-':<20} epochs {epochs} best val_acc {best}"
         if row["state"] == DAMAGED:
             line += f"  ({row['error']})"
         print(line)
+        if warning := chance_warning(run.events("epoch"), len(CIFAR10_CLASSES), finished=row["state"] == "finished"):
+            print(f"  warning: {warning}")
     return 0
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.cli.config_flags import add_config_flags, config_from_args
 from cifar_core.errors import CifarError, ConfigError
 from cifar_core.runs import Run, RunStore
-from cifar_core.runs.progress import progress_from_events
+from cifar_core.runs.health import chance_warning
 from cifar_core.runs.process import execute, launch
+from cifar_core.runs.progress import progress_from_events
 from cifar_core.train import TrainConfig
 from cifar_core.train.distributed import World, device_for, join, leave, world_from_env
 from cifar_core.train.distributed import check_config as check_world
@@ -83,6 +85,8 @@ def run_train(args: argparse.Namespace) -> int:
         json.dumps(summary) if args.json else f"{run.id}: {summary['state']}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "
         f"best val_acc {summary['best_val_acc']}, in {run.dir}"
     )
+    if not args.json and (warning := chance_warning(run.events("epoch"), len(CIFAR10_CLASSES), finished=result.status == "finished")):
+        print(f"warning: {warning}")
     return 0 if result.status == "finished" else 1
 
 

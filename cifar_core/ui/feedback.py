@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import streamlit as st
 
 from cifar_core.errors import CifarError
+
+# Characters Streamlit's Markdown eats inside a sentence: ``*`` (emphasis, e.g. in ``test/*/*.jpg``) and
+# ``$`` (a formula). Intraword ``_`` (``aug_p``) is not emphasis, so it is left alone.
+_MARKDOWN_SPECIAL = re.compile(r"([*$])")
+
+
+def plain(text: str) -> str:
+    """``text`` escaped so that Markdown shows its stars and dollar signs."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def show_error(message: str) -> None:
+    """``st.error`` with the message shown exactly as written."""
+    st.error(plain(message))
 
 
 @contextlib.contextmanager
@@ -19,4 +34,4 @@ def user_errors(prefix: str = "") -> Iterator[None]:
     try:
         yield
     except CifarError as exc:
-        st.error(f"{prefix}{exc}")
+        show_error(f"{prefix}{exc}")

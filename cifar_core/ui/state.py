@@ -11,13 +11,19 @@ from typing import Any
 
 import streamlit as st
 
+from cifar_core.presets import PRESETS
+from cifar_core.runs import RunStore
 from cifar_core.sources import SYNTHETIC, default_source
+from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, KEY_PREFIX, TrainForm, load_form
 
 DATA_SOURCE = "data_source"
 DATA_REASON = "data_source_reason"
 SELECTED_RUN = "selected_run"  # the sidebar's run picker (a widget key)
 _PENDING_RUN = "_pending_selected_run"
 _STICKY = "_sticky_values"
+TRAIN_AUGMENT = "train_augment"  # the Train form's augmentations carried over from the Augmentation lab (no widget)
+_FORM_SEEDED = "_train_form_seeded"
+_FORM_KEYS = {key.removeprefix(KEY_PREFIX): key for key in TrainForm().widget_values()}  # field -> widget key
 
 
 def data_source() -> str:
@@ -79,3 +85,42 @@ def set_sticky(key: str, value: Any) -> None:
     """Change a sticky widget's value before it is drawn (e.g. settings carried from another page)."""
     st.session_state.setdefault(_STICKY, {})[key] = value
     st.session_state[key] = value
+
+
+def persist(key: str, default: Any) -> dict[str, Any]:
+    """Widget arguments that keep ``key``'s value across page switches: ``st.slider(..., **persist(key, default))``.
+
+    Streamlit's own ``persist_state="session"`` keeps the value while the page is not shown, and
+    keeps the browser in step with it. (``sticky`` re-wrote the key from a copy instead, which the
+    browser could overwrite with the widget's blank default: the Train form came back all zeros
+    after a visit to Experiments, issue 11.) ``default`` applies the first time only.
+    """
+    if key not in st.session_state:
+        st.session_state[key] = default
+    return {"key": key, "persist_state": "session"}
+
+
+def train_form() -> TrainForm:
+    """The Train form's current values, for the Train page and the Experiments page alike.
+
+    A new session (a first visit or a browser reload) starts from the form saved in the runs
+    folder, else from the first recipe; its values are written once to the widget keys, which
+    keep them from then on (``persist``).
+    """
+    if not st.session_state.get(_FORM_SEEDED):
+        preset = st.session_state.get(_FORM_KEYS["preset"], DEFAULT_PRESET)
+        saved = load_form(RunStore().root) or TrainForm.for_preset(preset if preset in PRESETS else CUSTOM)
+        for key, value in saved.widget_values().items():
+            if key not in st.session_state:
+                st.session_state[key] = value
+        st.session_state.setdefault(TRAIN_AUGMENT, saved.augment)
+        st.session_state[_FORM_SEEDED] = True
+    values = {name: st.session_state[key] for name, key in _FORM_KEYS.items() if key in st.session_state}
+    return TrainForm.from_dict({**values, "augment": st.session_state.get(TRAIN_AUGMENT)})
+
+
+def set_train_form(form: TrainForm) -> None:
+    """Replace the whole form (a recipe was picked): call from a callback or before the widgets are drawn."""
+    for key, value in form.widget_values().items():
+        st.session_state[key] = value
+    st.session_state[TRAIN_AUGMENT] = form.augment

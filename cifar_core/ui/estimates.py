@@ -1,0 +1,42 @@
+"""Run-time estimates shared by the Train and Experiments pages, from one measured probe.
+
+The speed is ``study.estimate.device_throughput`` (finished runs like this one on this device,
+else a few timed training steps), cached per speed-relevant setting: changing the learning rate
+or the epochs must not time the model again, changing the model or the batch size must.
+"""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from cifar_core.device import resolve_device
+from cifar_core.runs import RunStore
+from cifar_core.study import Throughput, device_throughput
+from cifar_core.study.estimate import run_seconds
+from cifar_core.train import TrainConfig
+
+# The settings a training step's speed depends on; the rest only decide how many steps there are.
+SPEED_FIELDS = ("model", "model_options", "batch_size", "dropout", "aug_p", "mix_p", "augment_ops", "augment_params",
+                "optimizer", "bias_lr_scale", "device", "precision")
+
+
+@st.cache_data(ttl=300, show_spinner="Measuring this machine's training speed…")
+def _throughput(speed_json: str, runs_root: str) -> Throughput:
+    return device_throughput(RunStore(runs_root), TrainConfig.from_dict(json.loads(speed_json)))
+
+
+def throughput(config: TrainConfig, store: RunStore) -> Throughput:
+    """This device's speed for ``config`` (cached for 5 minutes: timing a model takes seconds)."""
+    speed = {field: getattr(config, field) for field in SPEED_FIELDS}
+    return _throughput(json.dumps(speed, sort_keys=True), str(store.root))
+
+
+def run_estimate(config: TrainConfig, train_images: int, store: RunStore) -> tuple[float, str]:
+    """Seconds from Start to the end of one run of ``config`` and the words for it ("about 3 min on this CPU")."""
+    speed = throughput(config, store)
+    seconds = run_seconds(config, train_images, speed)
+    where = resolve_device(config.device).type.upper()
+    amount = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
+    return seconds, f"about {amount} on this {where}"

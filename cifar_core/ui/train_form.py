@@ -1,0 +1,204 @@
+"""The Train page's form as plain data, and the one mapping from it to a ``TrainConfig`` (contract C4).
+
+The Train page draws these values as widgets; the Experiments page builds its base run from the
+same values. Both call ``form_config``, so a recipe's settings that have no widget (optimizer,
+schedule, label smoothing, model options, augmentations) reach a study exactly as they reach a
+run started on Train. The form is also saved as a small JSON file in the runs folder, so a browser
+reload (a new session) finds the last form again. Nothing here needs Streamlit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cifar_core.data import CifarData
+from cifar_core.errors import CifarError, DataError
+from cifar_core.models import MODEL_REGISTRY
+from cifar_core.presets import PRESETS
+from cifar_core.runs.atomic import write_json_atomic
+from cifar_core.sources import check_path
+from cifar_core.train import TrainConfig
+
+CUSTOM = "custom"
+DEFAULT_PRESET = next(iter(PRESETS))  # the first recipe (classroom)
+WEIGHT_CHOICES = ("ImageNet weights (cache or download)", "ImageNet weights from a file", "No pretrained weights (random init)")
+RESOLUTIONS = (32, 64, 96, 128, 160, 224)
+# "Train on part of the images" starts here: 2,000 images at batch 256 gave the simple CNN only 7
+# steps an epoch, too few to leave chance level in 1-3 epochs (issue 11, bug 4).
+DEFAULT_LIMIT = 10_000
+DEFAULT_BUDGET_MINUTES = 5.0
+# A step event every 5 steps keeps the progress bar moving on small runs (the default of 20 leaves a
+# small run silent until its epoch ends); it changes only how often metrics.jsonl is written.
+LIVE_LOG_EVERY = 5
+FORM_FILE = "train_form.json"
+MAX_FORM_BYTES = 64_000
+KEY_PREFIX = "train_"  # widget key of a field: "train_" + field name
+
+
+@dataclass
+class TrainForm:
+    """Every value the Train page's form holds; field ``x`` is drawn by the widget ``train_x``.
+
+    ``TrainForm()`` is the custom form (the study's defaults); a new user's form is
+    ``TrainForm.for_preset(DEFAULT_PRESET)``.
+
+    ``augment`` is set only when the Augmentation lab carried its settings over
+    (``augment_ops`` and ``augment_params``); otherwise the recipe's own augmentations apply.
+    """
+
+    preset: str = CUSTOM
+    model: str = TrainConfig.model
+    dropout: float = TrainConfig.dropout
+    aug_p: float = TrainConfig.aug_p
+    mix_p: float = TrainConfig.mix_p
+    batch_size: int = TrainConfig.batch_size
+    lr: float = TrainConfig.lr
+    epochs: int = TrainConfig.epochs
+    seed: int = TrainConfig.seed
+    shuffle: bool = TrainConfig.shuffle
+    use_limit: bool = False
+    limit: int = DEFAULT_LIMIT
+    use_budget: bool = False
+    budget: float = DEFAULT_BUDGET_MINUTES
+    weights: str = WEIGHT_CHOICES[0]
+    weights_path: str = ""
+    resolution: int = 224
+    freeze: bool = False
+    augment: dict[str, Any] | None = None
+
+    @classmethod
+    def for_preset(cls, name: str, seed: int = TrainConfig.seed) -> TrainForm:
+        """The form a recipe fills in (``custom``: the study's defaults); the seed is kept."""
+        preset = PRESETS.get(name)
+        config = preset.config() if preset else TrainConfig()
+        budget = config.budget_minutes or (preset.budget_minutes if preset else None)
+        return cls(
+            preset=name if preset else CUSTOM,
+            **{field: getattr(config, field) for field in WIDGET_FIELDS},
+            seed=seed,
+            use_limit=config.limit is not None,
+            limit=config.limit or DEFAULT_LIMIT,
+            use_budget=budget is not None,
+            budget=float(budget or DEFAULT_BUDGET_MINUTES),
+            resolution=config.model_options.get("resolution", 224),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainForm:
+        """A form from saved or session values; a missing, mistyped or unknown value takes its default.
+
+        The saved file may be old or edited by hand, so each value is checked against its
+        field's type (and choices) rather than trusted.
+        """
+        preset = values.get("preset")
+        form = cls.for_preset(preset if _acceptable("preset", preset, None) else DEFAULT_PRESET)
+        for field in dataclasses.fields(cls):
+            if field.name in values and _acceptable(field.name, values[field.name], getattr(form, field.name)):
+                value = values[field.name]
+                setattr(form, field.name, float(value) if isinstance(getattr(form, field.name), float) else value)
+        return form
+
+    def widget_values(self) -> dict[str, Any]:
+        """``{widget key: value}`` for every field a widget draws (all but ``augment``)."""
+        return {KEY_PREFIX + name: value for name, value in self.to_dict().items() if name != "augment"}
+
+
+# Fields whose widget shows a TrainConfig field of the same name.
+WIDGET_FIELDS = ("model", "dropout", "aug_p", "mix_p", "batch_size", "lr", "epochs", "shuffle")
+
+
+def _acceptable(name: str, value: Any, default: Any) -> bool:
+    if name == "augment":
+        return value is None or (isinstance(value, dict) and isinstance(value.get("augment_ops"), list)
+                                 and isinstance(value.get("augment_params"), dict))
+    if name == "preset":
+        return value == CUSTOM or value in PRESETS
+    if name == "model":
+        return value in MODEL_REGISTRY
+    if name == "weights":
+        return value in WEIGHT_CHOICES
+    if name == "resolution":
+        return value in RESOLUTIONS
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, type(default))
+
+
+def form_config(form: TrainForm, data: str | None) -> TrainConfig:
+    """The run the form describes, on ``data`` (contract C4: the Train and Experiments pages both call this).
+
+    Starts from the chosen recipe's whole config, so its settings without a widget ride along;
+    the recipe's model options apply only while its model is still chosen, and augmentations
+    carried over from the Augmentation lab replace the recipe's. Raises ``ConfigError`` naming
+    the first bad value.
+    """
+    preset = PRESETS.get(form.preset)
+    values = (preset.config() if preset else TrainConfig()).to_dict()
+    if form.model != values["model"]:
+        values["model_options"] = {}
+    values.update({field: getattr(form, field) for field in WIDGET_FIELDS})
+    values.update(
+        data=data,
+        seed=form.seed,
+        limit=form.limit if form.use_limit else None,
+        budget_minutes=float(form.budget) if form.use_budget else None,
+        log_every=LIVE_LOG_EVERY,
+    )
+    if form.augment:
+        values.update(augment_ops=list(form.augment["augment_ops"]), augment_params=dict(form.augment["augment_params"]))
+    if form.model == "mobilenet_v3_large":
+        from_file = form.weights == WEIGHT_CHOICES[1]
+        values["model_options"] = {
+            "pretrained": form.weights != WEIGHT_CHOICES[2],
+            "weights_path": str(check_path(form.weights_path, what="weights file")) if from_file else None,
+            "resolution": form.resolution,
+            "freeze_backbone": form.freeze,
+        }
+    return TrainConfig.from_dict(values)
+
+
+def form_path(runs_root: Path) -> Path:
+    return Path(runs_root) / FORM_FILE
+
+
+def load_form(runs_root: Path) -> TrainForm | None:
+    """The last saved form, or None when there is none or it cannot be read (a reload then starts afresh)."""
+    path = form_path(runs_root)
+    try:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_FORM_BYTES:
+            return None
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return TrainForm.from_dict(values) if isinstance(values, dict) else None
+
+
+def save_form(runs_root: Path, form: TrainForm) -> None:
+    """Write the form for the next session (atomic); a folder that cannot be written only loses that."""
+    try:
+        Path(runs_root).mkdir(parents=True, exist_ok=True)
+        write_json_atomic(form_path(runs_root), form.to_dict())
+    except (OSError, CifarError):
+        pass
+
+
+def check_trainable(data: CifarData) -> None:
+    """Refuse, before a run is created, a source without labelled training images (a test set alone)."""
+    if not data.has_labels("train"):
+        raise DataError(
+            "This source has no labelled training images (only a test set or unlabelled images), so nothing can "
+            "be trained on it: choose a source with training images on the Dataset page."
+        )
+

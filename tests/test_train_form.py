@@ -1,0 +1,72 @@
+"""The Train form as data: recipes fill it, one mapping turns it into a TrainConfig (C4), it is saved and restored."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cifar_core.errors import ConfigError
+from cifar_core.presets import PRESETS
+from cifar_core.train import TrainConfig
+from cifar_core.ui.train_form import DEFAULT_PRESET, TrainForm, form_config, form_path, load_form, save_form
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_recipe_maps_back_to_its_own_config(name):
+    """Picking a recipe and starting it changes nothing but the data and how often steps are logged."""
+    mapped = form_config(TrainForm.for_preset(name), "synthetic").to_dict()
+    recipe = PRESETS[name].config().to_dict()
+    differing = {field for field in recipe if mapped[field] != recipe[field]}
+    if PRESETS[name].budget_minutes and recipe["budget_minutes"] is None:
+        assert mapped["budget_minutes"] == PRESETS[name].budget_minutes  # the budget box is ticked
+        differing.discard("budget_minutes")
+    if recipe["model"] == "mobilenet_v3_large":  # the form's weight choices spell out every model option
+        assert mapped["model_options"]["pretrained"] is True and mapped["model_options"]["resolution"] == 224
+        differing.discard("model_options")
+    assert differing == {"data", "log_every"}
+
+
+def test_the_first_recipe_is_classroom_and_the_custom_form_is_the_studys():
+    assert DEFAULT_PRESET == "classroom"
+    assert form_config(TrainForm(), None) == TrainConfig(log_every=5)
+
+
+def test_hidden_recipe_settings_ride_along_until_the_model_changes():
+    form = TrainForm.for_preset("fast")
+    form.lr, form.epochs = 0.1, 3
+    config = form_config(form, None)
+    assert (config.optimizer, config.schedule, config.label_smoothing, config.lr, config.epochs) == ("sgd", "onecycle", 0.2, 0.1, 3)
+    assert config.model_options == {"widths": [32, 64, 128]}
+    form.model = "simple_cnn"
+    assert form_config(form, None).model_options == {}
+
+
+def test_augmentations_from_the_lab_replace_the_recipes():
+    form = TrainForm.for_preset("fast")
+    form.augment = {"augment_ops": ["rotation"], "augment_params": {"rotation": {"angles": [90]}}}
+    config = form_config(form, None)
+    assert config.augment_ops == ["rotation"] and config.augment_params == {"rotation": {"angles": [90]}}
+
+
+def test_a_bad_value_is_a_config_error_naming_the_field():
+    form = TrainForm(lr=0.0)
+    with pytest.raises(ConfigError, match="lr must be between"):
+        form_config(form, None)
+
+
+def test_a_saved_form_is_restored_and_a_damaged_one_is_ignored_or_repaired(tmp_path):
+    assert load_form(tmp_path) is None
+    form = TrainForm.for_preset("fast", seed=4)
+    form.use_limit, form.limit = True, 5000
+    save_form(tmp_path, form)
+    assert load_form(tmp_path) == form
+    values = json.loads(form_path(tmp_path).read_text())
+    values.update(lr="fast", epochs=True, model="resnet999", surprise=1)
+    form_path(tmp_path).write_text(json.dumps(values))
+    repaired = load_form(tmp_path)
+    assert (repaired.lr, repaired.epochs, repaired.model, repaired.limit) == (0.2, 40, "fast_cnn", 5000)
+    form_path(tmp_path).write_text("{not json")
+    assert load_form(tmp_path) is None
+    form_path(tmp_path).write_text("x" * 100_000)
+    assert load_form(tmp_path) is None
