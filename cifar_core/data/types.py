@@ -66,6 +66,15 @@ class CifarData:
     def is_synthetic(self) -> bool:
         return self.format == "synthetic"
 
+    def has_labels(self, split: str) -> bool:
+        """True when ``split`` exists, is not empty and every one of its images has a known class.
+
+        Kaggle's test set is all ``UNLABELLED``; a source may also ship only a test split, so
+        pages ask this before training on or scoring a split.
+        """
+        part = self.splits.get(split)
+        return part is not None and len(part) > 0 and bool((part.labels != UNLABELLED).all())
+
     def describe(self) -> dict:
         """A JSON-ready summary; exactly what ``data info --json`` prints."""
         splits = {}
