@@ -18,6 +18,13 @@ DATA_REASON = "data_source_reason"
 SELECTED_RUN = "selected_run"  # the sidebar's run picker (a widget key)
 _PENDING_RUN = "_pending_selected_run"
 _STICKY = "_sticky_values"
+EXPLAIN_REQUEST = "explain_request"
+"""``{"run_id", "source", "split", "index"}``: the image the Explain page should open on.
+
+``source`` is the data source (a path or ``synthetic``), ``split`` the split of that source and
+``index`` the image's position in it (a run's validation images lie in its source's ``train``).
+Set by the Evaluate page's "Explain this image", read by the Explain page.
+"""
 
 
 def data_source() -> str:
