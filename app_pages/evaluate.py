@@ -30,7 +30,8 @@ PREDICTIONS = "_evaluate_predictions"
 
 
 def source_name(source: str) -> str:
-    return "the SYNTHETIC demo set" if source == SYNTHETIC else f"`{Path(source).name}`"
+    """A source as users know it: its file or folder name (widget labels show no Markdown)."""
+    return "the SYNTHETIC demo set" if source == SYNTHETIC else f"“{Path(source).name}”"
 
 
 def _score_with_progress(run, which: str, stamp: int, source: str | None, split: str, tta: str):

@@ -134,7 +134,7 @@ def test_a_separate_labelled_test_set_loaded_on_the_dataset_page_is_scored(train
     at = open_app("evaluate")
     assert at.selectbox(key="evaluate_images").value == ("__run__", "val")  # the run's own validation images by default
     load_on_dataset_page(at, separate_test_set)
-    assert "The 200 test images of `held-out`" in at.selectbox(key="evaluate_images").options
+    assert "The 200 test images of “held-out”" in at.selectbox(key="evaluate_images").options
     at.selectbox(key="evaluate_images").set_value((str(separate_test_set), "test")).run()
     assert_ok(at)
     loaded = load_run_model(trained_run, "best")
@@ -168,7 +168,7 @@ def test_images_without_labels_are_predicted_into_a_submission_csv(trained_run, 
     at.text_input(key="evaluate_path").input(str(folder)).run()
     button(at, "Use this set").click().run()
     assert_ok(at)
-    assert "`to-predict` has no labels, so it cannot be scored, only predicted." in page_text(at)
+    assert "“to-predict” has no labels, so it cannot be scored, only predicted." in page_text(at)
     button(at, "Predict every image").click().run()
     assert_ok(at)
     csv = at.session_state["_evaluate_predictions"][1].to_csv()
