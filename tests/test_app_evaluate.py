@@ -9,7 +9,7 @@ import os
 
 import psutil
 import pytest
-from app_support import assert_ok, button, charts, errors, metrics, open_app, page_text, tiny_config
+from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text, tiny_config
 from data_fixtures import png_bytes, write_image_folder
 from PIL import Image
 
@@ -188,3 +188,14 @@ def test_a_run_still_training_says_so_and_is_scored_only_when_asked(trained_run)
     at.toggle(key="evaluate_while_training").set_value(True).run()
     assert_ok(at)
     assert metrics(at)["Accuracy"] == f"{reference(trained_run, 'val').accuracy:.1%}"
+
+
+@pytest.mark.skipif(not (APP.parent / "app_pages" / "explain.py").exists(), reason="the Explain page has not landed yet")
+def test_explain_this_image_hands_the_image_to_the_explain_page(trained_run):
+    at = open_app("evaluate")
+    expected = reference(trained_run, "val")
+    top = most_confused_pairs(expected.confusion, expected.classes)[0]
+    first = expected.cell(CIFAR10_CLASSES.index(top["true"]), CIFAR10_CLASSES.index(top["predicted"]))[0]
+    at.button(key=f"explain_{first['row']}").click().run()
+    assert_ok(at)
+    assert at.session_state["explain_request"] == {"run_id": trained_run.id, "source": "synthetic", "split": "train", "index": first["index"]}

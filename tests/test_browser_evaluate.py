@@ -166,9 +166,11 @@ def test_a_separate_real_test_set_is_scored_and_a_clicked_cell_shows_exactly_its
     pair = pairs[1]
     true_class, predicted_class = expected.classes.index(pair["true"]), expected.classes.index(pair["predicted"])
     click_cell(page, true_class, predicted_class)
-    picked = [page.get_by_role("combobox", name=name).input_value() for name in ("True class", "Predicted as")]
-    assert picked == [pair["true"], pair["predicted"]]  # the dropdowns follow the click
+    expect = pytest.importorskip("playwright.sync_api").expect
+    for name, value in (("True class", pair["true"]), ("Predicted as", pair["predicted"])):  # the dropdowns follow the click
+        expect(page.get_by_role("combobox", name=name)).to_have_value(value, timeout=90_000)
     page.get_by_text(f"{pair['true']} images the model called {pair['predicted']}").wait_for()
+    settle(page)
     count = int(expected.confusion[true_class, predicted_class])
     assert f"{count} {pair['true']} images the model called {pair['predicted']}" in page.locator("body").inner_text()
     captions = gallery_captions(page)
@@ -178,6 +180,7 @@ def test_a_separate_real_test_set_is_scored_and_a_clicked_cell_shows_exactly_its
     click_cell(page, true_class, true_class)  # a diagonal cell: the images it got right
     right = int(expected.confusion[true_class, true_class])
     page.get_by_text(f"{pair['true']} images the model got right").wait_for()
+    settle(page)
     captions = gallery_captions(page)
     assert len(captions) == min(right, 24) and all(caption.startswith(pair["true"] + " ") for caption in captions)
     snap(page, "evaluate_4_clicked_diagonal")
