@@ -12,11 +12,29 @@ from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
 
 SAMPLES_PER_CLASS = 10
+UNLABELLED_SAMPLES = 30
 FORMAT_NAMES = {
     "torchvision": "torchvision's python batches",
     "kaggle": "Kaggle competition files",
     "image_folder": "train/<class>/ image folders",
 }
+
+def uses_sentence(data) -> str | None:
+    """What a source that is not a full labelled train + test set can be used for, in one sentence."""
+    can_train, can_test = data.has_labels("train"), data.has_labels("test")
+    if not can_train and can_test:
+        return ("This source holds only test images: no model can train on it, but the Evaluate page can "
+                "score a trained run on them.")
+    if not can_train:
+        return ("This source has no labels: no model can train on it or be scored on it, but the Evaluate page "
+                "can predict its images and download the answers as submission.csv.")
+    if "test" not in data.splits:
+        return "This source has no test split: models are scored on a held-out validation part of train."
+    if not can_test:
+        return ("Its test images have no labels: models are scored on a held-out validation part of train, and "
+                "the Evaluate page can predict the test images as submission.csv.")
+    return None
+
 
 st.title("Dataset")
 st.markdown(
@@ -49,8 +67,8 @@ if data is not None:
     for column, (name, split) in zip(columns, description["splits"].items()):
         column.metric(f"{name} images", f"{split['count']:,}")
     columns[-1].metric("classes", len(data.classes))
-    if "test" not in data.splits:
-        st.caption("This source has no test split: models are scored on a held-out validation part of train.")
+    if (sentence := uses_sentence(data)) is not None:
+        st.info(sentence, icon=":material/info:")
 
     st.subheader("Class balance")
     per_split = {name: split["per_class"] for name, split in description["splits"].items()}
@@ -62,6 +80,9 @@ if data is not None:
     seed = right.number_input("Sample seed (change it to see other images)", min_value=0, step=1, key=state.sticky("dataset_seed", 0))
     split = data.splits[split_name]
     generator = torch.Generator().manual_seed(int(seed))
+    if not data.has_labels(split_name):
+        chosen = torch.randperm(len(split), generator=generator)[:UNLABELLED_SAMPLES]
+        st.image(grid(split.images[chosen], columns=SAMPLES_PER_CLASS, scale=3, padding=3), caption="unlabelled images")
     for label, name in enumerate(data.classes):
         members = (split.labels == label).nonzero().flatten()
         if not len(members):

@@ -1,41 +1,88 @@
-"""Evaluate: what the selected run's model gets right and wrong, image by image."""
+"""Evaluate: what the selected run's model gets right and wrong, image by image, on any labelled set."""
+
+import time
+from pathlib import Path
 
 import streamlit as st
 
-from cifar_core.evaluate import most_confused_pairs
+from cifar_core.errors import DataError
+from cifar_core.evaluate import labelled_splits, most_confused_pairs, predict_unlabelled
 from cifar_core.images import upscale
-from cifar_core.inference import TTA_MODES
-from cifar_core.plots import confusion_figure, per_class_frame, probability_figure
+from cifar_core.inference import TTA_MODES, TTA_PASSES
+from cifar_core.plots import confusion_cell, confusion_figure, per_class_frame, probability_figure
 from cifar_core.runs import RunStore
+from cifar_core.runs.store import ACTIVE_STATES
+from cifar_core.sources import SYNTHETIC, check_source
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
-from cifar_core.ui.loaders import checkpoint_stamp, has_labelled_test, load_data, load_model, score_split
+from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split
 from cifar_core.uploads import MAX_UPLOAD_BYTES, prepare_upload
 
 GALLERY = 24
 GALLERY_COLUMNS = 6
 PAIRS = 6
 TTA_LABELS = {"none": "none", "flip": "mirror", "flip_shift": "mirror + shifts"}
+OWN = "__run__"  # the run's own source in the "images to score" choices
+EXPLAIN_PAGE = Path(__file__).with_name("explain.py")
+LAST_CLICK = "_evaluate_last_click"
+OTHER_SOURCE = "_evaluate_other_source"
+PREDICTIONS = "_evaluate_predictions"
 
 
-def _gallery(scored, true_class: int, predicted_class: int) -> None:
-    """The images of one confusion cell, most confidently wrong first, with their top-3 guesses."""
-    evaluation = scored.evaluation
-    wrong = evaluation.misclassified(true_class, predicted_class, limit=GALLERY)
-    classes = evaluation.classes
-    if true_class == predicted_class:
-        st.caption("That is a diagonal cell: those images were classified correctly. Pick two different classes.")
+def source_name(source: str) -> str:
+    """A source as users know it: its file or folder name (widget labels show no Markdown)."""
+    return "the SYNTHETIC demo set" if source == SYNTHETIC else f"“{Path(source).name}”"
+
+
+def _score_with_progress(run, which: str, stamp: int, source: str | None, split: str, tta: str):
+    """Score, with a progress bar and a time estimate fed by every batch (TTA can take a minute)."""
+    bar = st.empty()
+    started = time.monotonic()
+    passes = TTA_PASSES[tta]
+    how = "" if passes == 1 else f" with {TTA_LABELS[tta]} ({passes} passes per image)"
+
+    def report(done: int, total: int) -> None:
+        left = (time.monotonic() - started) / done * (total - done)
+        bar.progress(done / total, text=f"Scoring {done:,} of {total:,} images{how}: about {left:.0f} s left")
+
+    bar.progress(0.0, text=f"Scoring the images{how}…")
+    scored = score_split(str(run.dir), which, stamp, source, split, tta, progress=report)
+    bar.empty()
+    return scored
+
+
+def _explain_button(column, run_id: str, scored, item: dict) -> None:
+    """"Explain this image": hand the image to the Explain page (only once that page exists)."""
+    if not EXPLAIN_PAGE.exists():
         return
-    if not wrong:
-        st.caption(f"No {classes[true_class]} image was taken for a {classes[predicted_class]}.")
+    if column.button("Explain this image", key=f"explain_{item['row']}", icon=":material/psychology:"):
+        st.session_state[state.EXPLAIN_REQUEST] = {
+            "run_id": run_id, "source": scored.data.source, "split": scored.split, "index": item["index"],
+        }
+        st.switch_page("app_pages/explain.py")
+
+
+def _gallery(run_id: str, scored, true_class: int, predicted_class: int) -> None:
+    """Exactly the images of one confusion cell, most confident first, with their top-3 guesses."""
+    evaluation = scored.evaluation
+    items = evaluation.cell(true_class, predicted_class, limit=GALLERY)
+    classes = evaluation.classes
+    true_name, predicted_name = classes[true_class], classes[predicted_class]
+    if not items:
+        st.caption(f"No {true_name} image was called {predicted_name}.")
         return
     total = int(evaluation.confusion[true_class, predicted_class])
-    shown = f"the {len(wrong)} most confident of **{total}**" if total > len(wrong) else f"all **{total}**"
-    st.markdown(f"Showing {shown} {classes[true_class]} images the model called *{classes[predicted_class]}*:")
+    shown = f"the {len(items)} most confident of **{total}**" if total > len(items) else f"all **{total}**"
+    if true_class == predicted_class:
+        st.markdown(f"Showing {shown} {true_name} images the model got right:")
+    else:
+        st.markdown(f"Showing {shown} {true_name} images the model called *{predicted_name}*:")
     columns = st.columns(GALLERY_COLUMNS)
-    for position, item in enumerate(wrong):
+    for position, item in enumerate(items):
+        column = columns[position % GALLERY_COLUMNS]
         guesses = " · ".join(f"{name} {p:.0%}" for name, p in item["top3"])
-        columns[position % GALLERY_COLUMNS].image(upscale(scored.images[item["row"]], 4), caption=guesses)
+        column.image(upscale(scored.images[item["row"]], 4), caption=guesses)
+        _explain_button(column, run_id, scored, item)
 
 
 def _upload_section(loaded) -> None:
@@ -58,12 +105,93 @@ def _upload_section(loaded) -> None:
         chart.plotly_chart(probability_figure(ranked, height=320), key="evaluate_upload_probs")
 
 
+def _other_source_box() -> None:
+    """A path box for a separate labelled (or unlabelled) set, checked like every other source."""
+    with st.expander("Score or predict another folder or archive"):
+        st.markdown(
+            "A separate test set: `test/<class>/` image folders (as a folder or archive), torchvision's "
+            "`cifar-10-batches-py` with its test batch, Kaggle files with `trainLabels.csv`, or images "
+            "without labels (Kaggle's `test.7z`, a folder of images) to predict."
+        )
+        text = st.text_input("Folder or archive path", key="evaluate_path")
+        if st.button("Use this set", icon=":material/folder_open:"):
+            with user_errors():
+                st.session_state[OTHER_SOURCE] = check_source(text)
+                st.rerun()
+
+
+def _open(source: str):
+    """The loaded source, or the sentence saying why it is no labelled set (it may still be predicted)."""
+    try:
+        return load_data(source), None
+    except DataError as exc:
+        return None, str(exc)
+
+
+def _other_sources(own_source: str) -> list[str]:
+    """Sets besides the run's own: one typed here and the Dataset page's source."""
+    others = [st.session_state.get(OTHER_SOURCE), state.data_source()]
+    return list(dict.fromkeys(other for other in others if other and other != own_source))
+
+
+def _choices(own_source: str, own_test: bool) -> dict[tuple[str, str], str]:
+    """What can be scored: the run's validation images, its source's test images, other labelled sets."""
+    choices = {(OWN, "val"): "This run's validation images (held out from its training)"}
+    if own_test:
+        choices[(OWN, "test")] = f"The test images of this run's data ({source_name(own_source)})"
+    for source in _other_sources(own_source):
+        data, _ = _open(source)
+        for split in labelled_splits(data) if data is not None else []:
+            choices[(source, split)] = f"The {len(data.splits[split]):,} {split} images of {source_name(source)}"
+    return choices
+
+
+def _predictable(source: str) -> bool:
+    """A set to predict rather than score: images without labels, or a source with an unlabelled split."""
+    data, _ = _open(source)
+    return data is None or any(not data.has_labels(split) for split in data.splits)
+
+
+def _predict_section(loaded, own_source: str, tta: str) -> None:
+    """Predict an unlabelled set (Kaggle's test.7z, a folder of images) and offer submission.csv."""
+    st.subheader("Predict a set without labels")
+    candidates = [source for source in _other_sources(own_source) if _predictable(source)]
+    if not candidates:
+        st.caption(
+            "Open Kaggle's test.7z or a folder or archive of images under \"Score or predict another folder or "
+            "archive\" above to predict every image and download the answers as submission.csv."
+        )
+        return
+    source = candidates[0]
+    data, _ = _open(source)
+    if data is None or not labelled_splits(data):
+        st.info(f"{source_name(source)} has no labels, so it cannot be scored, only predicted.")
+    st.markdown(f"Writes the model's class for every image of {source_name(source)} as `id,label` lines, the Kaggle submission form.")
+    if st.button("Predict every image", icon=":material/batch_prediction:"):
+        st.session_state.pop(PREDICTIONS, None)
+        status = st.empty()
+        status.info(f"Predicting the images of {source_name(source)}…")
+        with user_errors():
+            predictions = predict_unlabelled(
+                loaded, source, tta=tta, on_batch=lambda done, _: status.info(f"Predicted {done:,} images so far…")
+            )
+            st.session_state[PREDICTIONS] = (source, predictions)
+        status.empty()
+    kept = st.session_state.get(PREDICTIONS)
+    if kept and kept[0] == source:
+        predictions = kept[1]
+        st.download_button(
+            f"Download submission.csv ({len(predictions):,} predictions)", predictions.to_csv(), file_name="submission.csv",
+            mime="text/csv", icon=":material/download:",
+        )
+
+
 st.title("Evaluate")
 st.markdown(
     "Accuracy is one number; the **confusion matrix** shows where the mistakes go. Each row is a true "
     "class and each column what the model said. Mistakes cluster between classes that look alike at "
     "32×32 pixels: cats and dogs (both furry, four-legged, similar poses and backgrounds), automobiles "
-    "and trucks, or frogs taken for birds when a green blob sits on a branch. Click through a cell to "
+    "and trucks, or frogs taken for birds when a green blob sits on a branch. Click a cell to "
     "see the images behind the number."
 )
 run_id = state.selected_run_id()
@@ -75,32 +203,46 @@ if run is None:
     st.info("No run selected: train one on the Train page, then pick it in the sidebar.")
     st.stop()
 
-controls = st.columns(3)
+if run.state in ACTIVE_STATES:
+    doing = "still training" if run.state == "running" else "waiting to start training"
+    st.info(f"Run {run.id} is {doing}: its scores change with every epoch.", icon=":material/hourglass_top:")
+    if not st.toggle("Score its latest checkpoint anyway", key="evaluate_while_training"):
+        st.stop()
+
+controls = st.columns([1, 1, 2])
 which = controls[0].radio("Checkpoint", ["best", "last"], horizontal=True, key=state.sticky("evaluate_checkpoint", "best"),
                           help="best: the epoch with the highest validation accuracy; last: the latest epoch.")
+tta = controls[1].radio(
+    "Test-time augmentation", TTA_MODES, horizontal=True, format_func=lambda mode: TTA_LABELS.get(mode, mode),
+    key=state.sticky("evaluate_tta", "none"),
+    help="Average the model's answers over views that keep the class: the mirror image (2 passes), "
+    "or the mirror image and one-pixel shifts (6 passes). Often a point or more of accuracy, for more compute.",
+)
 scored = loaded = None
 with user_errors():
     stamp = checkpoint_stamp(run, which)
     loaded = load_model(str(run.dir), which, stamp)
-    data = load_data(loaded.config.data)
-    splits = ["val", "test"] if has_labelled_test(data) else ["val"]
-    split = controls[1].radio("Split", splits, horizontal=True, key=f"evaluate_split_{'vt' if len(splits) > 1 else 'v'}",
-                              help="val: the images this run held out from training; test: the source's separate test set.")
-    if len(splits) == 1:
-        controls[1].caption("This source has no labelled test split.")
-    tta = controls[2].radio(
-        "Test-time augmentation", TTA_MODES, horizontal=True, format_func=lambda mode: TTA_LABELS.get(mode, mode),
-        key=state.sticky("evaluate_tta", "none"),
-        help="Average the model's answers over views that keep the class: the mirror image (2 passes), "
-        "or the mirror image and one-pixel shifts (6 passes). Often a point or more of accuracy, for more compute.",
-    )
-    scored = score_split(str(run.dir), which, stamp, split, tta)
+if loaded is None:
+    st.stop()
+own_test = False
+with user_errors("Could not open this run's data: "):
+    own_test = load_data(loaded.config.data).has_labels("test")
+with controls[2]:
+    _other_source_box()
+choices = _choices(loaded.config.data, own_test)
+chosen = st.selectbox("Images to score", list(choices), format_func=choices.get, key="evaluate_images")
+source, split = chosen
+with user_errors():
+    scored = _score_with_progress(run, which, stamp, None if source == OWN else source, split, tta)
 if scored is None:
+    st.divider()
+    _predict_section(loaded, loaded.config.data, tta)
     st.stop()
 
 evaluation = scored.evaluation
 data_name = "SYNTHETIC demo set" if scored.data.is_synthetic else f"CIFAR-10 ({scored.data.source})"
-st.caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {split} split of the {data_name}")
+scored_part = "validation images" if (source, split) == (OWN, "val") else f"{split} images"
+st.caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {scored_part} of the {data_name}")
 metrics = st.columns(3)
 metrics[0].metric("Accuracy", f"{evaluation.accuracy:.1%}")
 metrics[1].metric("Loss", f"{evaluation.loss:.3f}")
@@ -118,7 +260,15 @@ st.dataframe(
 st.subheader("Confusion matrix")
 normalize = st.toggle("Row-normalised (share of each true class)", key=state.sticky("evaluate_normalize", False))
 confusion = evaluation.confusion
-st.plotly_chart(confusion_figure(confusion, evaluation.classes, normalize=normalize), key="evaluate_confusion")
+classes = list(evaluation.classes)
+event = st.plotly_chart(
+    confusion_figure(confusion, classes, normalize=normalize), key="evaluate_confusion", on_select="rerun", selection_mode="points"
+)
+clicked = confusion_cell(event.selection, classes)
+if clicked is not None and clicked != st.session_state.get(LAST_CLICK):
+    # a new click moves the dropdowns to its cell; a dropdown changed later wins until the next click
+    st.session_state["evaluate_true"], st.session_state["evaluate_pred"] = clicked
+st.session_state[LAST_CLICK] = clicked
 
 pairs = most_confused_pairs(confusion, evaluation.classes)
 left, right = st.columns([1, 2], gap="large")
@@ -134,13 +284,16 @@ with left:
     else:
         st.caption("No mistakes at all.")
 with right:
-    st.markdown("**Look inside a cell**")
-    classes = list(evaluation.classes)
+    st.markdown("**Look inside a cell** (click one in the matrix, or pick the two classes)")
     default_true, default_pred = (classes.index(pairs[0]["true"]), classes.index(pairs[0]["predicted"])) if pairs else (0, 1)
+    st.session_state.setdefault("evaluate_true", default_true)
+    st.session_state.setdefault("evaluate_pred", default_pred)
     pick_true, pick_pred = st.columns(2)
-    true_class = pick_true.selectbox("True class", range(len(classes)), index=default_true, format_func=classes.__getitem__, key="evaluate_true")
-    predicted_class = pick_pred.selectbox("Predicted as", range(len(classes)), index=default_pred, format_func=classes.__getitem__, key="evaluate_pred")
-_gallery(scored, true_class, predicted_class)
+    true_class = pick_true.selectbox("True class", range(len(classes)), format_func=classes.__getitem__, key="evaluate_true")
+    predicted_class = pick_pred.selectbox("Predicted as", range(len(classes)), format_func=classes.__getitem__, key="evaluate_pred")
+_gallery(run.id, scored, true_class, predicted_class)
 
+st.divider()
+_predict_section(loaded, loaded.config.data, tta)
 st.divider()
 _upload_section(loaded)

@@ -7,7 +7,9 @@ show the same numbers.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,10 +17,10 @@ import torch.nn.functional as F
 from sklearn.metrics import precision_recall_fscore_support
 from torch import nn
 
-from cifar_core.data import CifarData
+from cifar_core.data import CifarData, iter_unlabelled_images
 from cifar_core.device import memory_format, resolve_device
 from cifar_core.errors import CheckpointError, DataError
-from cifar_core.inference import predict_logits
+from cifar_core.inference import Progress, predict_logits
 from cifar_core.models import MODEL_REGISTRY, build_model
 from cifar_core.runs import Run, load_checkpoint
 from cifar_core.train import TrainConfig
@@ -36,9 +38,10 @@ class LoadedModel:
     epoch: int
     device: torch.device
 
-    def probabilities(self, images: torch.Tensor, *, tta: str = "none") -> torch.Tensor:
+    def probabilities(self, images: torch.Tensor, *, tta: str = "none", progress: Progress | None = None) -> torch.Tensor:
         """Softmax probabilities [N, C] for uint8 images [N, 3, 32, 32]."""
-        return predict_logits(self.model, images, self.device, tta=tta, precision=self.config.precision).softmax(dim=1)
+        logits = predict_logits(self.model, images, self.device, tta=tta, precision=self.config.precision, progress=progress)
+        return logits.softmax(dim=1)
 
 
 def load_run_model(run: Run, which: str = "best", device: str = "auto") -> LoadedModel:
@@ -116,9 +119,16 @@ class Evaluation:
             wrong &= self.labels == true_class
         if predicted_class is not None:
             wrong &= self.preds == predicted_class
-        rows = wrong.nonzero().flatten()
+        return self._most_confident(wrong, limit)
+
+    def cell(self, true_class: int, predicted_class: int, limit: int = 64) -> list[dict[str, Any]]:
+        """Exactly the images of one confusion cell (a diagonal cell: the correct ones), most confident first."""
+        return self._most_confident((self.labels == true_class) & (self.preds == predicted_class), limit)
+
+    def _most_confident(self, chosen: torch.Tensor, limit: int) -> list[dict[str, Any]]:
+        rows = chosen.nonzero().flatten()
         confidence = self.probs[rows].max(dim=1).values
-        rows = rows[confidence.argsort(descending=True)][:limit]
+        rows = rows[confidence.argsort(descending=True, stable=True)][:limit]
         return [self.describe(int(row)) for row in rows]
 
     def describe(self, row: int) -> dict[str, Any]:
@@ -155,16 +165,20 @@ def most_confused_pairs(confusion: torch.Tensor, classes: tuple[str, ...], top: 
 
 
 def split_images(config: TrainConfig, data: CifarData, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Images, labels and source indices of a run's ``val``/``train`` split, or the source's ``test``."""
+    """Images, labels and source indices of a run's ``val``/``train`` part, or the source's whole ``test``.
+
+    The run's parts are positions in the source's train split, chosen by the run's own seed, so
+    they only mean something on the source the run trained on.
+    """
     if split == "test":
-        if "test" not in data.splits:
-            raise DataError(f"{data.source} has no test split; use --split val.")
-        part = data.splits["test"]
-        if (part.labels < 0).any():
-            raise DataError(f"The test split of {data.source} is unlabelled; use predict for it.")
-        return part.images, part.labels, torch.arange(len(part.labels))
+        return source_split_images(data, "test")
     if split not in ("val", "train"):
         raise DataError(f"Unknown split {split!r}; choose val, train or test.")
+    if not data.has_labels("train"):
+        raise DataError(
+            f"{data.source} has no labelled training images, so it holds none of this run's own "
+            f"validation images; score its {_labelled_splits_phrase(data)} instead."
+        )
     indices = getattr(run_splits(config, data), split)
     if split == "val" and not len(indices):
         raise DataError("This run trained on train+val, so it has no validation split to score.")
@@ -172,7 +186,83 @@ def split_images(config: TrainConfig, data: CifarData, split: str) -> tuple[torc
     return source.images[indices], source.labels[indices], indices
 
 
-def evaluate(loaded: LoadedModel, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor | None = None, *, tta: str = "none") -> Evaluation:
-    """Score ``loaded`` on labelled uint8 images."""
-    probs = loaded.probabilities(images, tta=tta)
+def source_split_images(data: CifarData, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every image of one labelled split of any source (a separate test set), with its labels and positions."""
+    if split not in data.splits:
+        raise DataError(f"{data.source} has no {split} split; it holds {_labelled_splits_phrase(data)}.")
+    if not data.has_labels(split):
+        raise DataError(
+            f"The {split} images of {data.source} have no labels, so they can be predicted but not scored."
+        )
+    part = data.splits[split]
+    return part.images, part.labels, torch.arange(len(part.labels))
+
+
+def labelled_splits(data: CifarData) -> list[str]:
+    """The splits of ``data`` that can be scored (every image labelled), test first."""
+    return sorted((name for name in data.splits if data.has_labels(name)), key=lambda name: name != "test")
+
+
+def _labelled_splits_phrase(data: CifarData) -> str:
+    names = labelled_splits(data)
+    return " and ".join(f"{name} images" for name in names) if names else "no labelled images at all"
+
+
+def evaluate(
+    loaded: LoadedModel,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    indices: torch.Tensor | None = None,
+    *,
+    tta: str = "none",
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Score ``loaded`` on labelled uint8 images (``progress`` hears after every batch)."""
+    probs = loaded.probabilities(images, tta=tta, progress=progress)
     return Evaluation(loaded.classes, labels.cpu(), probs, indices if indices is not None else torch.arange(len(labels)))
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One predicted class per unlabelled image, keyed by the image's id (Kaggle's submission form)."""
+
+    ids: list[str]
+    labels: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def to_csv(self) -> str:
+        """``id,label`` lines, exactly what Kaggle's CIFAR-10 competition accepts."""
+        return "id,label\n" + "".join(f"{image_id},{label}\n" for image_id, label in zip(self.ids, self.labels))
+
+
+def predict_unlabelled(
+    loaded: LoadedModel,
+    source: str | Path,
+    *,
+    tta: str = "none",
+    batch_size: int = 1024,
+    on_batch: Progress | None = None,
+) -> Predictions:
+    """The model's class for every image of an unlabelled set (``test.7z``, a folder or archive of images).
+
+    Images are streamed batch by batch, so Kaggle's 300,000 never sit in memory at once;
+    ``on_batch`` hears (images done, -1) after each batch since the total is only known at the end.
+    Ids must name one image each; a set where two files share an id is refused rather than
+    written as an ambiguous submission.
+    """
+    ids: list[str] = []
+    labels: list[str] = []
+    for batch_ids, images in iter_unlabelled_images(source, batch_size=batch_size):
+        preds = loaded.probabilities(images, tta=tta).argmax(dim=1)
+        ids.extend(batch_ids)
+        labels.extend(loaded.classes[int(p)] for p in preds)
+        if on_batch is not None:
+            on_batch(len(ids), -1)
+    if repeated := sorted(image_id for image_id, count in Counter(ids).items() if count > 1):
+        raise DataError(
+            f"{source} has several images with the same id ({', '.join(repeated[:5])}"
+            f"{', …' if len(repeated) > 5 else ''}); each image needs its own name for a submission."
+        )
+    return Predictions(ids, labels)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -18,6 +20,11 @@ def to_model_input(images: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 # Test-time augmentation levels: what each test image is averaged over.
 TTA_MODES = ("none", "flip", "flip_shift")
+TTA_PASSES = {"none": 1, "flip": 2, "flip_shift": 6}
+"""Forward passes per image at each level: what a scoring costs relative to plain inference."""
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with (images done, images in all): progress bars and time estimates."""
 
 
 def _tta_logits(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
@@ -35,7 +42,7 @@ def _tta_logits(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
     return 0.5 * flipped + 0.25 * (shifted_logits[0] + shifted_logits[1])
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_logits(
     model: nn.Module,
     images: torch.Tensor,
@@ -44,6 +51,7 @@ def predict_logits(
     batch_size: int = 1000,
     tta: str = "none",
     precision: str = "auto",
+    progress: Progress | None = None,
 ) -> torch.Tensor:
     """Logits [N, C] (float32, CPU) in eval mode.
 
@@ -51,6 +59,7 @@ def predict_logits(
     ``flip`` the image and its mirror image (2 passes), ``flip_shift`` adds both of those shifted
     one pixel up-left and down-right (6 passes, weighted half on the unshifted pair, as in the
     speed-record recipes). Each cancels part of the model's left/right and position bias.
+    ``progress`` hears after every batch, so a page can show a bar instead of freezing.
     """
     if tta not in TTA_MODES:
         raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}; got {tta!r}.")
@@ -62,6 +71,8 @@ def predict_logits(
             x = to_model_input(images[start : start + batch_size], device)
             with autocast(device, precision):
                 outputs.append(_tta_logits(model, x, tta).cpu())
+            if progress is not None:
+                progress(min(start + batch_size, len(images)), len(images))
     finally:
         model.train(was_training)
     if not outputs:

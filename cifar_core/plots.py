@@ -113,32 +113,77 @@ def confusion_figure(confusion: Any, classes: Sequence[str], *, normalize: bool 
 
     Row-normalised, each row shows where one true class's images went (its diagonal cell is the
     class's recall), which makes rare and common classes comparable.
+
+    Plotly cannot select heatmap cells (a click on a heatmap sends no selection), so an invisible
+    marker sits on every cell centre: clicking a cell selects its marker, which a Streamlit chart
+    with ``on_select`` reports; ``confusion_cell`` turns that report back into (true, predicted).
     """
     counts = np.asarray(confusion.tolist() if hasattr(confusion, "tolist") else confusion, dtype=float)
     values = normalize_rows(counts) if normalize else counts
     # empty cells stay blank so the eye goes to the mistakes, not to a wall of zeros
     text = [["" if v == 0 else f"{v:.0%}" if normalize else f"{int(v)}" for v in row] for row in values]
+    names = list(classes)
+    cells = [(true, predicted) for true in range(len(names)) for predicted in range(len(names))]
     figure = go.Figure(
         go.Heatmap(
             z=values,
-            x=list(classes),
-            y=list(classes),
+            x=names,
+            y=names,
             text=text,
             texttemplate="%{text}",
-            customdata=counts,
             colorscale="Blues",
             zmin=0,
             zmax=1 if normalize else None,
-            hovertemplate="true %{y}, predicted %{x}: %{customdata:.0f} images<extra></extra>",
+            hoverinfo="skip",  # the click layer below answers hovers, so the two never compete
             colorbar={"tickformat": ".0%"} if normalize else {},
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[names[predicted] for _, predicted in cells],
+            y=[names[true] for true, _ in cells],
+            customdata=[[true, predicted, counts[true, predicted]] for true, predicted in cells],
+            mode="markers",
+            name=CLICK_LAYER,
+            showlegend=False,
+            marker={"symbol": "square", "size": 28, "color": "rgba(0,0,0,0)", "line": {"width": 0}},
+            selected={"marker": {"color": "rgba(255,165,0,0.45)"}},
+            unselected={"marker": {"opacity": 0}},
+            hovertemplate="true %{y}, predicted %{x}: %{customdata[2]:.0f} images · click to see them<extra></extra>",
         )
     )
     figure.update_xaxes(title_text="predicted class", side="bottom", tickangle=-45)
     figure.update_yaxes(title_text="true class", autorange="reversed")
     figure.update_layout(
-        title=title, height=480, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10}
+        title=title,
+        height=480,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        clickmode="event+select",
+        dragmode=False,
+        hovermode="closest",
+        hoverdistance=-1,  # every point of a cell is closest to that cell's marker: the whole cell is clickable
     )
     return figure
+
+
+CLICK_LAYER = "cells"
+"""Name of the confusion figure's invisible, clickable marker trace."""
+
+
+def confusion_cell(selection: Mapping[str, Any] | None, classes: Sequence[str]) -> tuple[int, int] | None:
+    """The (true, predicted) class indices of the confusion cell a user clicked, or None.
+
+    ``selection`` is what ``st.plotly_chart(..., on_select="rerun")`` returns under ``selection``:
+    ``{"points": [{"x": predicted name, "y": true name, ...}], ...}``. A click selects one point;
+    anything else (nothing, a point off the class axes) is no cell.
+    """
+    points = (selection or {}).get("points") or []
+    if len(points) != 1:
+        return None
+    point, names = points[0], list(classes)
+    if point.get("x") not in names or point.get("y") not in names:
+        return None
+    return names.index(point["y"]), names.index(point["x"])
 
 
 def class_balance_figure(per_split: Mapping[str, Mapping[str, int]]) -> go.Figure:

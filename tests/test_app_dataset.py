@@ -6,16 +6,17 @@ import urllib.error
 
 import numpy as np
 from app_support import assert_ok, button, charts, errors, metrics, open_app, page_text
+from data_fixtures import make_images, png_bytes, write_7z
 from PIL import Image
 
 from cifar_core.classes import CIFAR10_CLASSES
 
 
-def write_image_folder(root, per_class: int) -> None:
-    """A tiny train/<class>/*.png dataset of random images."""
+def write_image_folder(root, per_class: int, split: str = "train") -> None:
+    """A tiny <split>/<class>/*.png dataset of random images."""
     rng = np.random.default_rng(0)
     for name in CIFAR10_CLASSES:
-        folder = root / "train" / name
+        folder = root / split / name
         folder.mkdir(parents=True)
         for index in range(per_class):
             Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{index}.png")
@@ -103,3 +104,33 @@ def test_download_offline_shows_the_loaders_error(app_env, monkeypatch, tmp_path
     button(at, "Download CIFAR-10").click().run()
     assert_ok(at)
     assert any("downloading it failed" in error and "Name or service not known" in error for error in errors(at))
+
+
+def load_path(at, path) -> None:
+    at.text_input(key="dataset_path").input(str(path)).run()
+    button(at, "Load this path").click().run()
+    assert_ok(at)
+
+
+def test_a_source_with_only_test_images_says_what_it_can_be_used_for(app_env):
+    write_image_folder(app_env / "data" / "only-test", per_class=2, split="test")
+    at = open_app()
+    load_path(at, app_env / "data" / "only-test")
+    assert metrics(at) == {"test images": "20", "classes": "10"}
+    text = page_text(at)
+    assert "only test images" in text and "Evaluate page" in text
+    assert "no test split" not in text
+    samples = [element for element in at.image if element.captions[0] in CIFAR10_CLASSES]
+    assert [element.captions[0] for element in samples] == list(CIFAR10_CLASSES)  # the test split's samples, not a KeyError
+
+
+def test_a_source_without_labels_says_it_can_only_be_predicted(app_env):
+    folder = app_env / "data" / "kaggle-test"
+    folder.mkdir()
+    write_7z(folder / "test.7z", {f"test/{index}.png": png_bytes(image) for index, image in enumerate(make_images(1, 0)[0], start=1)})
+    at = open_app()
+    load_path(at, folder)
+    assert metrics(at)["test images"] == "10"
+    text = page_text(at)
+    assert "no labels" in text and "submission.csv" in text
+    assert not [element for element in at.image if element.captions[0] in CIFAR10_CLASSES]

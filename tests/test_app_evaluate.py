@@ -5,12 +5,17 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from app_support import assert_ok, charts, errors, metrics, open_app, page_text, tiny_config
+import os
+
+import psutil
+import pytest
+from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text, tiny_config
+from data_fixtures import png_bytes, write_image_folder
 from PIL import Image
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data import load_cifar
-from cifar_core.evaluate import evaluate, load_run_model, most_confused_pairs, split_images
+from cifar_core.evaluate import evaluate, load_run_model, most_confused_pairs, predict_unlabelled, source_split_images, split_images
 from cifar_core.runs import RunStore
 
 
@@ -68,15 +73,19 @@ def test_a_confusion_cell_shows_exactly_its_misclassified_images_with_top3(train
     assert all(caption.count("%") == 3 and caption.startswith(f"{top['predicted']} ") for caption in shown)
     assert f"1. **{top['true']}** taken for **{top['predicted']}**: {top['count']} images" in page_text(at)
     at.selectbox(key="evaluate_pred").set_value(true_class).run()
-    assert gallery(at) == [] and "diagonal cell" in page_text(at)
+    right = int(expected.confusion[true_class, true_class])
+    assert len(gallery(at)) == min(right, 24)
+    assert all(caption.startswith(f"{top['true']} ") for caption in gallery(at))  # a diagonal cell: its correct images
+    if right:
+        assert f"**{right}** {top['true']} images the model got right" in page_text(at)
 
 
 def test_the_test_split_is_offered_when_the_source_has_labelled_test_images(trained_run):
     at = open_app("evaluate")
-    at.radio(key="evaluate_split_vt").set_value("test").run()
+    at.selectbox(key="evaluate_images").set_value(("__run__", "test")).run()
     assert_ok(at)
     assert metrics(at)["Images"] == "200"
-    assert "test split of the SYNTHETIC demo set" in page_text(at)
+    assert "test images of the SYNTHETIC demo set" in page_text(at)
 
 
 def test_an_uploaded_photo_is_predicted_and_shown_as_the_model_sees_it(trained_run):
@@ -103,3 +112,90 @@ def test_a_run_without_a_checkpoint_says_so(trained_run):
     at.sidebar.selectbox(key="selected_run").set_value("zz-empty").run()
     assert_ok(at)
     assert any("has no best.pt yet" in error for error in errors(at))
+
+
+@pytest.fixture
+def separate_test_set(app_env):
+    """``data/held-out/test/<class>/*.png``: the synthetic set's 200 test images as a separate, test-only source."""
+    test = load_cifar("synthetic").splits["test"]
+    return write_image_folder(app_env / "data" / "held-out", {"test": (test.images.numpy(), test.labels.numpy())})
+
+
+def load_on_dataset_page(at, path) -> None:
+    at.switch_page("app_pages/dataset.py").run()
+    at.text_input(key="dataset_path").input(str(path)).run()
+    button(at, "Load this path").click().run()
+    assert_ok(at)
+    at.switch_page("app_pages/evaluate.py").run()
+    assert_ok(at)
+
+
+def test_a_separate_labelled_test_set_loaded_on_the_dataset_page_is_scored(trained_run, separate_test_set):
+    at = open_app("evaluate")
+    assert at.selectbox(key="evaluate_images").value == ("__run__", "val")  # the run's own validation images by default
+    load_on_dataset_page(at, separate_test_set)
+    assert "The 200 test images of “held-out”" in at.selectbox(key="evaluate_images").options
+    at.selectbox(key="evaluate_images").set_value((str(separate_test_set), "test")).run()
+    assert_ok(at)
+    loaded = load_run_model(trained_run, "best")
+    expected = evaluate(loaded, *source_split_images(load_cifar(separate_test_set), "test"))
+    assert metrics(at) == {"Accuracy": f"{expected.accuracy:.1%}", "Loss": f"{expected.loss:.3f}", "Images": "200"}
+    assert "test images of the CIFAR-10 (" + str(separate_test_set) in page_text(at)
+    assert "no labelled test split" not in page_text(at)
+    heat = charts(at)[0]["data"][0]
+    assert [[int(cell or 0) for cell in row] for row in heat["text"]] == expected.confusion.tolist()
+
+
+def test_a_separate_test_set_typed_on_the_evaluate_page_is_checked_and_scored(trained_run, separate_test_set):
+    at = open_app("evaluate")
+    at.text_input(key="evaluate_path").input("/etc").run()
+    button(at, "Use this set").click().run()
+    assert any("outside the folders this app may read from" in error for error in errors(at))
+    at.text_input(key="evaluate_path").input("held-out").run()
+    button(at, "Use this set").click().run()
+    at.selectbox(key="evaluate_images").set_value((str(separate_test_set), "test")).run()
+    assert_ok(at)
+    assert metrics(at)["Images"] == "200"
+
+
+def test_images_without_labels_are_predicted_into_a_submission_csv(trained_run, app_env):
+    folder = app_env / "data" / "to-predict"
+    folder.mkdir()
+    images = load_cifar("synthetic").splits["test"].images[:30]
+    for index, image in enumerate(images, start=1):
+        (folder / f"{index}.png").write_bytes(png_bytes(image.numpy()))
+    at = open_app("evaluate")
+    at.text_input(key="evaluate_path").input(str(folder)).run()
+    button(at, "Use this set").click().run()
+    assert_ok(at)
+    assert "“to-predict” has no labels, so it cannot be scored, only predicted." in page_text(at)
+    button(at, "Predict every image").click().run()
+    assert_ok(at)
+    csv = at.session_state["_evaluate_predictions"][1].to_csv()
+    expected = predict_unlabelled(load_run_model(trained_run, "best"), folder)
+    assert csv == expected.to_csv() and csv.splitlines()[0] == "id,label" and len(csv.splitlines()) == 31
+    assert [line.split(",")[0] for line in csv.splitlines()[1:]] == [str(index) for index in range(1, 31)]
+    downloads = at.get("download_button")
+    assert len(downloads) == 1 and "submission.csv (30 predictions)" in downloads[0].proto.label
+
+
+def test_a_run_still_training_says_so_and_is_scored_only_when_asked(trained_run):
+    trained_run.update_status(state="running", pid=os.getpid(), pid_create_time=psutil.Process().create_time())
+    at = open_app("evaluate")
+    assert_ok(at)
+    assert f"Run {trained_run.id} is still training" in page_text(at)
+    assert "Accuracy" not in metrics(at)
+    at.toggle(key="evaluate_while_training").set_value(True).run()
+    assert_ok(at)
+    assert metrics(at)["Accuracy"] == f"{reference(trained_run, 'val').accuracy:.1%}"
+
+
+@pytest.mark.skipif(not (APP.parent / "app_pages" / "explain.py").exists(), reason="the Explain page has not landed yet")
+def test_explain_this_image_hands_the_image_to_the_explain_page(trained_run):
+    at = open_app("evaluate")
+    expected = reference(trained_run, "val")
+    top = most_confused_pairs(expected.confusion, expected.classes)[0]
+    first = expected.cell(CIFAR10_CLASSES.index(top["true"]), CIFAR10_CLASSES.index(top["predicted"]))[0]
+    at.button(key=f"explain_{first['row']}").click().run()
+    assert_ok(at)
+    assert at.session_state["explain_request"] == {"run_id": trained_run.id, "source": "synthetic", "split": "train", "index": first["index"]}

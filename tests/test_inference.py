@@ -51,3 +51,9 @@ def test_every_tta_level_keeps_the_model_mode_and_unknown_levels_are_refused():
     assert model.training
     with pytest.raises(ValueError, match="tta must be one of none, flip, flip_shift"):
         predict_logits(model, images(3), CPU, tta=True)
+
+
+def test_progress_hears_every_batch_with_images_done_and_the_total():
+    heard = []
+    logits = predict_logits(tiny_model(), images(7), CPU, batch_size=3, progress=lambda done, total: heard.append((done, total)))
+    assert heard == [(3, 7), (6, 7), (7, 7)] and logits.shape == (7, 10)

@@ -6,7 +6,9 @@ import numpy as np
 import torch
 
 from cifar_core.plots import (
+    CLICK_LAYER,
     class_balance_figure,
+    confusion_cell,
     confusion_figure,
     curves_figure,
     epoch_frame,
@@ -89,7 +91,31 @@ def test_confusion_heatmap_has_class_names_on_both_axes_and_values_in_cells():
     assert figure.layout.xaxis.title.text == "predicted class" and figure.layout.yaxis.title.text == "true class"
     normalised = confusion_figure(counts, CLASSES, normalize=True).data[0]
     assert normalised.text[0][0] == "80%" and normalised.zmax == 1
-    assert normalised.customdata[0][0] == 8  # hover still shows the count
+    cells = confusion_figure(counts, CLASSES, normalize=True).data[1]
+    assert [row[2] for row in cells.customdata][:3] == [8, 2, 0]  # hover still shows the count
+
+
+def test_every_clickable_cell_maps_back_to_its_own_true_and_predicted_class():
+    counts = torch.tensor([[8, 2, 0], [1, 3, 0], [0, 0, 5]])
+    figure = confusion_figure(counts, CLASSES)
+    cells = figure.data[1]
+    assert cells.name == CLICK_LAYER and figure.layout.clickmode == "event+select"
+    assert len(cells.x) == 9
+    for number, (x, y, data) in enumerate(zip(cells.x, cells.y, cells.customdata)):
+        # what st.plotly_chart(on_select="rerun") reports for a click on that cell
+        selection = {"points": [{"curve_number": 1, "point_number": number, "point_index": number, "x": x, "y": y}]}
+        true, predicted = confusion_cell(selection, CLASSES)
+        assert (true, predicted) == (data[0], data[1]) == divmod(number, 3)
+        assert (CLASSES[true], CLASSES[predicted]) == (y, x) and counts[true, predicted] == data[2]
+
+
+def test_no_click_several_points_or_foreign_points_are_no_cell():
+    assert confusion_cell(None, CLASSES) is None
+    assert confusion_cell({"points": [], "box": [], "lasso": []}, CLASSES) is None
+    two = [{"x": "cat", "y": "dog"}, {"x": "dog", "y": "cat"}]
+    assert confusion_cell({"points": two}, CLASSES) is None
+    assert confusion_cell({"points": [{"x": "airplane", "y": "dog"}]}, CLASSES) is None
+    assert confusion_cell({"points": [{"x": "frog", "y": "dog"}]}, CLASSES) == (1, 2)
 
 
 def test_class_balance_has_one_bar_group_per_split():

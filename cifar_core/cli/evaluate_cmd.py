@@ -8,9 +8,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from cifar_core.data import iter_unlabelled_images, load_cifar
+from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError, RunError
-from cifar_core.evaluate import evaluate, load_run_model, split_images
+from cifar_core.evaluate import evaluate, load_run_model, predict_unlabelled, split_images
 from cifar_core.inference import TTA_MODES
 from cifar_core.runs import Run
 from cifar_core.runs.atomic import write_atomic
@@ -104,14 +104,11 @@ def run_predict(args: argparse.Namespace) -> int:
     out = prediction_target(args.out)
     run = open_run(args.run)
     loaded = load_run_model(run, args.checkpoint, args.device)
-    rows: list[tuple[str, str]] = []
     with tqdm(unit="img", dynamic_ncols=True) as bar:
-        for ids, images in iter_unlabelled_images(args.images, batch_size=args.batch_size):
-            preds = loaded.probabilities(images, tta=args.tta).argmax(dim=1)
-            rows.extend((image_id, loaded.classes[int(p)]) for image_id, p in zip(ids, preds))
-            bar.update(len(ids))
-    lines = [HEADER] + [f"{image_id},{label}" for image_id, label in rows]
+        predictions = predict_unlabelled(
+            loaded, args.images, tta=args.tta, batch_size=args.batch_size, on_batch=lambda done, _: bar.update(done - bar.n)
+        )
     # ids are file names: one that is not UTF-8 is written back as the bytes it had on disk
-    write_atomic(out, lambda handle: handle.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")))
-    print(f"wrote {len(rows)} predictions to {out}")
+    write_atomic(out, lambda handle: handle.write(predictions.to_csv().encode("utf-8", "surrogateescape")))
+    print(f"wrote {len(predictions)} predictions to {out}")
     return 0

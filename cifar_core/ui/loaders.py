@@ -3,11 +3,15 @@
 A dataset is decoded once per process and shared by every session (``cache_resource``: the
 tensors are read-only, so no copy is needed). Models and evaluations are keyed by the checkpoint
 file's modification time, so a run that writes a better ``best.pt`` is picked up on the next
-rerun rather than served stale from the cache.
+rerun rather than served stale from the cache. Evaluations are cached by hand rather than with
+``cache_resource``, because scoring feeds a progress bar and Streamlit would replay a cached
+function's elements on every later hit.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +20,8 @@ import torch
 
 from cifar_core.data import CifarData, load_cifar
 from cifar_core.errors import CheckpointError
-from cifar_core.evaluate import Evaluation, LoadedModel, evaluate, load_run_model, split_images
+from cifar_core.evaluate import Evaluation, LoadedModel, evaluate, load_run_model, source_split_images, split_images
+from cifar_core.inference import Progress
 from cifar_core.runs import Run
 
 
@@ -53,12 +58,58 @@ class ScoredSplit:
     evaluation: Evaluation
     images: torch.Tensor
     data: CifarData
+    split: str
+    """The split of ``data`` that ``evaluation.indices`` point into (a run's val images lie in ``train``)."""
 
 
-@st.cache_resource(show_spinner="Scoring the model on every image of the split…", max_entries=8)
-def score_split(run_dir: str, which: str, stamp: int, split: str, tta: str = "none") -> ScoredSplit:
-    """Predictions of the run's model on its ``val`` split or on the source's ``test`` split."""
+SCORES_KEPT = 8
+
+
+class _Scores:
+    """The last few evaluations, shared by every session (each is a few MB of probabilities)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[tuple, ScoredSplit] = OrderedDict()
+
+    def get(self, key: tuple) -> ScoredSplit | None:
+        with self.lock:
+            if key in self.entries:
+                self.entries.move_to_end(key)
+            return self.entries.get(key)
+
+    def put(self, key: tuple, scored: ScoredSplit) -> None:
+        with self.lock:
+            self.entries[key] = scored
+            while len(self.entries) > SCORES_KEPT:
+                self.entries.popitem(last=False)
+
+
+@st.cache_resource
+def _scores() -> _Scores:
+    return _Scores()
+
+
+def score_split(
+    run_dir: str, which: str, stamp: int, source: str | None, split: str, tta: str = "none", *, progress: Progress | None = None
+) -> ScoredSplit:
+    """Predictions of the run's model on some labelled images, computed once per checkpoint version.
+
+    ``source`` None means the run's own source, where ``split`` is ``val`` (the images the run
+    held out) or ``test``; any other source is scored on the whole of its labelled ``split``.
+    """
+    key = (run_dir, which, stamp, source, split, tta)
+    if (scored := _scores().get(key)) is not None:
+        return scored
     loaded = load_model(run_dir, which, stamp)
-    data = load_data(loaded.config.data)
-    images, labels, indices = split_images(loaded.config, data, split)
-    return ScoredSplit(evaluate(loaded, images, labels, indices, tta=tta), images, data)
+    if source is None:
+        data = load_data(loaded.config.data)
+        images, labels, indices = split_images(loaded.config, data, split)
+        where = "test" if split == "test" else "train"
+    else:
+        data = load_data(source)
+        images, labels, indices = source_split_images(data, split)
+        where = split
+    scored = ScoredSplit(evaluate(loaded, images, labels, indices, tta=tta, progress=progress), images, data, where)
+    _scores().put(key, scored)
+    return scored

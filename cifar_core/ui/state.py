@@ -24,6 +24,13 @@ _STICKY = "_sticky_values"
 TRAIN_AUGMENT = "train_augment"  # the Train form's augmentations carried over from the Augmentation lab (no widget)
 _FORM_SEEDED = "_train_form_seeded"
 _FORM_KEYS = {key.removeprefix(KEY_PREFIX): key for key in TrainForm().widget_values()}  # field -> widget key
+EXPLAIN_REQUEST = "explain_request"
+"""``{"run_id", "source", "split", "index"}``: the image the Explain page should open on.
+
+``source`` is the data source (a path or ``synthetic``), ``split`` the split of that source and
+``index`` the image's position in it (a run's validation images lie in its source's ``train``).
+Set by the Evaluate page's "Explain this image", read by the Explain page.
+"""
 
 
 def data_source() -> str:
