@@ -41,11 +41,15 @@ class SplitImages:
         return torch.tensor(rows, dtype=torch.long)
 
 
+def source_size(data: CifarData, split: str) -> int:
+    """How many images the source split behind ``split`` holds (its test split for ``test``, else train)."""
+    return len(data.splits["test" if split == "test" else "train"].labels)
+
+
 def split_of(loaded: LoadedModel, data: CifarData, split: str) -> SplitImages:
     """The run's ``val``/``train`` split or the source's ``test`` split; a ``DataError`` where it has none."""
     images, labels, indices = split_images(loaded.config, data, split)
-    source = data.splits["test" if split == "test" else "train"]
-    return SplitImages(split, images, labels, indices, len(source.labels))
+    return SplitImages(split, images, labels, indices, source_size(data, split))
 
 
 def parse_indices(text: str) -> list[int]:
