@@ -103,7 +103,10 @@ def _choose_image(split: SplitImages, classes: tuple[str, ...]):
             return prepared.tensor, true, f"{name} ({prepared.original_size[0]}×{prepared.original_size[1]} {prepared.format})"
         return None
     first = int(split.indices[0]) if len(split.indices) else 0
-    if "explain_index" not in st.session_state:
+    asked = st.session_state.get("explain_index")
+    if not isinstance(asked, int) or not 0 <= asked < split.source_size:
+        if asked is not None:
+            st.error(f"Image {asked} is not in this source (its images are numbered 0 to {split.source_size - 1}); showing image {first}.")
         st.session_state["explain_index"] = first
     index = st.number_input(
         f"Image number in the source (this {split.name} split holds {len(split.indices):,} of {split.source_size:,})",

@@ -1,0 +1,54 @@
+"""The Explain page in a real browser: saliency for a trained run, the embedding map with a
+thumbnail tooltip, and a box drawn on the map opening a gallery. Screenshots (explain_*.png) go
+beside the other browser screenshots for a person to look at."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from explain_support import trained_explain_run
+from test_browser_e2e import open_page, page, screenshot_on_failure, screenshots_dir, server, settle, snap  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def run_in_app(server, tmp_path_factory):
+    """The explain tests' trained run, put into the app server's runs folder."""
+    _, runs = server
+    run = trained_explain_run(tmp_path_factory)
+    shutil.copytree(run.dir, runs / run.id)
+    return run.id
+
+
+def test_explain_shows_saliency_then_the_embedding_map_and_a_box_selection(server, page, run_in_app):
+    url, _ = server
+    page.goto(url)
+    page.get_by_text("Samples per class").wait_for(timeout=120_000)
+    open_page(page, "Explain")
+    page.get_by_text("Evidence for its answer").wait_for(timeout=120_000)
+    page.get_by_text("Evidence for the true class").wait_for()
+    assert page.locator('[data-testid="stImage"] img').count() >= 3
+    snap(page, "explain_saliency")
+
+    page.get_by_text("Embedding map", exact=True).click()
+    chart = page.locator(".vega-embed").first
+    chart.wait_for(timeout=180_000)
+    settle(page)
+    box = chart.bounding_box()
+    assert box and box["width"] > 300
+    for step in range(40):  # hover across the map until a point's tooltip (with its picture) shows
+        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.6 * step / 40), box["y"] + box["height"] * (0.3 + 0.4 * (step % 5) / 5))
+        page.wait_for_timeout(100)
+        if page.locator("#vg-tooltip-element img").count():
+            break
+    assert page.locator("#vg-tooltip-element img").count() == 1
+    page.screenshot(path=screenshots_dir() / "explain_tooltip.png")
+    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=10)
+    page.mouse.up()
+    page.get_by_text("images in the box").wait_for(timeout=60_000)
+    assert page.get_by_role("button", name="Explain").count() >= 1
+    snap(page, "explain_embedding")
