@@ -143,6 +143,10 @@ def _saliency_view(loaded, split: SplitImages) -> None:
                            caption=f"Evidence for the true class, {loaded.classes[true]} ({probabilities[true]:.0%}; the answer is {verdict})")
         else:
             shown[2].caption("Say what the picture really shows to see the evidence for that class too.")
+        empty = [loaded.classes[c] for c, one in ((predicted, maps.predicted), (true, maps.true)) if one is not None and one.max() == 0]
+        if empty:
+            st.info(f"{METHOD_LABELS[method]} finds no positive evidence for {' or '.join(dict.fromkeys(empty))} in this image "
+                    "(every weighted feature map points against it), so that map is dark; the other method may show more.")
         top = probabilities.topk(3)
         st.markdown("Top guesses: " + " · ".join(f"**{loaded.classes[int(i)]}** {float(p):.0%}" for p, i in zip(top.values, top.indices)))
         st.caption(

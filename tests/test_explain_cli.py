@@ -27,6 +27,11 @@ def run(tmp_path_factory):
     return trained_explain_run(tmp_path_factory)
 
 
+def rows_of(path) -> list[dict]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
 def run_json(capsys, *argv: str) -> dict:
     assert main(list(argv)) == 0
     return json.loads(capsys.readouterr().out)
@@ -65,7 +70,9 @@ def test_explain_writes_the_grid_and_maps_for_the_chosen_images(capsys, run, tmp
     for item, mistake in zip(report["images"], (wrong[0], wrong[-1])):
         assert (item["true"], item["predicted"]) == (mistake["true"], mistake["predicted"])
         saliency_map = np.array(item["map"])
-        assert saliency_map.shape == (32, 32) and saliency_map.min() >= 0 and saliency_map.max() == pytest.approx(1.0)
+        # scaled to a peak of 1, or all zero where Grad-CAM finds no positive evidence (about 1 image in 200 here)
+        assert saliency_map.shape == (32, 32) and saliency_map.min() >= 0 and saliency_map.max() in (0.0, pytest.approx(1.0))
+    assert any(np.max(item["map"]) == pytest.approx(1.0) for item in report["images"])
     with Image.open(out) as grid:
         assert grid.size == (3 * 128 + 4, 2 * 128 + 2)
     occluded = run_json(capsys, "explain", "--run", str(run.dir), "--index", str(indices[0]), "--method", "occlusion", "--out", str(out), "--json")
@@ -76,6 +83,7 @@ def test_embed_writes_every_point_and_reuses_its_cache_until_the_checkpoint_chan
     private = copy_of(run, tmp_path / "runs")
     out = tmp_path / "map.csv"
     assert main(["embed", "--run", str(private.dir), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {len(rows_of(out))} points to {out}"
     with out.open() as handle:
         rows = list(csv.DictReader(handle))
     scores = run_json(capsys, "evaluate", "--run", str(private.dir), "--json")
