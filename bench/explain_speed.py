@@ -8,7 +8,7 @@ validation split, computed and then read back from the run's cache [20 s]; and t
     python bench/explain_speed.py [--data PATH] [--run RUN_FOLDER] [--repeats 5]
 
 Without ``--run`` a run folder is made in a temporary directory holding an *untrained* simple_cnn
-checkpoint over a 25,000-image subset (80/20 split: 5,000 validation images): the costs measured
+checkpoint whose validation split is 5,000 of the source's training images: the costs measured
 do not depend on the weights, except t-SNE's, which may settle faster on a trained model's features.
 """
 
@@ -42,10 +42,12 @@ from cifar_core.runs.checkpoint import CHECKPOINT_FORMAT, save_checkpoint  # noq
 from cifar_core.train import TrainConfig  # noqa: E402
 
 SHARED_TARBALL = ROOT.parent / "shared" / "data" / "cifar10-jpg-train.tar.gz"
+VAL_IMAGES = 5_000
 
 
-def untrained_run(root: Path, data: str) -> Run:
-    config = TrainConfig(model="simple_cnn", data=data, limit=25_000, val_fraction=0.2, device="cpu")
+def untrained_run(root: Path, data: str, train_images: int) -> Run:
+    """A run whose validation split holds 5,000 of the source's training images."""
+    config = TrainConfig(model="simple_cnn", data=data, val_fraction=min(0.9, VAL_IMAGES / train_images), device="cpu")
     run = RunStore(root).create(config, "explain-bench")
     model = build_model("simple_cnn", dropout=config.dropout)
     payload = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "classes": list(CIFAR10_CLASSES), "epoch": 0, "model": model.state_dict()}
@@ -107,7 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="explain-bench-") as scratch:
         if args.run is None:
-            run, weights = untrained_run(Path(scratch) / "runs", args.data), "untrained"
+            train_images = len(load_cifar(args.data).splits["train"].labels)
+            run, weights = untrained_run(Path(scratch) / "runs", args.data, train_images), "untrained"
         else:
             run, weights = Run(args.run.resolve()), "trained"
         loaded = load_run_model(run, "best", "cpu")
