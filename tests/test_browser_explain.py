@@ -4,13 +4,29 @@ beside the other browser screenshots for a person to look at."""
 
 from __future__ import annotations
 
+import io
 import shutil
 
+import numpy as np
 import pytest
 from explain_support import trained_explain_run
+from PIL import Image
 from test_browser_e2e import open_page, page, screenshot_on_failure, screenshots_dir, server, settle, snap  # noqa: F401
 
 pytestmark = pytest.mark.browser
+
+
+IMAGES_LOADED_JS = "() => Array.from(document.querySelectorAll('[data-testid=stImage] img')).every(i => i.complete && i.naturalWidth > 0)"
+LEGEND_PX = 160
+
+
+def coloured_pixels(png: bytes, width_limit: float) -> list[tuple[int, int]]:
+    """Positions of saturated pixels (the map's points) in a screenshot, left of the legend, spread out."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    saturation = pixels.max(axis=2) - pixels.min(axis=2)
+    rows, columns = np.nonzero(saturation[:, : int(width_limit)] > 80)
+    picks = np.linspace(0, len(rows) - 1, num=min(20, len(rows))).astype(int) if len(rows) else []
+    return [(int(columns[i]), int(rows[i])) for i in picks]
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +46,7 @@ def test_explain_shows_saliency_then_the_embedding_map_and_a_box_selection(serve
     page.get_by_text("Evidence for its answer").wait_for(timeout=120_000)
     page.get_by_text("Evidence for the true class").wait_for()
     assert page.locator('[data-testid="stImage"] img').count() >= 3
+    page.wait_for_function(IMAGES_LOADED_JS)
     snap(page, "explain_saliency")
 
     page.get_by_text("Embedding map", exact=True).click()
@@ -38,12 +55,13 @@ def test_explain_shows_saliency_then_the_embedding_map_and_a_box_selection(serve
     settle(page)
     box = chart.bounding_box()
     assert box and box["width"] > 300
-    for step in range(40):  # hover across the map until a point's tooltip (with its picture) shows
-        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.6 * step / 40), box["y"] + box["height"] * (0.3 + 0.4 * (step % 5) / 5))
-        page.wait_for_timeout(100)
+    for x, y in coloured_pixels(chart.screenshot(), box["width"] - LEGEND_PX)[:20]:  # hover points until a tooltip shows
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.wait_for_timeout(200)
         if page.locator("#vg-tooltip-element img").count():
             break
     assert page.locator("#vg-tooltip-element img").count() == 1
+    page.wait_for_function("() => document.querySelector('#vg-tooltip-element img').naturalWidth == 32")
     page.screenshot(path=screenshots_dir() / "explain_tooltip.png")
     page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)
     page.mouse.down()
