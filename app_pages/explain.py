@@ -1,0 +1,302 @@
+"""Explain: why the selected run's model answers as it does: saliency, every mistake, the embedding
+map, suspect labels and, for the small CNNs, what each stage sees.
+
+Other pages open this one on an image by setting ``st.session_state["explain_request"] =
+{"run_id", "split", "index"}`` (``index``: the image's position in the source split, as the
+Evaluate galleries and ``mistakes --json`` give it; optional ``upload``: the bytes of an uploaded
+picture, with ``name``) and calling ``st.switch_page("app_pages/explain.py")``.
+"""
+
+import streamlit as st
+import torch
+
+from cifar_core.explain import charts
+from cifar_core.explain.embedding import embedding_map
+from cifar_core.explain.features import first_layer_filters, stage_maps
+from cifar_core.explain.label_issues import label_issues
+from cifar_core.explain.mistakes import PAGE_SIZE, mistakes, page, page_count
+from cifar_core.explain.saliency import overlay, saliency
+from cifar_core.explain.scope import SplitImages, source_size
+from cifar_core.images import upscale
+from cifar_core.models import MODEL_REGISTRY
+from cifar_core.runs import RunStore
+from cifar_core.ui import state
+from cifar_core.ui.feedback import user_errors
+from cifar_core.ui.loaders import checkpoint_stamp, has_labelled_test, load_data, load_model, score_split
+from cifar_core.uploads import MAX_UPLOAD_BYTES, prepare_upload
+
+REQUEST = "explain_request"
+_FOCUS = "_explain_focus"
+_CARRIED_UPLOAD = "_explain_carried_upload"
+VIEWS = ("Saliency", "Every mistake", "Embedding map", "Suspect labels", "Inside the CNN")
+FROM_SPLIT, FROM_UPLOAD = "an image of the split", "an uploaded picture"
+METHOD_LABELS = {"gradcam": "Grad-CAM", "occlusion": "Occlusion"}
+COLUMNS = 6
+SELECTED_SHOWN = 48
+SUSPECTS_SHOWN = 24
+
+
+def _take_request() -> None:
+    """Turn another page's request into this page's widget values (the run first, via the sidebar)."""
+    request = st.session_state.pop(REQUEST, None)
+    if isinstance(request, dict):
+        st.session_state[_FOCUS] = {**request, "asked": False}
+    focus = st.session_state.get(_FOCUS)
+    if not focus:
+        return
+    run_id = focus.get("run_id")
+    if run_id and run_id != state.selected_run_id():
+        if focus["asked"]:  # the sidebar did not take it: the run is gone
+            st.session_state.pop(_FOCUS)
+            st.error(f"Run {run_id} is not in the runs folder any more, so its image cannot be shown.")
+            return
+        focus["asked"] = True
+        state.select_run(run_id)
+        st.rerun()
+    st.session_state.pop(_FOCUS)
+    st.session_state["explain_view"] = "Saliency"
+    if focus.get("upload"):
+        st.session_state[_CARRIED_UPLOAD] = (bytes(focus["upload"]), str(focus.get("name") or "the uploaded picture"))
+        st.session_state["explain_from"] = FROM_UPLOAD
+        return
+    if focus.get("split") in ("val", "test"):
+        st.session_state["explain_split"] = focus["split"]
+    if isinstance(focus.get("index"), int):
+        st.session_state["explain_index"] = focus["index"]
+    st.session_state["explain_from"] = FROM_SPLIT
+
+
+def _focus_on(index: int) -> None:
+    """Gallery button callback: show this image under Saliency."""
+    st.session_state.update(explain_index=index, explain_view="Saliency", explain_from=FROM_SPLIT)
+
+
+def _captioned_gallery(items: list[dict], images, caption, button_key: str, overlays=None) -> None:
+    """Images in rows of six, each with a caption and an "Explain" button."""
+    columns = st.columns(COLUMNS)
+    for position, item in enumerate(items):
+        column = columns[position % COLUMNS]
+        picture = overlays[position] if overlays is not None else upscale(images[item["row"]], 4)
+        column.image(picture, caption=caption(item))
+        column.button("Explain", key=f"{button_key}_{item['index']}", on_click=_focus_on, args=(item["index"],))
+
+
+def _top3(item: dict) -> str:
+    return " · ".join(f"{name} {p:.0%}" for name, p in item["top3"])
+
+
+def _choose_image(split: SplitImages, classes: tuple[str, ...]):
+    """The image to explain: (uint8 [3, 32, 32], true class or None, words naming it), or None."""
+    origin = st.radio("Explain", (FROM_SPLIT, FROM_UPLOAD), horizontal=True, key=state.sticky("explain_from", FROM_SPLIT))
+    if origin == FROM_UPLOAD:
+        upload = st.file_uploader(
+            f"Picture (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key="explain_upload"
+        )
+        data, name = (upload.getvalue(), upload.name) if upload is not None else st.session_state.get(_CARRIED_UPLOAD, (None, None))
+        if data is None:
+            st.caption("Upload a picture of one of the ten classes; it is cropped square and shrunk to 32×32.")
+            return None
+        true = st.selectbox("What it really shows (optional)", [None, *range(len(classes))], key="explain_upload_truth",
+                            format_func=lambda c: "not said" if c is None else classes[c])
+        with user_errors():
+            prepared = prepare_upload(data, name)
+            return prepared.tensor, true, f"{name} ({prepared.original_size[0]}×{prepared.original_size[1]} {prepared.format})"
+        return None
+    first = int(split.indices[0]) if len(split.indices) else 0
+    asked = st.session_state.get("explain_index")
+    if not isinstance(asked, int) or not 0 <= asked < split.source_size:
+        if asked is not None:
+            st.error(f"Image {asked} is not in this source (its images are numbered 0 to {split.source_size - 1}); showing image {first}.")
+        st.session_state["explain_index"] = first
+    index = st.number_input(
+        f"Image number in the source (this {split.name} split holds {len(split.indices):,} of {split.source_size:,})",
+        min_value=0, max_value=max(split.source_size - 1, 0), step=1, key="explain_index",
+        help="The number the galleries and the Evaluate page use for an image.",
+    )
+    with user_errors():
+        row = int(split.rows([int(index)])[0])
+        return split.images[row], int(split.labels[row]), f"image {int(index)} of the {split.name} split"
+    return None
+
+
+def _saliency_view(loaded, split: SplitImages) -> None:
+    chosen = _choose_image(split, loaded.classes)
+    if chosen is None:
+        return
+    image, true, name = chosen
+    controls = st.columns(2)
+    method = controls[0].radio("Method", tuple(METHOD_LABELS), horizontal=True, format_func=METHOD_LABELS.get,
+                               key=state.sticky("explain_method", "gradcam"))
+    alpha = controls[1].slider("Heat-map opacity", 0.0, 1.0, step=0.05, key=state.sticky("explain_alpha", 0.5))
+    probabilities = loaded.probabilities(image.unsqueeze(0))[0]
+    predicted = int(probabilities.argmax())
+    with user_errors():
+        maps = saliency(loaded.model, loaded.config.model, image.unsqueeze(0), probabilities.argmax().view(1),
+                        None if true is None else torch.tensor([true]), method)
+        shown = st.columns(3)
+        shown[0].image(upscale(image, 8), caption=f"{name}: the 32×32 pixels the model sees")
+        shown[1].image(overlay(image, maps.predicted[0], 8, alpha),
+                       caption=f"Evidence for its answer, {loaded.classes[predicted]} ({probabilities[predicted]:.0%})")
+        if maps.true is not None:
+            verdict = "right" if predicted == true else "wrong"
+            shown[2].image(overlay(image, maps.true[0], 8, alpha),
+                           caption=f"Evidence for the true class, {loaded.classes[true]} ({probabilities[true]:.0%}; the answer is {verdict})")
+        else:
+            shown[2].caption("Say what the picture really shows to see the evidence for that class too.")
+        empty = [loaded.classes[c] for c, one in ((predicted, maps.predicted), (true, maps.true)) if one is not None and one.max() == 0]
+        if empty:
+            st.info(f"{METHOD_LABELS[method]} finds no positive evidence for {' or '.join(dict.fromkeys(empty))} in this image "
+                    "(every weighted feature map points against it), so that map is dark; the other method may show more.")
+        top = probabilities.topk(3)
+        st.markdown("Top guesses: " + " · ".join(f"**{loaded.classes[int(i)]}** {float(p):.0%}" for p, i in zip(top.values, top.indices)))
+        st.caption(
+            "Bright = the pixels this class's score rests on most. **Grad-CAM** weighs the last convolutional stage's "
+            "feature maps by how much they raise the class score (coarse: that stage sees 8×8 cells). **Occlusion** "
+            "hides 8×8 grey patches one at a time and records how far the class probability drops: slower, no gradients."
+        )
+
+
+def _mistakes_view(loaded, scored, split: SplitImages) -> None:
+    evaluation, classes = scored.evaluation, scored.evaluation.classes
+    filters = st.columns(4)
+    anyone = [None, *range(len(classes))]
+    true_class = filters[0].selectbox("True class", anyone, key="explain_mistakes_true", format_func=lambda c: "any" if c is None else classes[c])
+    predicted_class = filters[1].selectbox("Predicted as", anyone, key="explain_mistakes_pred", format_func=lambda c: "any" if c is None else classes[c])
+    found = mistakes(evaluation, true_class, predicted_class)
+    pages = page_count(len(found))
+    number = filters[2].number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key="explain_mistakes_page")
+    with_maps = filters[3].toggle("Grad-CAM on each", key="explain_mistakes_saliency", help="Blend each image with the map of the class it was taken for.")
+    wrong = evaluation.n - int((evaluation.preds == evaluation.labels).sum())
+    st.markdown(f"**{len(found):,}** of the **{wrong:,}** mistakes on {evaluation.n:,} {split.name} images match, most confident first "
+                f"(accuracy {evaluation.accuracy:.1%}).")
+    shown = page(found, int(number) - 1)
+    if not shown:
+        st.caption("No mistakes match these filters.")
+        return
+    overlays = None
+    if with_maps:
+        with user_errors():
+            rows = torch.tensor([item["row"] for item in shown])
+            maps = saliency(loaded.model, loaded.config.model, scored.images[rows], evaluation.preds[rows], None, "gradcam")
+            overlays = [overlay(scored.images[row], one, 4) for row, one in zip(rows.tolist(), maps.predicted)]
+    _captioned_gallery(shown, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_mistake", overlays)
+
+
+@st.cache_resource(show_spinner="Drawing thumbnails for the map…", max_entries=4)
+def _thumbnails(run_dir: str, which: str, stamp: int, split: str) -> list[str]:
+    return charts.thumbnail_urls(score_split(run_dir, which, stamp, split).images)
+
+
+def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitImages) -> None:
+    st.markdown(
+        "Each dot is one image, placed by the network's last hidden layer (PCA, then t-SNE): images the network "
+        "treats alike sit together. Colour = true class; **×** = a mistake. Where two colours mix (often cats and dogs) "
+        "the model cannot tell them apart. Hover over a dot to see its picture; drag a box to list the images inside."
+    )
+    bar = st.progress(0.0, text="Preparing the embedding map…")
+    with user_errors():
+        points = embedding_map(run, which, loaded.config.data, loaded, split, lambda fraction, text: bar.progress(fraction, text=text))
+        bar.empty()
+        frame = charts.embedding_frame(points, loaded.classes, _thumbnails(str(run.dir), which, stamp, split.name))
+        event = st.altair_chart(charts.embedding_chart(frame, loaded.classes), on_select="rerun", selection_mode=charts.SELECTION, key="explain_map")
+        chosen = charts.selected_rows(points, event)
+        if not len(chosen):
+            st.caption("No box drawn yet: drag across the map to select images.")
+            return
+        evaluation = scored.evaluation
+        st.markdown(f"**{len(chosen):,}** images in the box" + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":"))
+        items = [evaluation.describe(int(row)) for row in chosen[:SELECTED_SHOWN]]
+        _captioned_gallery(items, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_selected")
+
+
+@st.cache_resource(show_spinner="Looking for suspect labels (cleanlab)…", max_entries=8)
+def _suspects(run_dir: str, which: str, stamp: int, split: str) -> list[dict]:
+    return label_issues(score_split(run_dir, which, stamp, split).evaluation, split)
+
+
+def _suspects_view(run, which: str, stamp: int, scored, split: SplitImages) -> None:
+    st.markdown(
+        "Images whose given label this model disputes, found by cleanlab from its predictions on images it never "
+        "trained on. These are **suspects for a person to check, not facts**: CIFAR-10 has a few mislabelled images, "
+        "but a model that is still learning disputes many correct labels too."
+    )
+    with user_errors():
+        suspects = _suspects(str(run.dir), which, stamp, split.name)
+        if not suspects:
+            st.caption("No suspect labels on this split.")
+            return
+        st.markdown(f"**{len(suspects):,}** suspects among {len(split.labels):,} images; the {min(len(suspects), SUSPECTS_SHOWN)} most suspect:")
+        _captioned_gallery(suspects[:SUSPECTS_SHOWN], scored.images,
+                           lambda item: f"#{item['index']} labelled {item['given']}, model says {item['suggested']} (quality {item['score']:.2f})",
+                           "explain_suspect")
+
+
+def _inside_view(loaded, split: SplitImages) -> None:
+    layers = MODEL_REGISTRY[loaded.config.model].explain
+    if layers is None or not layers.stages:
+        st.info(f"Feature maps are drawn for the small CNNs (simple_cnn, fast_cnn); this run's model is {loaded.config.model}.")
+        return
+    chosen = _choose_image(split, loaded.classes)
+    if chosen is None:
+        return
+    image, _, name = chosen
+    left, right = st.columns([1, 3])
+    left.image(upscale(image, 4), caption=name)
+    with user_errors():
+        right.markdown("**First-layer filters**: each colour patch is one filter of the first convolution, stretched to full "
+                       "contrast; the layer slides them over the image and responds where the pixels look like them.")
+        right.image(charts.filter_sheet(first_layer_filters(loaded.model, loaded.config.model)))
+        for stage in stage_maps(loaded.model, loaded.config.model, image):
+            st.markdown(f"**{stage.caption}** The {len(stage.channels)} most active of its {stage.total_channels} channels (bright = strong):")
+            tiles = st.columns(len(stage.channels))
+            for column, channel, activation in zip(tiles, stage.channels, stage.maps):
+                column.image(charts.activation_tile(activation), caption=f"channel {channel}")
+
+
+st.title("Explain")
+st.markdown(
+    "Why does the model say what it says? See which pixels an answer rests on, browse every mistake, see how "
+    "the network arranges the images, find labels it disputes, and look inside the small CNN."
+)
+_take_request()
+store = RunStore()
+run_id = state.selected_run_id()
+run = None
+with user_errors():
+    run = store.get(run_id) if run_id else None
+if run is None:
+    st.info("No run selected: train one on the Train page, then pick it in the sidebar.")
+    st.stop()
+
+controls = st.columns(3)
+which = controls[0].radio("Checkpoint", ["best", "last"], horizontal=True, key=state.sticky("explain_checkpoint", "best"))
+scored = loaded = split = stamp = None
+with user_errors():
+    stamp = checkpoint_stamp(run, which)
+    loaded = load_model(str(run.dir), which, stamp)
+    data = load_data(loaded.config.data)
+    splits = ["val", "test"] if has_labelled_test(data) else ["val"]
+    if st.session_state.get("explain_split") not in splits:
+        st.session_state["explain_split"] = "val"
+    split_name = controls[1].radio("Split", splits, horizontal=True, key="explain_split",
+                                   help="val: the images this run held out from training; test: the source's separate test set.")
+    scored = score_split(str(run.dir), which, stamp, split_name)
+    evaluation = scored.evaluation
+    split = SplitImages(split_name, scored.images, evaluation.labels, evaluation.indices, source_size(scored.data, split_name))
+if split is None:
+    st.stop()
+data_name = "SYNTHETIC demo set" if scored.data.is_synthetic else f"CIFAR-10 ({scored.data.source})"
+controls[2].caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {split.name} split of the {data_name}")
+
+view = st.radio("Show", VIEWS, horizontal=True, key=state.sticky("explain_view", VIEWS[0]), label_visibility="collapsed")
+st.divider()
+if view == "Saliency":
+    _saliency_view(loaded, split)
+elif view == "Every mistake":
+    _mistakes_view(loaded, scored, split)
+elif view == "Embedding map":
+    _embedding_view(run, which, stamp, loaded, scored, split)
+elif view == "Suspect labels":
+    _suspects_view(run, which, stamp, scored, split)
+else:
+    _inside_view(loaded, split)
