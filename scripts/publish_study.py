@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the study's)")
     parser.add_argument("--epochs", type=int, default=None, help="override the study's epochs (a quick look)")
     parser.add_argument("--limit", type=int, default=None, help="override the study's number of images")
+    parser.add_argument("--stop-after-minutes", type=float, default=None,
+                        help="start no new run after this long (the runs themselves keep their epochs; whole seeds publish)")
     parser.add_argument("--runs-root", type=Path, default=DEFAULT_RUNS_ROOT, help="where the runs (with weights) go")
     parser.add_argument("--out", type=Path, default=None, help="published folder (default docs/studies/<name>)")
     args = parser.parse_args(argv)
@@ -68,11 +70,14 @@ def publish(args: argparse.Namespace, command: str) -> dict:
         study = earlier  # the same study stopped part-way: go on with its runs
     else:  # the study id is the name, so its run ids are fixed and a rerun finds them
         folder = StudyFolder.create(folder.dir, study)
+    folder.cancel_path.unlink(missing_ok=True)  # an earlier stop-after request of this same command
     started = time.perf_counter()
 
     def run_one(run: Run, resume: bool) -> None:
         execute(run, resume=resume)
         export_study(study, out, command)
+        if args.stop_after_minutes is not None and time.perf_counter() - started > 60 * args.stop_after_minutes:
+            folder.request_cancel()  # drive starts no further run; this one is complete
 
     def announce(index: int, planned) -> None:
         print(f"[{index + 1}/{len(study.runs)}] {planned.variant}, seed {planned.seed}", file=sys.stderr, flush=True)

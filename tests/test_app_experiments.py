@@ -3,12 +3,13 @@ over budget, launched and cancelled, and a finished study's table and figures.""
 
 from __future__ import annotations
 
+import json
 import time
 
 from streamlit.testing.v1 import AppTest
 
 from cifar_core.study import list_studies
-from app_support import APP, TIMEOUT, assert_ok, button, charts, errors, metrics, page_text
+from app_support import APP, TIMEOUT, assert_ok, button, errors, metrics, page_text
 
 # Train page settings that make the speed probe and any launched run quick.
 SMALL_TRAIN = {"train_epochs": 1, "train_batch_size": 16, "train_use_limit": True, "train_limit": 200, "train_seed": 3}
@@ -74,7 +75,9 @@ def test_a_finished_study_shows_its_table_bars_heatmap_and_curves(app_env, finis
     [results] = [frame.value for frame in at.dataframe if "runs" in frame.value.columns]
     assert results["variant"].tolist() == ["dropout=0.0, lr=0.001", "dropout=0.0, lr=0.003", "dropout=0.3, lr=0.001", "dropout=0.3, lr=0.003"]
     assert results["runs"].tolist() == ["2/2"] * 4 and all(" ± " in cell for cell in results["val acc (final)"])
-    figures = charts(at)
+    [yours] = [tab for tab in at.tabs if tab.label == "Your studies"]
+    figures = [json.loads(element.proto.spec) for element in yours.get("plotly_chart")]
     kinds = [figure["data"][0]["type"] for figure in figures]
-    assert kinds == ["bar", "heatmap", "scatter"]  # bars with error bars, the 2-D grid, small-multiple curves
+    # bars with error bars, the 2-D grid, small-multiple curves, gap-shaded curves, intervals with the over-fit panel
+    assert kinds == ["bar", "heatmap", "scatter", "scatter", "bar"]
     assert figures[0]["data"][0]["error_x"]["visible"] is True
