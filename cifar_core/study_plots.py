@@ -159,16 +159,14 @@ def gap_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]
     to new ones; a regulariser that helps narrows it *and* lifts the validation line. Panels share
     both axes, so bands can be compared across variants at a glance.
     """
-    names = list(curves)
+    names = [name for name in curves if any(len(epoch_frame(events)) for events in curves[name])]  # variants with a finished epoch
     cols = max(1, min(columns, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
-    figure = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_xaxes=True, shared_yaxes=True,
+    figure = make_subplots(rows=rows, cols=cols, subplot_titles=names or None, shared_xaxes=True, shared_yaxes=True,
                            horizontal_spacing=0.02, vertical_spacing=0.14 if rows > 1 else 0.05)
     for number, name in enumerate(names):
         row, col = number // cols + 1, number % cols + 1
         means = mean_curves(curves[name])
-        if means.empty:
-            continue
         seeds = len([events for events in curves[name] if len(epoch_frame(events))])
         figure.add_trace(go.Scatter(
             x=means["epoch"], y=means[f"val_{metric}"], mode="lines", line={"color": VAL_COLOR, "width": 2},
@@ -195,7 +193,7 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
     ``values`` and ``gaps`` are ``stats.Comparison`` lists on ``final_val_acc`` and ``acc_gap``.
     """
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=(
-        "Validation accuracy (final epoch), mean ± 95% CI", "How much does it over-fit? Train − validation accuracy"))
+        "Validation accuracy, mean ± 95% CI", "How much does it over-fit? Train − val"))
     names = [c.variant for c in values]
     for col, comparisons, color in ((1, values, BAR_COLOR), (2, gaps, GAP_COLOR)):
         means = [c.value.mean for c in comparisons]

@@ -60,8 +60,8 @@ class PublishedStudy:
     def curve_events(self) -> dict[str, list[list[dict[str, Any]]]]:
         """Curves as epoch events (what ``study_plots`` draws for live studies too)."""
         return {
-            variant: [[{"type": "epoch", **dict(zip(CURVE_FIELDS, row))} for row in seed_rows] for seed_rows in per_seed]
-            for variant, per_seed in self.curves.items()
+            variant: [[{"type": "epoch", **dict(zip(CURVE_FIELDS, row))} for row in seed_rows] for seed_rows in self.curves.get(variant, [])]
+            for variant in self.variants  # the study's order (the JSON file's keys may be sorted)
         }
 
 

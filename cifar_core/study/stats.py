@@ -181,6 +181,8 @@ def comparison_table(comparisons: Sequence[Comparison], digits: int = 1) -> pd.D
 
 
 def _points(interval: Interval, digits: int = 1) -> str:
+    if math.isnan(interval.mean):
+        return "-"
     mean = 100 * interval.mean
     if math.isnan(interval.half_width):
         return f"{mean:+.{digits}f}"
