@@ -228,9 +228,6 @@ st.markdown(
 )
 store = RunStore()
 setup_column, results_column = st.columns([1, 2], gap="large")
-with setup_column:
-    studies.named_study_picker(store, throughput, _start)
-    _setup(store)
 yours, published = results_column.tabs(["Your studies", "Published studies"])
 with published:
     studies.published_viewer()
@@ -244,3 +241,6 @@ with yours:
         is_active = shown.status()["state"] in ACTIVE
         with user_errors():
             st.fragment(_live, run_every=REFRESH_S if is_active else None)(shown, is_active)
+with setup_column:  # last: its speed probe takes seconds, and the studies beside it need none
+    studies.named_study_picker(store, throughput, _start)
+    _setup(store)
