@@ -53,13 +53,19 @@ def test_the_script_publishes_one_row_per_variant_and_seed_with_curves_config_an
     assert other.returncode == 2 and other.stderr.strip().endswith("give another --runs-root to start afresh.")
 
 
-def test_a_stop_after_limit_finishes_the_current_run_and_publishes_it(tmp_path):
-    result = publish("ablation", "--data", "synthetic", "--epochs", "1", "--limit", "200", "--seeds", "2", "--stop-after-minutes", "0",
-                     "--runs-root", str(tmp_path / "runs"), "--out", str(tmp_path / "pub"), cache=tmp_path / "cache")
-    assert result.returncode == 1, result.stderr
+def test_gpu_study_sh_runs_the_ablation_and_its_stop_after_limit_keeps_the_finished_run(tmp_path):
+    """bench/gpu_study.sh at a tiny size on the CPU: its time guard at 0 minutes lets exactly one run finish."""
+    env = {**os.environ, "CIFAR_EXPLORER_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
+           "DEVICE": "cpu", "LIMIT": "200", "EPOCHS": "1", "SEEDS": "2", "STOP_AFTER": "0"}
+    result = subprocess.run(["bash", "bench/gpu_study.sh", "synthetic", str(tmp_path / "gpu")], cwd=PROJECT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stderr  # not every planned run finished
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert (summary["state"], summary["runs_finished"], summary["runs_planned"]) == ("cancelled", 1, 20)
-    assert pd.read_csv(tmp_path / "pub" / "results.csv")[["variant", "seed"]].values.tolist() == [["none", 0]]
+    assert (summary["study"], summary["state"], summary["runs_finished"], summary["runs_planned"]) == ("ablation", "cancelled", 1, 20)
+    assert summary["device"] == "cpu" and summary["wall_s"] > 0
+    published = tmp_path / "gpu" / "ablation"
+    assert pd.read_csv(published / "results.csv")[["variant", "seed"]].values.tolist() == [["none", 0]]
+    assert "--limit 200 --epochs 1 --seeds 2 --stop-after-minutes 0" in (published / "command.txt").read_text()
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=[path.name for path in SHIPPED])
