@@ -26,7 +26,7 @@ from typing import Any
 
 from cifar_core.errors import ConfigError
 from cifar_core.presets import FAST_RECIPE
-from cifar_core.study.definition import Study, plan_study
+from cifar_core.study.definition import Study, new_study_id, plan_study
 from cifar_core.study.estimate import Estimate, Throughput, estimate_study
 from cifar_core.train import TrainConfig
 from cifar_core.train.config import STUDY_OPS
@@ -62,7 +62,7 @@ class NamedStudy:
     def plan(self, runs_root: Path | str, *, seeds: int | None = None, study_id: str | None = None, **overrides: Any) -> Study:
         """A new study of this name; ``overrides`` change the base (e.g. ``epochs=1`` for a tiny run)."""
         study = plan_study(self.config(**overrides), Path(runs_root), ablate=list(self.ablate) if self.ablate else None,
-                           grid=self.grid, seeds=seeds or self.seeds, study_id=study_id)
+                           grid=self.grid, seeds=seeds or self.seeds, study_id=study_id or new_study_id(self.name))
         study.name, study.reference = self.name, self.reference
         study.description = self.description
         return study

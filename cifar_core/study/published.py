@@ -105,7 +105,9 @@ def load_published(directory: Path | str) -> PublishedStudy:
     if missing:
         raise RunError(f"The published study in {directory} has no {', '.join(missing)} column in results.csv.")
     runs["variant"] = runs["variant"].astype(str)
-    runs["chance_warning"] = runs.get("chance_warning", pd.Series(dtype=object)).where(lambda column: column.notna(), None)
+    if "chance_warning" not in runs.columns:
+        runs["chance_warning"] = None
+    runs["chance_warning"] = runs["chance_warning"].astype(object).where(runs["chance_warning"].notna(), None)
     if "state" not in runs.columns:
         runs["state"] = "finished"
     return PublishedStudy(directory, definition, runs, curves, command)
