@@ -152,7 +152,7 @@ def mean_curves(runs_events: Sequence[Sequence[Mapping[str, Any]]]) -> pd.DataFr
     return means[counts == len(frames)].reset_index()
 
 
-def gap_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]], *, metric: str = "acc", columns: int = 5) -> go.Figure:
+def gap_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]], *, metric: str = "acc", columns: int = 4) -> go.Figure:
     """One panel per variant: mean train and validation curves over seeds, the gap between them shaded.
 
     The shaded band is what the model learned about its training images that did not carry over
@@ -181,6 +181,7 @@ def gap_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]
     if metric == "acc":
         figure.update_yaxes(range=[0, 1], tickformat=".0%")
     figure.update_xaxes(rangemode="tozero")
+    figure.update_annotations(font_size=12)  # the panel titles: long variant names must not run into each other
     figure.update_layout(height=230 * rows + 70, margin={"l": 10, "r": 10, "t": 60, "b": 10},
                          legend={"orientation": "h", "y": 1.0, "yref": "container", "yanchor": "top", "x": 1, "xanchor": "right"})
     return figure
@@ -193,7 +194,7 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
     ``values`` and ``gaps`` are ``stats.Comparison`` lists on ``final_val_acc`` and ``acc_gap``.
     """
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=(
-        "Validation accuracy, mean ± 95% CI", "How much does it over-fit? Train − val"))
+        "Validation accuracy (95% CI)", "Over-fit: train − val accuracy"))
     names = [c.variant for c in values]
     for col, comparisons, color in ((1, values, BAR_COLOR), (2, gaps, GAP_COLOR)):
         means = [c.value.mean for c in comparisons]
