@@ -79,6 +79,7 @@ def teaching_curves(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]],
     values = compare_variants(runs, reference, variants=variants)
     if any(c.value.n for c in values):
         gaps = compare_variants(runs, reference, metric="acc_gap", variants=variants)
+        st.markdown("**How much does it over-fit?** Validation accuracy beside the final gap per variant")
         st.plotly_chart(interval_bars_figure(values, gaps), key=f"overfit_{key}")
         st.caption("Right: final training accuracy minus validation accuracy. Training accuracy is measured on the "
                    "augmented images, so strong augmentation lowers it by itself: read the gap together with "
