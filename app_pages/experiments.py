@@ -30,7 +30,7 @@ from cifar_core.study.folder import ACTIVE
 from cifar_core.study_plots import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
 from cifar_core.train import TrainConfig
 from cifar_core.train.config import STUDY_OPS
-from cifar_core.ui import state
+from cifar_core.ui import state, studies
 from cifar_core.ui.estimates import throughput
 from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
@@ -196,6 +196,9 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
                    "says nothing about the settings. Give the base run more images or epochs, or use the classroom recipe.")
     st.caption(f"Accuracies in %, mean ± standard deviation over finished seeds. CSV: `{folder.results_path}` (per variant), "
                f"`{folder.run_results_path}` (per run).")
+    names = [variant.name for variant in study.variants]
+    if done:
+        studies.study_conclusions(runs, study.reference_variant, names)
     if done:
         st.plotly_chart(variant_bars_figure(variants, runs), key=f"bars_{study.id}")
     if done and study.kind == "grid" and len(study.axes) == 2:
@@ -211,6 +214,7 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
         metric = st.radio("Curves", ["acc", "loss"], horizontal=True, key=f"metric_{study.id}",
                           format_func=lambda m: "accuracy" if m == "acc" else "loss")
         st.plotly_chart(variant_curves_figure(curves, metric=metric), key=f"curves_{study.id}")
+    studies.teaching_curves(curves, runs, study.reference_variant, names, key=study.id)
     with st.expander("Study definition"):
         st.json(study.to_dict(), expanded=False)
 
@@ -231,9 +235,10 @@ st.markdown(
 )
 store = RunStore()
 setup_column, results_column = st.columns([1, 2], gap="large")
-with setup_column:
-    _setup(store)
-with results_column:
+yours, published = results_column.tabs(["Your studies", "Published studies"])
+with published:
+    studies.published_viewer()
+with yours:
     shown = _shown_study(list_studies(store.root))
     if shown is None:
         st.info("No studies yet: set one up on the left and press **Start study**.")
@@ -243,3 +248,6 @@ with results_column:
         is_active = shown.status()["state"] in ACTIVE
         with user_errors():
             st.fragment(_live, run_every=REFRESH_S if is_active else None)(shown, is_active)
+with setup_column:  # last: its speed probe takes seconds, and the studies beside it need none
+    studies.named_study_picker(store, throughput, _start)
+    _setup(store)

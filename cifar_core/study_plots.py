@@ -1,6 +1,6 @@
 """Plotly figures for a study: per-variant bars with error bars, small-multiple curves, a grid heatmap.
 
-Free of Streamlit, like ``plots``, so the app, tests and reports (``docs/ablation.png``) draw the
+Free of Streamlit, like ``plots``, so the app, tests and reports (``docs/studies/*/ablation.png``) draw the
 same figures from the same tables (``study.results.variant_table`` / ``run_table``).
 """
 
@@ -138,3 +138,83 @@ def _top(variants: pd.DataFrame, metric: str) -> float:
     tops = (variants[f"{metric}_mean"] + variants[f"{metric}_std"].fillna(0)).to_numpy(dtype=float)
     highest = np.nanmax(tops) if np.isfinite(tops).any() else 1.0
     return min(1.0, highest * 1.1 + 0.02)
+
+
+def mean_curves(runs_events: Sequence[Sequence[Mapping[str, Any]]]) -> pd.DataFrame:
+    """Per epoch, the mean over seeds of train and validation accuracy and loss (epochs all seeds reached)."""
+    frames = [epoch_frame(events) for events in runs_events]
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return epoch_frame([])
+    joined = pd.concat(frames)
+    counts = joined.groupby("epoch").size()
+    means = joined.groupby("epoch").mean(numeric_only=True)
+    return means[counts == len(frames)].reset_index()
+
+
+def gap_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]], *, metric: str = "acc", columns: int = 4) -> go.Figure:
+    """One panel per variant: mean train and validation curves over seeds, the gap between them shaded.
+
+    The shaded band is what the model learned about its training images that did not carry over
+    to new ones; a regulariser that helps narrows it *and* lifts the validation line. Panels share
+    both axes, so bands can be compared across variants at a glance.
+    """
+    names = [name for name in curves if any(len(epoch_frame(events)) for events in curves[name])]  # variants with a finished epoch
+    cols = max(1, min(columns, len(names)))
+    rows = max(1, math.ceil(len(names) / cols))
+    figure = make_subplots(rows=rows, cols=cols, subplot_titles=names or None, shared_xaxes=True, shared_yaxes=True,
+                           horizontal_spacing=0.02, vertical_spacing=0.14 if rows > 1 else 0.05)
+    for number, name in enumerate(names):
+        row, col = number // cols + 1, number % cols + 1
+        means = mean_curves(curves[name])
+        seeds = len([events for events in curves[name] if len(epoch_frame(events))])
+        figure.add_trace(go.Scatter(
+            x=means["epoch"], y=means[f"val_{metric}"], mode="lines", line={"color": VAL_COLOR, "width": 2},
+            name="validation", legendgroup="val", showlegend=number == 0,
+            hovertemplate=f"{name} · validation %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
+        ), row=row, col=col)
+        figure.add_trace(go.Scatter(
+            x=means["epoch"], y=means[f"train_{metric}"], mode="lines", line={"color": TRAIN_COLOR, "width": 2},
+            fill="tonexty", fillcolor="rgba(245, 133, 24, 0.25)", name="train (gap shaded)", legendgroup="train",
+            showlegend=number == 0, hovertemplate=f"{name} · train %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
+        ), row=row, col=col)
+    if metric == "acc":
+        figure.update_yaxes(range=[0, 1], tickformat=".0%")
+    figure.update_xaxes(rangemode="tozero")
+    figure.update_annotations(font_size=12)  # the panel titles: long variant names must not run into each other
+    figure.update_layout(height=230 * rows + 70, margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                         legend={"orientation": "h", "y": 1.0, "yref": "container", "yanchor": "top", "x": 1, "xanchor": "right"})
+    return figure
+
+
+def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: str | None = None) -> go.Figure:
+    """Validation accuracy (left) and "how much does it over-fit" (right: final train − validation
+    accuracy), one bar per variant, with 95% t-intervals over seeds.
+
+    ``values`` and ``gaps`` are ``stats.Comparison`` lists on ``final_val_acc`` and ``acc_gap``.
+    """
+    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=(
+        "Validation accuracy (95% CI)", "Over-fit: train − val accuracy"))
+    names = [c.variant for c in values]
+    for col, comparisons, color in ((1, values, BAR_COLOR), (2, gaps, GAP_COLOR)):
+        means = [c.value.mean for c in comparisons]
+        halves = [0.0 if math.isnan(c.value.half_width) else c.value.half_width for c in comparisons]
+        text = [f"{100 * m:.1f}%" if math.isnan(c.value.half_width) else f"{100 * m:.1f} ± {100 * h:.1f}%"
+                for m, h, c in zip(means, halves, comparisons)]
+        figure.add_trace(go.Bar(
+            y=names, x=means, orientation="h", marker_color=color, showlegend=False, text=text, textposition="outside",
+            cliponaxis=False, error_x={"type": "data", "array": halves, "visible": True, "thickness": 1.5, "width": 5},
+            hovertemplate="%{y}: %{text}<extra></extra>",
+        ), row=1, col=col)
+    figure.update_xaxes(tickformat=".0%")
+    tops = [c.value.mean + (0 if math.isnan(c.value.half_width) else c.value.half_width) for c in values]
+    finite = [top for top in tops if math.isfinite(top)]
+    figure.update_xaxes(range=[0, min(1.0, max(finite, default=1.0) * 1.25 + 0.02)], row=1, col=1)
+    gap_tops = [abs(c.value.mean) + (0 if math.isnan(c.value.half_width) else c.value.half_width) for c in gaps]
+    gap_reach = max((top for top in gap_tops if math.isfinite(top)), default=0.5) * 1.35 + 0.02
+    lowest = min((c.value.mean for c in gaps if math.isfinite(c.value.mean)), default=0.0)
+    figure.update_xaxes(range=[min(0.0, lowest * 1.35 - 0.02), gap_reach], row=1, col=2)
+    figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
+    figure.update_layout(title=title, height=140 + 34 * len(names), bargap=0.3,
+                         margin={"l": 10, "r": 30, "t": 80 if title else 50, "b": 10})
+    return figure

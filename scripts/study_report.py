@@ -1,10 +1,11 @@
-"""Write a study's report pieces: its results as a markdown table (stdout) and its bar chart as PNG.
+"""Write a study's report pieces: its conclusion and tables as markdown (stdout), its figures as PNG.
 
-Usage: python scripts/study_report.py STUDY_DIR --png docs/ablation.png
+Usage: python scripts/study_report.py FOLDER [--png bars.png] [--curves-png curves.png] [--title TEXT]
 
-The PNG is the app's own figure (``study_plots.variant_bars_figure``) exported with kaleido, which
-drives the machine's Chromium; kaleido is only needed here, so it is not a project requirement
-(``pip install kaleido``).
+FOLDER is a published study (docs/studies/<name>, the normal case) or a study folder in the runs
+root. The sentences and intervals come from ``study.stats``, exactly as the Experiments page shows
+them. The PNGs are the app's own figures exported with kaleido, which drives the machine's
+Chromium; kaleido is only needed here, so it is not a project requirement (``pip install kaleido``).
 """
 
 from __future__ import annotations
@@ -16,23 +17,43 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cifar_core.study import StudyFolder, display_table, refresh_results, run_table  # noqa: E402
+from cifar_core.study.published import load_published  # noqa: E402
 from cifar_core.study.results import markdown_table  # noqa: E402
-from cifar_core.study_plots import variant_bars_figure  # noqa: E402
+from cifar_core.study.stats import compare_variants, comparison_table, conclusion  # noqa: E402
+from cifar_core.study_plots import gap_curves_figure, interval_bars_figure  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("study", help="study folder (holds study.json)")
-    parser.add_argument("--png", type=Path, help="write the bar chart here")
-    parser.add_argument("--title", default=None, help="chart title")
+    parser.add_argument("study", type=Path, help="published study folder (command.txt) or study folder (study.json)")
+    parser.add_argument("--png", type=Path, help="write validation accuracy and the over-fit panel here")
+    parser.add_argument("--curves-png", type=Path, help="write the gap-shaded curves here")
+    parser.add_argument("--title", default=None, help="title of the --png figure")
     args = parser.parse_args()
-    folder = StudyFolder(args.study)
-    variants = refresh_results(folder)
-    print(markdown_table(display_table(variants)))
+    if (args.study / "command.txt").is_file():
+        published = load_published(args.study)
+        runs, reference, variants, curves = published.runs, published.reference, published.variants, published.curve_events()
+    else:
+        folder = StudyFolder(args.study)
+        study = folder.study()
+        print(markdown_table(display_table(refresh_results(folder))) + "\n")
+        runs, reference, variants = run_table(study), study.reference_variant, [v.name for v in study.variants]
+        store = folder.store()
+        curves = {name: [store.get(p.run_id).events() for p in study.runs if p.variant == name and (store.root / p.run_id).is_dir()]
+                  for name in variants}
+    values = compare_variants(runs, reference, variants=variants)
+    gaps = compare_variants(runs, reference, metric="acc_gap", variants=variants)
+    print(f"**{conclusion(values)}**\n")
+    print(markdown_table(comparison_table(values)) + "\n")
+    print("How much each variant over-fits (final train − validation accuracy):\n")
+    print(markdown_table(comparison_table(gaps)[["variant", "seeds", "gap (train − val) (mean ± 95% CI)"]]))
     if args.png:
-        figure = variant_bars_figure(variants, run_table(folder.study()), title=args.title)
-        figure.write_image(str(args.png), width=1100, height=480, scale=1)
+        interval_bars_figure(values, gaps, title=args.title).write_image(str(args.png), width=1100, height=120 + 40 * len(variants))
         print(f"\nwrote {args.png} ({args.png.stat().st_size / 1024:.0f} KB)", file=sys.stderr)
+    if args.curves_png:
+        figure = gap_curves_figure(curves)
+        figure.write_image(str(args.curves_png), width=1100, height=int(figure.layout.height))
+        print(f"wrote {args.curves_png} ({args.curves_png.stat().st_size / 1024:.0f} KB)", file=sys.stderr)
     return 0
 
 

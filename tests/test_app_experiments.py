@@ -3,6 +3,7 @@ over budget, launched and cancelled, and a finished study's table and figures.""
 
 from __future__ import annotations
 
+import json
 import time
 
 from streamlit.testing.v1 import AppTest
@@ -12,7 +13,7 @@ import pytest
 from cifar_core.presets import PRESETS
 from cifar_core.runs import RunStore
 from cifar_core.study import Throughput, list_studies
-from app_support import APP, TIMEOUT, assert_ok, button, charts, errors, metrics, navigate, open_app, page_text
+from app_support import APP, TIMEOUT, assert_ok, button, errors, metrics, navigate, open_app, page_text
 
 # Train page settings that make the speed probe and any launched run quick.
 SMALL_TRAIN = {"train_preset": "custom", "train_epochs": 1, "train_batch_size": 16, "train_use_limit": True, "train_limit": 200, "train_seed": 3}
@@ -81,9 +82,11 @@ def test_a_finished_study_shows_its_table_bars_heatmap_and_curves(app_env, finis
     means = [float(cell.split(" ± ")[0]) for cell in results["val acc (final)"]]
     assert all(0 <= mean <= 100 for mean in means) and max(means) > 1  # in %
     assert [mark == "⚠ at chance" for mark in results["learned?"]] == [mean <= 12 for mean in means]
-    figures = charts(at)
+    [yours] = [tab for tab in at.tabs if tab.label == "Your studies"]
+    figures = [json.loads(element.proto.spec) for element in yours.get("plotly_chart")]
     kinds = [figure["data"][0]["type"] for figure in figures]
-    assert kinds == ["bar", "heatmap", "scatter"]  # bars with error bars, the 2-D grid, small-multiple curves
+    # bars with error bars, the 2-D grid, small-multiple curves, gap-shaded curves, intervals with the over-fit panel
+    assert kinds == ["bar", "heatmap", "scatter", "scatter", "bar"]
     assert figures[0]["data"][0]["error_x"]["visible"] is True
 
 

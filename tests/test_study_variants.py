@@ -82,8 +82,10 @@ def test_ablation_of_the_four_study_ops_adds_all_but_one():
 def test_ablation_keeps_probabilities_and_only_the_chosen_ops_parameters():
     base = BASE.replace(aug_p=0.4, mix_p=0.2, augment_params={"rotation": {"degrees": [-15, 15]}, "cutmix": {"alpha": 1.0}})
     study = plan_study(base, "/tmp/runs-root-not-created", ablate=["rotation", "cutmix"], seeds=2)
-    rotation_only = study.config_for(study.runs[2])
-    assert (study.runs[2].variant, rotation_only.augment_ops) == ("rotation", ["rotation"])
+    # seed by seed: every variant once with the first seed, then again with the next
+    assert [(p.variant, p.seed) for p in study.runs[:5]] == [("none", 0), ("rotation", 0), ("cutmix", 0), ("all", 0), ("none", 1)]
+    rotation_only = study.config_for(study.runs[1])
+    assert (study.runs[1].variant, rotation_only.augment_ops) == ("rotation", ["rotation"])
     assert (rotation_only.aug_p, rotation_only.mix_p) == (0.4, 0.2)
     assert rotation_only.augment_params == {"rotation": {"degrees": [-15, 15]}}
 
@@ -107,10 +109,10 @@ def test_every_run_shares_the_split_and_variants_share_each_seed():
     study = plan_study(BASE.replace(seed=7), "/tmp/runs-root-not-created", grid="dropout=0,0.2", seeds=3)
     configs = [study.config_for(planned) for planned in study.runs]
     assert [(p.variant, p.seed) for p in study.runs] == [
-        ("dropout=0.0", 7), ("dropout=0.0", 8), ("dropout=0.0", 9), ("dropout=0.2", 7), ("dropout=0.2", 8), ("dropout=0.2", 9),
+        ("dropout=0.0", 7), ("dropout=0.2", 7), ("dropout=0.0", 8), ("dropout=0.2", 8), ("dropout=0.0", 9), ("dropout=0.2", 9),
     ]
     assert {config.split_seed for config in configs} == {7}
-    assert [config.seed for config in configs] == [7, 8, 9, 7, 8, 9]
+    assert [config.seed for config in configs] == [7, 7, 8, 8, 9, 9]
 
 
 def test_run_ids_name_study_variant_and_seed_and_stay_valid():

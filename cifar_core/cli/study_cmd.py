@@ -1,6 +1,7 @@
-"""``study``: train an augmentation ablation or a hyper-parameter grid and compare the variants.
+"""``study``: train an augmentation ablation, a hyper-parameter grid or a named study, and compare the variants.
 
-The base config comes from the same flags as ``train``. Runs are ordinary run folders in the
+The base config comes from the same flags as ``train`` (or, with ``--study NAME``, from the named
+study, which the flags then adjust, e.g. ``--epochs 1 --limit 200`` for a quick look). Runs are ordinary run folders in the
 runs root (``--runs-root``, default ``checkpoints/`` or ``$CIFAR_EXPLORER_RUNS``), so every other
 command and page sees them; the study folder (``--out``, default ``<runs root>/studies/<id>``)
 holds ``study.json``, ``results.csv`` (one row per variant) and ``results_runs.csv`` (one per run).
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cifar_core.cli.config_flags import add_config_flags, config_from_args
+from cifar_core.cli.config_flags import FIELD_FLAGS, add_config_flags, config_from_args
 from cifar_core.errors import ConfigError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.process import execute
@@ -30,9 +31,12 @@ from cifar_core.study import (
     find_study,
     launch_driver,
     refresh_results,
+    run_table,
     studies_root,
 )
-from cifar_core.study.definition import PlannedRun, plan_study
+from cifar_core.study.catalog import NAMED_STUDIES, get_named_study
+from cifar_core.study.definition import PlannedRun, Study, plan_study
+from cifar_core.study.stats import compare_variants, conclusion
 from cifar_core.study.execution import OnStart, RunOne, background_run_one
 from cifar_core.study.ray_backend import check_address, drive_on_ray
 from cifar_core.train.config import STUDY_OPS
@@ -49,10 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--ablate", nargs="?", const=",".join(STUDY_OPS), metavar="OPS",
                       help=f"ablate these augmentations: none, each alone, all but one, all (default {','.join(STUDY_OPS)})")
     what.add_argument("--grid", metavar="SPEC", help="grid over config fields, e.g. 'aug_p=0.03,0.06;mix_p=0.01,0.02,0.03'")
+    what.add_argument("--study", dest="named", metavar="NAME", help=f"a named study: {', '.join(NAMED_STUDIES)} (see --list)")
+    what.add_argument("--list", action="store_true", help="list the named studies with their estimated minutes on this machine")
     what.add_argument("--show", metavar="STUDY", help="print an existing study's results (id or folder)")
     what.add_argument("--cancel", metavar="STUDY", help="cancel a study's remaining runs (id or folder)")
     what.add_argument("--worker", metavar="DIR", help=argparse.SUPPRESS)
-    parser.add_argument("--seeds", type=int, default=1, help="repeat every variant with seeds seed, seed+1, … (default 1)")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="repeat every variant with seeds seed, seed+1, … (default 1; a named study's own, 3)")
     parser.add_argument("--runs-root", default=None, help="where the runs go (default checkpoints/ or $CIFAR_EXPLORER_RUNS)")
     parser.add_argument("--out", default=None, help="study folder (default <runs root>/studies/<study id>)")
     parser.add_argument("--background", action="store_true", help="launch a detached driver and return")
@@ -75,6 +82,8 @@ def run_study(args: argparse.Namespace) -> int:
         else:
             state = drive(folder, background_run_one(folder))
         return 0 if state == "finished" else 1
+    if args.list:
+        return list_named(args)
     if args.show or args.cancel:
         folder = find_study(args.show or args.cancel, args.runs_root)
         if args.cancel:
@@ -88,14 +97,11 @@ def run_study(args: argparse.Namespace) -> int:
 def start_study(args: argparse.Namespace) -> int:
     from cifar_core.data import load_cifar
 
-    if args.ablate is not None and args.ops is not None:
-        raise ConfigError("--ops sets the base's augmentations, but --ablate replaces them: give only --ablate.")
     if args.backend == "ray":
         check_address(args.address)  # before any planning: an unreachable cluster is one sentence
-    base = config_from_args(args)
     store = RunStore(args.runs_root)
-    ablate = [op.strip() for op in args.ablate.split(",")] if args.ablate is not None else None
-    study = plan_study(base, store.root, ablate=ablate, grid=args.grid, seeds=args.seeds)
+    study = planned_study(args, store)
+    base = study.base
     train_images = len(load_cifar(base.data).splits["train"].labels)
     estimate = estimate_study(study, train_images, device_throughput(store, base))
     check_budget(estimate, args.max_minutes)
@@ -119,6 +125,37 @@ def start_study(args: argparse.Namespace) -> int:
         state = drive(folder, foreground_run_one(say), on_start=announce(say, len(study.runs)))
     code = report(folder, args.json)
     return code if state == "finished" else 1
+
+
+def planned_study(args: argparse.Namespace, store: RunStore) -> Study:
+    """The study the flags ask for: a named one (flags adjust its base), an ablation or a grid."""
+    if args.named is not None:
+        named = get_named_study(args.named)
+        stray = [flag for flag, given in (("--preset", args.preset), ("--ops", args.ops), ("--model-option", args.model_option)) if given]
+        if stray:
+            raise ConfigError(f"A named study brings its own recipe; {', '.join(stray)} cannot change it (the other train flags can).")
+        overrides = {dest: getattr(args, dest) for dest in FIELD_FLAGS if getattr(args, dest) is not None}
+        return named.plan(store.root, seeds=args.seeds, **overrides)
+    if args.ablate is not None and args.ops is not None:
+        raise ConfigError("--ops sets the base's augmentations, but --ablate replaces them: give only --ablate.")
+    ablate = [op.strip() for op in args.ablate.split(",")] if args.ablate is not None else None
+    return plan_study(config_from_args(args), store.root, ablate=ablate, grid=args.grid, seeds=args.seeds or 1)
+
+
+def list_named(args: argparse.Namespace) -> int:
+    """Name, description and estimated minutes (from this machine's speed) of every named study."""
+    store = RunStore(args.runs_root)
+    rows = []
+    for named in NAMED_STUDIES.values():
+        base = named.config()
+        estimate = named.estimate(device_throughput(store, base))
+        rows.append({"name": named.name, "description": named.description, "estimate_minutes": round(estimate.minutes, 1)})
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            print(f"{row['name']:<14} about {row['estimate_minutes']:g} min  {row['description']}")
+    return 0
 
 
 Say = Callable[[str], None]
@@ -152,12 +189,16 @@ def report(folder: StudyFolder, as_json: bool) -> int:
     variants = refresh_results(folder)
     status = folder.status()
     complete = bool((variants["runs_finished"] == variants["runs_planned"]).all())
+    study = folder.study()
+    comparisons = compare_variants(run_table(study), study.reference_variant, variants=[v.name for v in study.variants])
     if as_json:
         rows = [{key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
                 for row in variants.to_dict("records")]
         print(json.dumps({"study_id": folder.dir.name, "dir": str(folder.dir), "state": status["state"],
-                          "results_csv": str(folder.results_path), "variants": rows}))
+                          "results_csv": str(folder.results_path), "variants": rows,
+                          "sentences": [c.sentence() for c in comparisons], "conclusion": conclusion(comparisons)}))
     else:
         print(f"study {folder.dir.name}: {status['state']}; results in {folder.results_path}")
         print(display_table(variants).to_string(index=False))
+        print("\n".join(["", *(c.sentence() for c in comparisons), conclusion(comparisons)]))
     return 0 if complete else 1

@@ -46,6 +46,9 @@ class Study:
     axes: dict[str, list[Any]] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
     runs: list[PlannedRun] = field(default_factory=list)
+    name: str | None = None  # the named study it was made from (``study --study NAME``), if any
+    reference: str | None = None  # the arm every variant is compared with (default: see ``reference_variant``)
+    description: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -57,12 +60,20 @@ class Study:
             raise ConfigError("Two variants of the study share a name.")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError("A study needs one or more distinct seeds.")
-        if not self.runs:
+        if not self.runs:  # seed by seed: a partly finished study already has every variant at its first seeds
             self.runs = [
                 PlannedRun(variant.name, seed, run_id_for(self.id, index, variant.name, seed))
-                for index, variant in enumerate(self.variants)
                 for seed in self.seeds
+                for index, variant in enumerate(self.variants)
             ]
+
+    @property
+    def reference_variant(self) -> str:
+        """The arm the paired comparisons are against: the named reference, else ``none`` or the first variant."""
+        names = [variant.name for variant in self.variants]
+        if self.reference in names:
+            return self.reference
+        return "none" if "none" in names else names[0]
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:
@@ -86,6 +97,9 @@ class Study:
             "axes": self.axes,
             "runs_root": str(self.runs_root),
             "runs": [{"variant": run.variant, "seed": run.seed, "run_id": run.run_id} for run in self.runs],
+            "name": self.name,
+            "reference": self.reference,
+            "description": self.description,
         }
 
     @classmethod
@@ -100,6 +114,9 @@ class Study:
             axes=dict(values.get("axes", {})),
             created=float(values["created"]),
             runs=[PlannedRun(run["variant"], int(run["seed"]), run["run_id"]) for run in values["runs"]],
+            name=values.get("name"),
+            reference=values.get("reference"),
+            description=values.get("description", ""),
         )
 
 
@@ -110,6 +127,7 @@ def plan_study(
     ablate: list[str] | None = None,
     grid: str | None = None,
     seeds: int = 1,
+    study_id: str | None = None,
 ) -> Study:
     """A new study of ``base``: an ablation over ``ablate`` ops or a grid from ``grid`` text.
 
@@ -126,7 +144,7 @@ def plan_study(
     else:
         kind, axes = "grid", parse_grid(grid, base)
         variants = grid_variants(base, axes)
-    return Study(new_study_id(kind), kind, base, variants, seeds_from(base.seed, seeds), Path(runs_root).resolve(), axes)
+    return Study(study_id or new_study_id(kind), kind, base, variants, seeds_from(base.seed, seeds), Path(runs_root).resolve(), axes)
 
 
 def new_study_id(kind: str) -> str:

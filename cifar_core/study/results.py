@@ -23,6 +23,7 @@ from cifar_core.runs import Run, RunStore
 from cifar_core.runs.atomic import write_atomic
 from cifar_core.study.definition import PlannedRun, Study
 from cifar_core.study.folder import StudyFolder
+from cifar_core.study.stats import compare_variants
 
 METRICS = (
     "final_val_acc",
@@ -46,8 +47,24 @@ DISPLAY = {
     "epochs_to_best": "epochs to best",
     "wall_s": "wall s",
 }
-RUN_COLUMNS = ("variant", "seed", "run_id", "state", "epochs_done", *METRICS)
+RUN_COLUMNS = ("variant", "seed", "run_id", "state", "epochs_done", *METRICS, "chance_warning")
 NOT_STARTED = "waiting"
+NUM_CLASSES = 10
+CHANCE_MARGIN = 0.05  # stand-in rule: best validation accuracy within 5 points of guessing
+
+
+def chance_warning(epoch_events: list[dict[str, Any]], num_classes: int) -> str | None:
+    """Stand-in for C2 ``cifar_core.runs.health.chance_warning`` (h-train) until it lands on main.
+
+    A run whose validation accuracy never rose clearly above guessing learned nothing, so its
+    numbers say nothing about the regulariser it tested; the study's statistics never name it best.
+    """
+    accuracies = [event["val_acc"] for event in epoch_events if event.get("val_acc") is not None]
+    chance = 1 / num_classes
+    if not accuracies or max(accuracies) > chance + CHANCE_MARGIN:
+        return None
+    return (f"validation accuracy stayed at chance level ({max(accuracies):.0%} at best, {chance:.0%} by guessing): "
+            "the learning rate may be too high or too low, or the run too short to learn")
 
 
 def epoch_events(run: Run) -> list[dict[str, Any]]:
@@ -59,7 +76,7 @@ def epoch_events(run: Run) -> list[dict[str, Any]]:
 def run_row(planned: PlannedRun, store: RunStore) -> dict[str, Any]:
     """The study's numbers for one planned run (state ``waiting`` and no numbers before it exists)."""
     row: dict[str, Any] = {"variant": planned.variant, "seed": planned.seed, "run_id": planned.run_id}
-    row.update(dict.fromkeys(METRICS, math.nan), state=NOT_STARTED, epochs_done=0)
+    row.update(dict.fromkeys(METRICS, math.nan), state=NOT_STARTED, epochs_done=0, chance_warning=None)
     if not (store.root / planned.run_id / "config.json").is_file():
         return row
     run = store.get(planned.run_id)
@@ -82,6 +99,7 @@ def run_row(planned: PlannedRun, store: RunStore) -> dict[str, Any]:
         acc_gap=last["train_acc"] - last["val_acc"],
         loss_gap=last["val_loss"] - last["train_loss"],
         epochs_to_best=best["epoch"],
+        chance_warning=chance_warning(epochs, NUM_CLASSES) if status["state"] == "finished" else None,
     )
     return row
 
@@ -96,8 +114,11 @@ def variant_table(study: Study, runs: pd.DataFrame) -> pd.DataFrame:
     """One row per variant: finished/planned counts, the variant's changed values, mean and std.
 
     The std is the sample standard deviation over seeds (empty with one finished seed: a single
-    run says nothing about how much the next seed would differ).
+    run says nothing about how much the next seed would differ). The last columns hold the 95%
+    t-interval of the validation accuracy and the paired comparison with the study's reference
+    (``stats.compare_variants``): difference, its interval's half-width, paired seeds and verdict.
     """
+    comparisons = {c.variant: c for c in compare_variants(runs, study.reference_variant, variants=[v.name for v in study.variants])}
     rows = []
     for variant in study.variants:
         mine = runs[runs["variant"] == variant.name]
@@ -108,6 +129,16 @@ def variant_table(study: Study, runs: pd.DataFrame) -> pd.DataFrame:
             values = done[metric].dropna().astype(float)
             row[f"{metric}_mean"] = values.mean() if len(values) else math.nan
             row[f"{metric}_std"] = values.std(ddof=1) if len(values) > 1 else math.nan
+        comparison = comparisons[variant.name]
+        difference = comparison.difference
+        row.update(
+            final_val_acc_ci95=comparison.value.half_width,
+            reference=comparison.reference,
+            val_acc_diff_mean=difference.mean if difference else 0.0,
+            val_acc_diff_ci95=difference.half_width if difference else math.nan,
+            paired_seeds=difference.n if difference else comparison.value.n,
+            verdict=comparison.verdict,
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 

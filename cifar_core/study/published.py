@@ -1,0 +1,142 @@
+"""Published studies: a finished study's small results, shipped in ``docs/studies/<name>/``.
+
+A study's runs are folders with weights (megabytes each); what a reader needs is a few kilobytes:
+``results.csv`` (one row per finished run: variant, seed, final and best accuracies, losses, the
+gap, a chance-level warning), ``curves.json`` (per run, the epoch-by-epoch train and validation
+numbers), ``study.json`` (the definition: base config, variants, seeds, reference, environment)
+and ``command.txt`` (the command that made it). The Experiments page opens these instantly, beside
+the user's own studies, and reads them with the same statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from cifar_core.errors import RunError
+from cifar_core.runs import RunStore
+from cifar_core.runs.atomic import write_atomic, write_json_atomic
+from cifar_core.study.definition import Study
+from cifar_core.study.results import epoch_events, run_table
+
+RESULT_COLUMNS = (
+    "variant", "seed", "state", "epochs_done", "final_train_acc", "final_val_acc", "best_val_acc",
+    "final_train_loss", "final_val_loss", "acc_gap", "loss_gap", "epochs_to_best", "wall_s", "chance_warning",
+)
+CURVE_FIELDS = ("epoch", "train_acc", "val_acc", "train_loss", "val_loss")
+PUBLISHED_ROOT = Path(__file__).resolve().parents[2] / "docs" / "studies"
+MAX_FILE_BYTES = 5_000_000  # the shipped files are kilobytes; anything larger is not ours
+
+
+@dataclass(frozen=True)
+class PublishedStudy:
+    """A published study read back: its definition, one row per finished run, and the curves."""
+
+    dir: Path
+    definition: dict[str, Any]
+    runs: pd.DataFrame
+    curves: dict[str, list[list[list[float]]]]  # variant -> per seed: rows of CURVE_FIELDS
+    command: str
+
+    @property
+    def name(self) -> str:
+        return self.definition.get("name") or self.dir.name
+
+    @property
+    def reference(self) -> str:
+        return Study.from_dict({**self.definition, "runs_root": "."}).reference_variant
+
+    @property
+    def variants(self) -> list[str]:
+        return [variant["name"] for variant in self.definition["variants"]]
+
+    def curve_events(self) -> dict[str, list[list[dict[str, Any]]]]:
+        """Curves as epoch events (what ``study_plots`` draws for live studies too)."""
+        return {
+            variant: [[{"type": "epoch", **dict(zip(CURVE_FIELDS, row))} for row in seed_rows] for seed_rows in self.curves.get(variant, [])]
+            for variant in self.variants  # the study's order (the JSON file's keys may be sorted)
+        }
+
+
+def export_study(study: Study, out: Path | str, command: str) -> Path:
+    """Write the study's finished runs to ``out`` (rewritten as more finish; no weights)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = run_table(study)
+    finished = table[table["state"] == "finished"]
+    store = RunStore(study.runs_root)
+    curves: dict[str, list[list[list[float]]]] = {variant.name: [] for variant in study.variants}
+    for planned in study.runs:
+        if planned.run_id in set(finished["run_id"]):
+            events = epoch_events(store.get(planned.run_id))
+            curves[planned.variant].append([[_round(event.get(name)) for name in CURVE_FIELDS] for event in events])
+    definition = study.to_dict()
+    definition.pop("runs_root")  # a path on the machine that made it
+    definition["environment"] = {"torch": torch.__version__, "machine": platform.machine(), "processor": platform.processor(),
+                                 "cpu_threads": torch.get_num_threads()}
+    definition["runs_finished"] = len(finished)
+    text = finished[list(RESULT_COLUMNS)].to_csv(index=False, float_format="%.6g").encode()
+    write_atomic(out / "results.csv", lambda handle: handle.write(text))
+    write_json_atomic(out / "study.json", definition)
+    write_json_atomic(out / "curves.json", curves)
+    write_atomic(out / "command.txt", lambda handle: handle.write((command.strip() + "\n").encode()))
+    return out
+
+
+def load_published(directory: Path | str) -> PublishedStudy:
+    """Read one published study; a damaged or foreign folder gets one sentence naming it."""
+    directory = Path(directory)
+    try:
+        definition = json.loads(_read(directory / "study.json"))
+        curves = json.loads(_read(directory / "curves.json"))
+        runs = pd.read_csv(directory / "results.csv", keep_default_na=False, na_values=[""])
+        command = _read(directory / "command.txt").strip()
+        Study.from_dict({**definition, "runs_root": "."})  # checks the definition's shape
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RunError(f"The published study in {directory} cannot be read ({exc}).") from None
+    missing = [column for column in ("variant", "seed", "final_train_acc", "final_val_acc") if column not in runs.columns]
+    if missing:
+        raise RunError(f"The published study in {directory} has no {', '.join(missing)} column in results.csv.")
+    runs["variant"] = runs["variant"].astype(str)
+    if "chance_warning" not in runs.columns:
+        runs["chance_warning"] = None
+    runs["chance_warning"] = runs["chance_warning"].astype(object).where(runs["chance_warning"].notna(), None)
+    if "state" not in runs.columns:
+        runs["state"] = "finished"
+    return PublishedStudy(directory, definition, runs, curves, command)
+
+
+def list_published(root: Path | str = PUBLISHED_ROOT) -> list[PublishedStudy]:
+    """Every readable published study under ``root`` (the project's ``docs/studies``), by name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for child in sorted(root.iterdir()):
+        if child.is_dir() and not child.is_symlink() and (child / "study.json").is_file():
+            try:
+                found.append(load_published(child))
+            except RunError:
+                continue  # a half-copied folder must not hide the others; the page names only good ones
+    return found
+
+
+def _read(path: Path) -> str:
+    if path.is_symlink() or not path.is_file():
+        raise OSError(f"{path.name} is missing or not a regular file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise OSError(f"{path.name} is larger than a published study's files can be")
+    return path.read_text()
+
+
+def _round(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), 5)

@@ -1,0 +1,97 @@
+"""The Experiments page's study pieces: the named-study picker (start a quick look, cancel it), a
+finished named study's computed conclusion and teaching figures, and the published studies."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_support import APP, TIMEOUT, assert_ok, button, page_text
+from cifar_core.device import single_thread
+from cifar_core.study import StudyFolder, drive, list_studies, run_table, studies_root
+from cifar_core.study.catalog import get_named_study
+from cifar_core.study.published import list_published
+from cifar_core.study.stats import compare_variants, conclusion
+from study_support import train_in_process
+
+
+def open_experiments(session: dict | None = None, query_params: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
+    at.query_params.update(query_params or {})
+    at.run()
+    at.switch_page("app_pages/experiments.py").run()
+    assert_ok(at)
+    return at
+
+
+def tab(at: AppTest, label: str):
+    [found] = [element for element in at.tabs if element.label == label]
+    return found
+
+
+def figure_types(container) -> list[str]:
+    return [json.loads(element.proto.spec)["data"][0]["type"] for element in container.get("plotly_chart")]
+
+
+@pytest.fixture(scope="module")
+def finished_named(tmp_path_factory: pytest.TempPathFactory) -> StudyFolder:
+    """The named dropout study at a tiny size (1 epoch, 200 generated images, 2 seeds), trained in-process."""
+    root = tmp_path_factory.mktemp("named-runs")
+    study = get_named_study("dropout").plan(root, data="synthetic", device="cpu", epochs=1, limit=200, seeds=2)
+    folder = StudyFolder.create(studies_root(root) / study.id, study)
+    with single_thread():
+        assert drive(folder, train_in_process) == "finished"
+    return folder
+
+
+def test_the_picker_starts_a_quick_look_named_study_from_the_page_and_cancel_stops_it(app_env):
+    at = open_experiments({"experiments_named": "dropout", "experiments_named_size": "quick look (2 epochs, 500 images)"})
+    text = page_text(at)
+    assert get_named_study("dropout").description in text
+    assert "4 variants × 3 seeds, compared with `dropout=0.0`; about " in text
+    button(at, "Start dropout (about ").click().run()
+    assert_ok(at)
+    [folder] = list_studies(app_env / "runs")
+    study = folder.study()
+    assert (study.name, study.base.epochs, study.base.limit, study.seeds) == ("dropout", 2, 500, [0, 1, 2])
+    assert at.query_params["study"] == folder.dir.name
+    button(at, "Cancel study").click().run()
+    deadline = time.monotonic() + 120
+    while folder.status()["state"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert folder.status()["state"] == "cancelled"
+
+
+def test_a_finished_named_study_states_its_computed_conclusion_and_teaching_figures(app_env, finished_named, monkeypatch):
+    monkeypatch.setenv("CIFAR_EXPLORER_RUNS", str(finished_named.study().runs_root))
+    at = open_experiments(query_params={"study": finished_named.dir.name})
+    study = finished_named.study()
+    comparisons = compare_variants(run_table(study), "dropout=0.0", variants=[v.name for v in study.variants])
+    text = page_text(at)
+    assert f"**{conclusion(comparisons)}**" in text
+    for comparison in comparisons[1:]:
+        assert f"- {comparison.sentence()}" in text
+    # per-seed curves, the gap-shaded mean curves, then validation accuracy beside the over-fit panel
+    assert figure_types(tab(at, "Your studies"))[-3:] == ["scatter", "scatter", "bar"]
+
+
+def test_the_published_studies_open_instantly_with_their_conclusion(app_env):
+    published = list_published()
+    if not published:
+        pytest.skip("no study is published in this copy")
+    at = open_experiments()
+    viewer = tab(at, "Published studies")
+    [picker] = [box for box in viewer.selectbox if box.label == "Published study"]
+    assert picker.options == [study.name for study in published]
+    first = published[0]
+    comparisons = compare_variants(first.runs, first.reference, variants=first.variants)
+    text = "\n".join(str(element.value) for element in viewer.markdown)
+    assert f"**{conclusion(comparisons)}**" in text
+    assert figure_types(viewer) == ["scatter", "bar"]
+    [caption] = [c.value for c in viewer.caption if c.value.startswith(f"{len(first.runs)} of ")]
+    assert first.command in caption
