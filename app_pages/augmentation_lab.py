@@ -42,25 +42,64 @@ def _op_controls(op: str) -> dict:
     defaults = default_params(op)
     on = st.toggle(f"Use {OP_TITLES[op]}", **state.persist(f"lab_on_{op}", op in STUDY_OPS))
     if op == "rotation":
-        mode = st.radio("Angles", ["Right angles", "Any angle in a range"], **state.persist("lab_rot_mode", "Right angles"), horizontal=True, disabled=not on)
+        mode = st.radio(
+            "Angles",
+            ["Right angles", "Any angle in a range"],
+            **state.persist("lab_rot_mode", "Right angles"),
+            horizontal=True,
+            disabled=not on,
+        )
         if mode == "Right angles":
-            angles = st.multiselect("Choose among", [90, 180, 270], **state.persist("lab_rot_angles", [int(a) for a in defaults["angles"]]), disabled=not on)
+            angles = st.multiselect(
+                "Choose among", [90, 180, 270], **state.persist("lab_rot_angles", [int(a) for a in defaults["angles"]]), disabled=not on
+            )
             params = {"angles": angles}
         else:
             low, high = st.slider("Degrees", -180, 180, **state.persist("lab_rot_degrees", (-30, 30)), disabled=not on)
             params = {"degrees": [low, high]}
     elif op == "resized_crop":
-        low, high = st.slider("Crop area (share of the image)", 0.05, 1.0, step=0.01, **state.persist("lab_crop_scale", tuple(defaults["scale"])), disabled=not on)
+        low, high = st.slider(
+            "Crop area (share of the image)",
+            0.05,
+            1.0,
+            step=0.01,
+            **state.persist("lab_crop_scale", tuple(defaults["scale"])),
+            disabled=not on,
+        )
         params = {"scale": [low, high]}
     elif op == "translate":
-        tx = st.slider("Largest sideways shift (share of width)", 0.0, 0.5, step=0.01, **state.persist("lab_tx", defaults["translate"][0]), disabled=not on)
-        ty = st.slider("Largest up/down shift (share of height)", 0.0, 0.5, step=0.01, **state.persist("lab_ty", defaults["translate"][1]), disabled=not on)
+        tx = st.slider(
+            "Largest sideways shift (share of width)",
+            0.0,
+            0.5,
+            step=0.01,
+            **state.persist("lab_tx", defaults["translate"][0]),
+            disabled=not on,
+        )
+        ty = st.slider(
+            "Largest up/down shift (share of height)",
+            0.0,
+            0.5,
+            step=0.01,
+            **state.persist("lab_ty", defaults["translate"][1]),
+            disabled=not on,
+        )
         params = {"translate": [tx, ty]}
     elif op == "cutout":
         params = {"size": st.slider("Square side (pixels)", 1, 32, **state.persist("lab_cutout", defaults["size"]), disabled=not on)}
     elif op in ("cutmix", "mixup"):
         help_text = "Beta(α, α): small α gives mostly small or mostly large shares; α = 1 is uniform."
-        params = {"alpha": st.slider("α (mixing strength)", 0.05, 2.0, step=0.05, **state.persist(f"lab_alpha_{op}", defaults["alpha"]), help=help_text, disabled=not on)}
+        params = {
+            "alpha": st.slider(
+                "α (mixing strength)",
+                0.05,
+                2.0,
+                step=0.05,
+                **state.persist(f"lab_alpha_{op}", defaults["alpha"]),
+                help=help_text,
+                disabled=not on,
+            )
+        }
     else:
         params = {}
     return params if on else None
@@ -85,8 +124,11 @@ if data.is_synthetic:
     st.caption("Showing the SYNTHETIC demo set (not CIFAR-10); load real data on the Dataset page.")
 shown_split = next((split for split in ("train", "test") if data.has_labels(split)), None)
 if shown_split is None:
-    st.info("This source has no labelled images to augment (its images have no classes): choose a source with "
-            "training images on the Dataset page.", icon=":material/info:")
+    st.info(
+        "This source has no labelled images to augment (its images have no classes): choose a source with "
+        "training images on the Dataset page.",
+        icon=":material/info:",
+    )
     st.stop()
 if shown_split != "train":
     st.caption("This source has no training images, so the lab shows its test images; training needs a source with training images.")

@@ -19,20 +19,24 @@ FORMAT_NAMES = {
     "image_folder": "train/<class>/ image folders",
 }
 
+
 def uses_sentence(data) -> str | None:
     """What a source that is not a full labelled train + test set can be used for, in one sentence."""
     can_train, can_test = data.has_labels("train"), data.has_labels("test")
     if not can_train and can_test:
-        return ("This source holds only test images: no model can train on it, but the Evaluate page can "
-                "score a trained run on them.")
+        return "This source holds only test images: no model can train on it, but the Evaluate page can score a trained run on them."
     if not can_train:
-        return ("This source has no labels: no model can train on it or be scored on it, but the Evaluate page "
-                "can predict its images and download the answers as submission.csv.")
+        return (
+            "This source has no labels: no model can train on it or be scored on it, but the Evaluate page "
+            "can predict its images and download the answers as submission.csv."
+        )
     if "test" not in data.splits:
         return "This source has no test split: models are scored on a held-out validation part of train."
     if not can_test:
-        return ("Its test images have no labels: models are scored on a held-out validation part of train, and "
-                "the Evaluate page can predict the test images as submission.csv.")
+        return (
+            "Its test images have no labels: models are scored on a held-out validation part of train, and "
+            "the Evaluate page can predict the test images as submission.csv."
+        )
     return None
 
 
@@ -116,7 +120,8 @@ if synthetic_column.button("Use the SYNTHETIC demo set", icon=":material/science
 if download_column.button(
     "Download CIFAR-10",
     icon=":material/download:",
-    help=f"Fetches torchvision's copy (170 MB, needs internet) into {project_data_dir()}; offline you get a message saying what to put there.",
+    help=f"Fetches torchvision's copy (170 MB, needs internet) into {project_data_dir()}; "
+    "offline you get a message saying what to put there.",
 ):
     with user_errors(), st.status("Downloading CIFAR-10 and decoding it…", expanded=True) as status:
         st.write(f"Target folder: `{project_data_dir()}`. This takes a minute or two on a fast connection.")

@@ -52,12 +52,15 @@ def _score_with_progress(run, which: str, stamp: int, source: str | None, split:
 
 
 def _explain_button(column, run_id: str, scored, item: dict) -> None:
-    """"Explain this image": hand the image to the Explain page (only once that page exists)."""
+    """ "Explain this image": hand the image to the Explain page (only once that page exists)."""
     if not EXPLAIN_PAGE.exists():
         return
     if column.button("Explain this image", key=f"explain_{item['row']}", icon=":material/psychology:"):
         st.session_state[state.EXPLAIN_REQUEST] = {
-            "run_id": run_id, "source": scored.data.source, "split": scored.split, "index": item["index"],
+            "run_id": run_id,
+            "source": scored.data.source,
+            "split": scored.split,
+            "index": item["index"],
         }
         st.switch_page("app_pages/explain.py")
 
@@ -100,7 +103,10 @@ def _upload_section(loaded) -> None:
         ranked = {loaded.classes[i]: float(p) for i, p in enumerate(probabilities)}
         best = max(ranked, key=ranked.get)
         seen, chart = st.columns([1, 2])
-        seen.image(upscale(prepared.tensor, 8), caption=f"What the model sees (from a {prepared.original_size[0]}×{prepared.original_size[1]} {prepared.format})")
+        seen.image(
+            upscale(prepared.tensor, 8),
+            caption=f"What the model sees (from a {prepared.original_size[0]}×{prepared.original_size[1]} {prepared.format})",
+        )
         chart.metric("Prediction", best, f"{ranked[best]:.0%} sure", delta_color="off")
         chart.plotly_chart(probability_figure(ranked, height=320), key="evaluate_upload_probs")
 
@@ -159,7 +165,7 @@ def _predict_section(loaded, own_source: str, tta: str) -> None:
     if not candidates:
         st.caption(
             "Open Kaggle's test.7z or a folder or archive of images under \"Score or predict another folder or "
-            "archive\" above to predict every image and download the answers as submission.csv."
+            'archive" above to predict every image and download the answers as submission.csv.'
         )
         return
     source = candidates[0]
@@ -181,8 +187,11 @@ def _predict_section(loaded, own_source: str, tta: str) -> None:
     if kept and kept[0] == source:
         predictions = kept[1]
         st.download_button(
-            f"Download submission.csv ({len(predictions):,} predictions)", predictions.to_csv(), file_name="submission.csv",
-            mime="text/csv", icon=":material/download:",
+            f"Download submission.csv ({len(predictions):,} predictions)",
+            predictions.to_csv(),
+            file_name="submission.csv",
+            mime="text/csv",
+            icon=":material/download:",
         )
 
 
@@ -210,10 +219,18 @@ if run.state in ACTIVE_STATES:
         st.stop()
 
 controls = st.columns([1, 1, 2])
-which = controls[0].radio("Checkpoint", ["best", "last"], horizontal=True, key=state.sticky("evaluate_checkpoint", "best"),
-                          help="best: the epoch with the highest validation accuracy; last: the latest epoch.")
+which = controls[0].radio(
+    "Checkpoint",
+    ["best", "last"],
+    horizontal=True,
+    key=state.sticky("evaluate_checkpoint", "best"),
+    help="best: the epoch with the highest validation accuracy; last: the latest epoch.",
+)
 tta = controls[1].radio(
-    "Test-time augmentation", TTA_MODES, horizontal=True, format_func=lambda mode: TTA_LABELS.get(mode, mode),
+    "Test-time augmentation",
+    TTA_MODES,
+    horizontal=True,
+    format_func=lambda mode: TTA_LABELS.get(mode, mode),
     key=state.sticky("evaluate_tta", "none"),
     help="Average the model's answers over views that keep the class: the mirror image (2 passes), "
     "or the mirror image and one-pixel shifts (6 passes). Often a point or more of accuracy, for more compute.",
@@ -249,11 +266,15 @@ metrics[1].metric("Loss", f"{evaluation.loss:.3f}")
 metrics[2].metric("Images", f"{evaluation.n:,}")
 
 st.subheader("Per class")
-st.markdown("**Precision**: when the model says *cat*, how often it is a cat. **Recall**: of all cats, how many it finds. **F1** balances the two.")
+st.markdown(
+    "**Precision**: when the model says *cat*, how often it is a cat. **Recall**: of all cats, how many it finds. **F1** balances the two."
+)
 st.dataframe(
     per_class_frame(evaluation.per_class()),
     hide_index=True,
-    column_config={name: st.column_config.ProgressColumn(name, format="percent", min_value=0, max_value=1) for name in ("precision", "recall", "f1")},
+    column_config={
+        name: st.column_config.ProgressColumn(name, format="percent", min_value=0, max_value=1) for name in ("precision", "recall", "f1")
+    },
     key="evaluate_per_class",
 )
 
@@ -277,7 +298,8 @@ with left:
     if pairs:
         st.markdown(
             "\n".join(
-                f"{rank}. **{pair['true']}** taken for **{pair['predicted']}**: {pair['count']} image{'s' if pair['count'] != 1 else ''} ({pair['rate']:.0%} of {pair['true']})"
+                f"{rank}. **{pair['true']}** taken for **{pair['predicted']}**: "
+                f"{pair['count']} image{'s' if pair['count'] != 1 else ''} ({pair['rate']:.0%} of {pair['true']})"
                 for rank, pair in enumerate(pairs[:PAIRS], start=1)
             )
         )

@@ -52,9 +52,12 @@ def results_table(variants: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({"variant": variants["variant"]})
     table["runs"] = [f"{done}/{planned}" for done, planned in zip(variants["runs_finished"], variants["runs_planned"])]
     for metric, heading, scale, digits in PERCENT_COLUMNS:
-        table[heading] = [_mean_std(mean * scale, std * scale, digits) for mean, std in zip(variants[f"{metric}_mean"], variants[f"{metric}_std"])]
-    table["learned?"] = [CHANCE_MARK if at_chance(None if math.isnan(acc) else acc, len(CIFAR10_CLASSES)) else ""
-                         for acc in variants["final_val_acc_mean"]]
+        table[heading] = [
+            _mean_std(mean * scale, std * scale, digits) for mean, std in zip(variants[f"{metric}_mean"], variants[f"{metric}_std"])
+        ]
+    table["learned?"] = [
+        CHANCE_MARK if at_chance(None if math.isnan(acc) else acc, len(CIFAR10_CLASSES)) else "" for acc in variants["final_val_acc_mean"]
+    ]
     return table
 
 
@@ -113,19 +116,33 @@ def _setup(store: RunStore) -> None:
         f"Base run (from the Train page): **{base.model}**, {base.epochs} epoch(s), {base.limit or 'all'} images, "
         f"batch {base.batch_size}, lr {base.lr:g}, dropout {base.dropout:g}, aug_p {base.aug_p:g}, "
         f"mix_p {base.mix_p:g}, seed {base.seed}; {base.optimizer}, {base.schedule} schedule, label smoothing "
-        f"{base.label_smoothing:g}" + (f", {base.budget_minutes:g}-min budget" if base.budget_minutes else "")
-        + ("" if recipe == CUSTOM else f" (the {recipe} recipe)") + "."
+        f"{base.label_smoothing:g}"
+        + (f", {base.budget_minutes:g}-min budget" if base.budget_minutes else "")
+        + ("" if recipe == CUSTOM else f" (the {recipe} recipe)")
+        + "."
     )
-    kind = st.radio("Study", ["Ablation of augmentations", "Grid of settings"], horizontal=True,
-                    **state.persist("experiments_kind", "Ablation of augmentations"))
+    kind = st.radio(
+        "Study",
+        ["Ablation of augmentations", "Grid of settings"],
+        horizontal=True,
+        **state.persist("experiments_kind", "Ablation of augmentations"),
+    )
     ablate = grid = None
     if kind.startswith("Ablation"):
-        ablate = st.pills("Augmentations to ablate", list(OP_NAMES), selection_mode="multi", **state.persist("experiments_ops", list(STUDY_OPS)),
-                          format_func=OP_TITLES.get,
-                          help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.")
+        ablate = st.pills(
+            "Augmentations to ablate",
+            list(OP_NAMES),
+            selection_mode="multi",
+            **state.persist("experiments_ops", list(STUDY_OPS)),
+            format_func=OP_TITLES.get,
+            help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.",
+        )
     else:
-        grid = st.text_input("Grid: field=values, fields separated by ';'", **state.persist("experiments_grid", "aug_p=0.03,0.06;mix_p=0.01,0.02,0.03"),
-                             help="Any Train setting, e.g. lr=0.0005,0.001;dropout=0,0.2. Every combination is trained.")
+        grid = st.text_input(
+            "Grid: field=values, fields separated by ';'",
+            **state.persist("experiments_grid", "aug_p=0.03,0.06;mix_p=0.01,0.02,0.03"),
+            help="Any Train setting, e.g. lr=0.0005,0.001;dropout=0,0.2. Every combination is trained.",
+        )
     left, right = st.columns(2)
     seeds = left.number_input("Seeds per variant", min_value=1, max_value=10, step=1, **state.persist("experiments_seeds", 2))
     budget = right.number_input("Budget (minutes)", min_value=1.0, step=5.0, **state.persist("experiments_budget", 30.0))
@@ -148,8 +165,15 @@ def _setup(store: RunStore) -> None:
         show_error(over)
     if error := st.session_state.pop(LAUNCH_ERROR, None):
         show_error(error)
-    st.button("Start study", type="primary", icon=":material/science:", disabled=over is not None, width="stretch",
-              on_click=_start, args=(study, estimate.describe(), estimate.total_s))
+    st.button(
+        "Start study",
+        type="primary",
+        icon=":material/science:",
+        disabled=over is not None,
+        width="stretch",
+        on_click=_start,
+        args=(study, estimate.describe(), estimate.total_s),
+    )
 
 
 def _shown_study(folders: list[StudyFolder]) -> StudyFolder | None:
@@ -183,8 +207,14 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
     if status["state"] in ACTIVE:
         st.button("Cancel study", icon=":material/stop:", on_click=cancel_study, args=(folder,), key=f"cancel_{study.id}")
     elif done < len(runs):
-        st.button("Resume study", icon=":material/play_arrow:", on_click=_launch, args=(folder,), key=f"resume_{study.id}",
-                  help="Trains the runs that have not finished; an interrupted run goes on from its last epoch.")
+        st.button(
+            "Resume study",
+            icon=":material/play_arrow:",
+            on_click=_launch,
+            args=(folder,),
+            key=f"resume_{study.id}",
+            help="Trains the runs that have not finished; an interrupted run goes on from its last epoch.",
+        )
     with st.expander("Runs: done, running, waiting", expanded=status["state"] in ACTIVE):
         st.dataframe(runs[["variant", "seed", "state", "epochs_done", "run_id"]], hide_index=True)
 
@@ -192,10 +222,14 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
     table = results_table(variants)
     st.dataframe(table, hide_index=True, width="stretch")
     if (table["learned?"] == CHANCE_MARK).any():
-        st.warning("Variants marked ⚠ stayed at chance level (10% for 10 classes): they did not learn, so comparing them "
-                   "says nothing about the settings. Give the base run more images or epochs, or use the classroom recipe.")
-    st.caption(f"Accuracies in %, mean ± standard deviation over finished seeds. CSV: `{folder.results_path}` (per variant), "
-               f"`{folder.run_results_path}` (per run).")
+        st.warning(
+            "Variants marked ⚠ stayed at chance level (10% for 10 classes): they did not learn, so comparing them "
+            "says nothing about the settings. Give the base run more images or epochs, or use the classroom recipe."
+        )
+    st.caption(
+        f"Accuracies in %, mean ± standard deviation over finished seeds. CSV: `{folder.results_path}` (per variant), "
+        f"`{folder.run_results_path}` (per run)."
+    )
     names = [variant.name for variant in study.variants]
     if done:
         studies.study_conclusions(runs, study.reference_variant, names)
@@ -206,13 +240,17 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
         st.plotly_chart(grid_heatmap_figure(variants, x_field, y_field), key=f"heatmap_{study.id}")
     store = folder.store()
     curves = {
-        variant.name: [store.get(p.run_id).events() for p in study.runs
-                       if p.variant == variant.name and (store.root / p.run_id / "config.json").is_file()]
+        variant.name: [
+            store.get(p.run_id).events()
+            for p in study.runs
+            if p.variant == variant.name and (store.root / p.run_id / "config.json").is_file()
+        ]
         for variant in study.variants
     }
     if any(curves.values()):
-        metric = st.radio("Curves", ["acc", "loss"], horizontal=True, key=f"metric_{study.id}",
-                          format_func=lambda m: "accuracy" if m == "acc" else "loss")
+        metric = st.radio(
+            "Curves", ["acc", "loss"], horizontal=True, key=f"metric_{study.id}", format_func=lambda m: "accuracy" if m == "acc" else "loss"
+        )
         st.plotly_chart(variant_curves_figure(curves, metric=metric), key=f"curves_{study.id}")
     studies.teaching_curves(curves, runs, study.reference_variant, names, key=study.id)
     with st.expander("Study definition"):

@@ -14,7 +14,7 @@ from cifar_core.explain import charts
 from cifar_core.explain.embedding import embedding_map
 from cifar_core.explain.features import first_layer_filters, stage_maps
 from cifar_core.explain.label_issues import label_issues
-from cifar_core.explain.mistakes import PAGE_SIZE, mistakes, page, page_count
+from cifar_core.explain.mistakes import mistakes, page, page_count
 from cifar_core.explain.saliency import overlay, saliency
 from cifar_core.explain.scope import SplitImages, source_size
 from cifar_core.images import upscale
@@ -96,8 +96,12 @@ def _choose_image(split: SplitImages, classes: tuple[str, ...]):
         if data is None:
             st.caption("Upload a picture of one of the ten classes; it is cropped square and shrunk to 32×32.")
             return None
-        true = st.selectbox("What it really shows (optional)", [None, *range(len(classes))], key="explain_upload_truth",
-                            format_func=lambda c: "not said" if c is None else classes[c])
+        true = st.selectbox(
+            "What it really shows (optional)",
+            [None, *range(len(classes))],
+            key="explain_upload_truth",
+            format_func=lambda c: "not said" if c is None else classes[c],
+        )
         with user_errors():
             prepared = prepare_upload(data, name)
             return prepared.tensor, true, f"{name} ({prepared.original_size[0]}×{prepared.original_size[1]} {prepared.format})"
@@ -110,7 +114,10 @@ def _choose_image(split: SplitImages, classes: tuple[str, ...]):
         st.session_state["explain_index"] = first
     index = st.number_input(
         f"Image number in the source (this {split.name} split holds {len(split.indices):,} of {split.source_size:,})",
-        min_value=0, max_value=max(split.source_size - 1, 0), step=1, key="explain_index",
+        min_value=0,
+        max_value=max(split.source_size - 1, 0),
+        step=1,
+        key="explain_index",
         help="The number the galleries and the Evaluate page use for an image.",
     )
     with user_errors():
@@ -125,28 +132,41 @@ def _saliency_view(loaded, split: SplitImages) -> None:
         return
     image, true, name = chosen
     controls = st.columns(2)
-    method = controls[0].radio("Method", tuple(METHOD_LABELS), horizontal=True, format_func=METHOD_LABELS.get,
-                               key=state.sticky("explain_method", "gradcam"))
+    method = controls[0].radio(
+        "Method", tuple(METHOD_LABELS), horizontal=True, format_func=METHOD_LABELS.get, key=state.sticky("explain_method", "gradcam")
+    )
     alpha = controls[1].slider("Heat-map opacity", 0.0, 1.0, step=0.05, key=state.sticky("explain_alpha", 0.5))
     probabilities = loaded.probabilities(image.unsqueeze(0))[0]
     predicted = int(probabilities.argmax())
     with user_errors():
-        maps = saliency(loaded.model, loaded.config.model, image.unsqueeze(0), probabilities.argmax().view(1),
-                        None if true is None else torch.tensor([true]), method)
+        maps = saliency(
+            loaded.model,
+            loaded.config.model,
+            image.unsqueeze(0),
+            probabilities.argmax().view(1),
+            None if true is None else torch.tensor([true]),
+            method,
+        )
         shown = st.columns(3)
         shown[0].image(upscale(image, 8), caption=f"{name}: the 32×32 pixels the model sees")
-        shown[1].image(overlay(image, maps.predicted[0], 8, alpha),
-                       caption=f"Evidence for its answer, {loaded.classes[predicted]} ({probabilities[predicted]:.0%})")
+        shown[1].image(
+            overlay(image, maps.predicted[0], 8, alpha),
+            caption=f"Evidence for its answer, {loaded.classes[predicted]} ({probabilities[predicted]:.0%})",
+        )
         if maps.true is not None:
             verdict = "right" if predicted == true else "wrong"
-            shown[2].image(overlay(image, maps.true[0], 8, alpha),
-                           caption=f"Evidence for the true class, {loaded.classes[true]} ({probabilities[true]:.0%}; the answer is {verdict})")
+            shown[2].image(
+                overlay(image, maps.true[0], 8, alpha),
+                caption=f"Evidence for the true class, {loaded.classes[true]} ({probabilities[true]:.0%}; the answer is {verdict})",
+            )
         else:
             shown[2].caption("Say what the picture really shows to see the evidence for that class too.")
         empty = [loaded.classes[c] for c, one in ((predicted, maps.predicted), (true, maps.true)) if one is not None and one.max() == 0]
         if empty:
-            st.info(f"{METHOD_LABELS[method]} finds no positive evidence for {' or '.join(dict.fromkeys(empty))} in this image "
-                    "(every weighted feature map points against it), so that map is dark; the other method may show more.")
+            st.info(
+                f"{METHOD_LABELS[method]} finds no positive evidence for {' or '.join(dict.fromkeys(empty))} in this image "
+                "(every weighted feature map points against it), so that map is dark; the other method may show more."
+            )
         top = probabilities.topk(3)
         st.markdown("Top guesses: " + " · ".join(f"**{loaded.classes[int(i)]}** {float(p):.0%}" for p, i in zip(top.values, top.indices)))
         st.caption(
@@ -160,15 +180,23 @@ def _mistakes_view(loaded, scored, split: SplitImages) -> None:
     evaluation, classes = scored.evaluation, scored.evaluation.classes
     filters = st.columns(4)
     anyone = [None, *range(len(classes))]
-    true_class = filters[0].selectbox("True class", anyone, key="explain_mistakes_true", format_func=lambda c: "any" if c is None else classes[c])
-    predicted_class = filters[1].selectbox("Predicted as", anyone, key="explain_mistakes_pred", format_func=lambda c: "any" if c is None else classes[c])
+    true_class = filters[0].selectbox(
+        "True class", anyone, key="explain_mistakes_true", format_func=lambda c: "any" if c is None else classes[c]
+    )
+    predicted_class = filters[1].selectbox(
+        "Predicted as", anyone, key="explain_mistakes_pred", format_func=lambda c: "any" if c is None else classes[c]
+    )
     found = mistakes(evaluation, true_class, predicted_class)
     pages = page_count(len(found))
     number = filters[2].number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key="explain_mistakes_page")
-    with_maps = filters[3].toggle("Grad-CAM on each", key="explain_mistakes_saliency", help="Blend each image with the map of the class it was taken for.")
+    with_maps = filters[3].toggle(
+        "Grad-CAM on each", key="explain_mistakes_saliency", help="Blend each image with the map of the class it was taken for."
+    )
     wrong = evaluation.n - int((evaluation.preds == evaluation.labels).sum())
-    st.markdown(f"**{len(found):,}** of the **{wrong:,}** mistakes on {evaluation.n:,} {split.name} images match, most confident first "
-                f"(accuracy {evaluation.accuracy:.1%}).")
+    st.markdown(
+        f"**{len(found):,}** of the **{wrong:,}** mistakes on {evaluation.n:,} {split.name} images match, most confident first "
+        f"(accuracy {evaluation.accuracy:.1%})."
+    )
     shown = page(found, int(number) - 1)
     if not shown:
         st.caption("No mistakes match these filters.")
@@ -198,13 +226,17 @@ def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitIma
         points = embedding_map(run, which, loaded.config.data, loaded, split, lambda fraction, text: bar.progress(fraction, text=text))
         bar.empty()
         frame = charts.embedding_frame(points, loaded.classes, _thumbnails(str(run.dir), which, stamp, split.name))
-        event = st.altair_chart(charts.embedding_chart(frame, loaded.classes), on_select="rerun", selection_mode=charts.SELECTION, key="explain_map")
+        event = st.altair_chart(
+            charts.embedding_chart(frame, loaded.classes), on_select="rerun", selection_mode=charts.SELECTION, key="explain_map"
+        )
         chosen = charts.selected_rows(points, event)
         if not len(chosen):
             st.caption("No box drawn yet: drag across the map to select images.")
             return
         evaluation = scored.evaluation
-        st.markdown(f"**{len(chosen):,}** images in the box" + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":"))
+        st.markdown(
+            f"**{len(chosen):,}** images in the box" + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":")
+        )
         items = [evaluation.describe(int(row)) for row in chosen[:SELECTED_SHOWN]]
         _captioned_gallery(items, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_selected")
 
@@ -225,10 +257,15 @@ def _suspects_view(run, which: str, stamp: int, scored, split: SplitImages) -> N
         if not suspects:
             st.caption("No suspect labels on this split.")
             return
-        st.markdown(f"**{len(suspects):,}** suspects among {len(split.labels):,} images; the {min(len(suspects), SUSPECTS_SHOWN)} most suspect:")
-        _captioned_gallery(suspects[:SUSPECTS_SHOWN], scored.images,
-                           lambda item: f"#{item['index']} labelled {item['given']}, model says {item['suggested']} (quality {item['score']:.2f})",
-                           "explain_suspect")
+        st.markdown(
+            f"**{len(suspects):,}** suspects among {len(split.labels):,} images; the {min(len(suspects), SUSPECTS_SHOWN)} most suspect:"
+        )
+        _captioned_gallery(
+            suspects[:SUSPECTS_SHOWN],
+            scored.images,
+            lambda item: f"#{item['index']} labelled {item['given']}, model says {item['suggested']} (quality {item['score']:.2f})",
+            "explain_suspect",
+        )
 
 
 def _inside_view(loaded, split: SplitImages) -> None:
@@ -243,11 +280,15 @@ def _inside_view(loaded, split: SplitImages) -> None:
     left, right = st.columns([1, 3])
     left.image(upscale(image, 4), caption=name)
     with user_errors():
-        right.markdown("**First-layer filters**: each colour patch is one filter of the first convolution, stretched to full "
-                       "contrast; the layer slides them over the image and responds where the pixels look like them.")
+        right.markdown(
+            "**First-layer filters**: each colour patch is one filter of the first convolution, stretched to full "
+            "contrast; the layer slides them over the image and responds where the pixels look like them."
+        )
         right.image(charts.filter_sheet(first_layer_filters(loaded.model, loaded.config.model)))
         for stage in stage_maps(loaded.model, loaded.config.model, image):
-            st.markdown(f"**{stage.caption}** The {len(stage.channels)} most active of its {stage.total_channels} channels (bright = strong):")
+            st.markdown(
+                f"**{stage.caption}** The {len(stage.channels)} most active of its {stage.total_channels} channels (bright = strong):"
+            )
             tiles = st.columns(len(stage.channels))
             for column, channel, activation in zip(tiles, stage.channels, stage.maps):
                 column.image(charts.activation_tile(activation), caption=f"channel {channel}")
@@ -278,8 +319,13 @@ with user_errors():
     splits = ["val", "test"] if has_labelled_test(data) else ["val"]
     if st.session_state.get("explain_split") not in splits:
         st.session_state["explain_split"] = "val"
-    split_name = controls[1].radio("Split", splits, horizontal=True, key="explain_split",
-                                   help="val: the images this run held out from training; test: the source's separate test set.")
+    split_name = controls[1].radio(
+        "Split",
+        splits,
+        horizontal=True,
+        key="explain_split",
+        help="val: the images this run held out from training; test: the source's separate test set.",
+    )
     scored = score_split(str(run.dir), which, stamp, split_name)
     evaluation = scored.evaluation
     split = SplitImages(split_name, scored.images, evaluation.labels, evaluation.indices, source_size(scored.data, split_name))

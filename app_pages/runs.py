@@ -98,8 +98,10 @@ ids = [run.id for run in runs]
 by_id = dict(zip(ids, runs))
 training = any(run.state in ACTIVE_STATES for run in runs)
 st.fragment(_table, run_every=REFRESH_S if training else None)(runs, study_runs if show_studies else {})
-st.caption("Accuracy in %. “⚠ at chance” marks a run that did not learn (validation accuracy near 10%)."
-           + (" The table refreshes while a run trains." if training else ""))
+st.caption(
+    "Accuracy in %. “⚠ at chance” marks a run that did not learn (validation accuracy near 10%)."
+    + (" The table refreshes while a run trains." if training else "")
+)
 
 st.subheader("Compare curves")
 with_epochs = [run.id for run in runs if run.events("epoch")]
@@ -139,7 +141,9 @@ with st.expander("Name and notes", icon=":material/edit_note:", expanded=bool(no
 resume_col, rerun_col, evaluate_col = st.columns(3)
 can_resume = target_state in RESUMABLE and target.checkpoint_path("last").is_file()
 if resume_col.button(
-    "Resume", icon=":material/play_arrow:", disabled=not can_resume,
+    "Resume",
+    icon=":material/play_arrow:",
+    disabled=not can_resume,
     help="Continue an interrupted or cancelled run from its last finished epoch.",
 ):
     with user_errors():

@@ -29,7 +29,11 @@ LAST_LAUNCH = "train_last_launch"
 SAVED_FORM = "train_saved_form"  # the form last written to the runs folder (written again only when it changes)
 NONCE = "train_launch_nonce"
 HANDOFF = "lab_handoff"  # written by the Augmentation lab
-MODEL_TITLES = {"simple_cnn": "Simple CNN (from scratch)", "mobilenet_v3_large": "MobileNetV3-Large (fine-tune)", "fast_cnn": "Fast CNN (speed recipe)"}
+MODEL_TITLES = {
+    "simple_cnn": "Simple CNN (from scratch)",
+    "mobilenet_v3_large": "MobileNetV3-Large (fine-tune)",
+    "fast_cnn": "Fast CNN (speed recipe)",
+}
 REFRESH_S = 1.5
 DOUBLE_CLICK_S = 5.0
 DEFAULTS = TrainForm.for_preset(DEFAULT_PRESET)  # what train_form() seeds a new session with
@@ -126,36 +130,53 @@ def _form(store: RunStore) -> None:
     st.subheader("Set up a run")
     state.train_form()  # a new session starts from the last saved form
     recipe = st.selectbox(
-        "Recipe", [*PRESETS, CUSTOM], **state.persist("train_preset", DEFAULTS.preset), on_change=_apply_preset,
+        "Recipe",
+        [*PRESETS, CUSTOM],
+        **state.persist("train_preset", DEFAULTS.preset),
+        on_change=_apply_preset,
         format_func=lambda name: "Custom (study defaults)" if name == CUSTOM else name,
         help="A recipe loads a whole setup: model, hyper-parameters and settings not shown here (optimizer, schedule).",
     )
     if recipe != CUSTOM:
         st.caption(PRESETS[recipe].description)
     model = st.selectbox(
-        "Model", list(MODEL_REGISTRY), **state.persist("train_model", DEFAULTS.model),
+        "Model",
+        list(MODEL_REGISTRY),
+        **state.persist("train_model", DEFAULTS.model),
         format_func=lambda name: MODEL_TITLES.get(name, name),
     )
     st.caption(MODEL_REGISTRY[model].description)
     if model == "mobilenet_v3_large":
         _mobilenet_options()
-    st.slider("Dropout", 0.0, 0.95, step=0.05, **state.persist("train_dropout", DEFAULTS.dropout),
-              help="Share of activations randomly zeroed while training: another regularizer.")
+    st.slider(
+        "Dropout",
+        0.0,
+        0.95,
+        step=0.05,
+        **state.persist("train_dropout", DEFAULTS.dropout),
+        help="Share of activations randomly zeroed while training: another regularizer.",
+    )
     st.slider("aug_p: chance of each standard augmentation", 0.0, 1.0, step=0.01, **state.persist("train_aug_p", DEFAULTS.aug_p))
     st.slider("mix_p: chance of CutMix", 0.0, 1.0, step=0.01, **state.persist("train_mix_p", DEFAULTS.mix_p))
     augment_slot = st.container()
     left, right = st.columns(2)
     left.number_input("Batch size", step=32, **state.persist("train_batch_size", DEFAULTS.batch_size))
     right.number_input("Learning rate", step=1e-4, format="%.5f", **state.persist("train_lr", DEFAULTS.lr))
-    left.number_input("Epochs", step=1, **state.persist("train_epochs", DEFAULTS.epochs),
-                      help="With a time budget, the most epochs the run may take.")
+    left.number_input(
+        "Epochs", step=1, **state.persist("train_epochs", DEFAULTS.epochs), help="With a time budget, the most epochs the run may take."
+    )
     right.number_input("Seed", step=1, **state.persist("train_seed", DEFAULTS.seed))
     st.checkbox("Shuffle the training images every epoch", **state.persist("train_shuffle", DEFAULTS.shuffle))
     if st.checkbox("Train on part of the images only (faster)", **state.persist("train_use_limit", DEFAULTS.use_limit)):
-        st.number_input("Number of images (class-balanced)", step=500, **state.persist("train_limit", DEFAULTS.limit),
-                        help="A fifth of them are held out for validation.")
+        st.number_input(
+            "Number of images (class-balanced)",
+            step=500,
+            **state.persist("train_limit", DEFAULTS.limit),
+            help="A fifth of them are held out for validation.",
+        )
     if st.checkbox(
-        "Fit training into a time budget", **state.persist("train_use_budget", DEFAULTS.use_budget),
+        "Fit training into a time budget",
+        **state.persist("train_use_budget", DEFAULTS.use_budget),
         help="The first steps are timed on this device; the epochs (at most the number above) and the "
         "learning-rate schedule are then set so training ends within the budget.",
     ):
@@ -184,8 +205,13 @@ def _form(store: RunStore) -> None:
             _, words = run_estimate(config, len(data.splits["train"]), store)
             st.markdown(f"**Estimated time:** {words}, from Start to the end of training.")
     st.button(
-        "Start training", type="primary", icon=":material/play_arrow:", on_click=_launch, disabled=config is None or data is None,
-        key=f"train_launch_{st.session_state.get(NONCE, 0)}", width="stretch",
+        "Start training",
+        type="primary",
+        icon=":material/play_arrow:",
+        on_click=_launch,
+        disabled=config is None or data is None,
+        key=f"train_launch_{st.session_state.get(NONCE, 0)}",
+        width="stretch",
     )
     device = resolve_device("auto")
     st.caption(
@@ -203,10 +229,17 @@ def _mobilenet_options() -> None:
         )
     choice = st.radio("Starting weights", WEIGHT_CHOICES, **state.persist("train_weights", DEFAULTS.weights))
     if choice == WEIGHT_CHOICES[1]:
-        st.text_input("Weights file (.pth)", **state.persist("train_weights_path", DEFAULTS.weights_path),
-                      help="The path of a MobileNetV3-Large ImageNet weights file on this computer.")
-    st.select_slider("Input size (images are resized up)", list(RESOLUTIONS), **state.persist("train_resolution", DEFAULTS.resolution),
-                     help="The study used 224, the size ImageNet features were learned at; 64 is about 10x faster on a CPU.")
+        st.text_input(
+            "Weights file (.pth)",
+            **state.persist("train_weights_path", DEFAULTS.weights_path),
+            help="The path of a MobileNetV3-Large ImageNet weights file on this computer.",
+        )
+    st.select_slider(
+        "Input size (images are resized up)",
+        list(RESOLUTIONS),
+        **state.persist("train_resolution", DEFAULTS.resolution),
+        help="The study used 224, the size ImageNet features were learned at; 64 is about 10x faster on a CPU.",
+    )
     st.checkbox("Train only the new head (freeze the backbone)", **state.persist("train_freeze", DEFAULTS.freeze))
 
 
@@ -232,7 +265,8 @@ def _live(run: Run, was_active: bool) -> None:
     if run_state == "queued":
         ahead = [other.id for other in RunStore(run.dir.parent).list() if other.id != run.id and other.state == "running"]
         st.info(
-            f"Queued: waiting for `{ahead[0]}` to finish (one run trains at a time on a CPU)." if ahead
+            f"Queued: waiting for `{ahead[0]}` to finish (one run trains at a time on a CPU)."
+            if ahead
             else "Queued: the training process is starting…",
             icon=":material/hourglass_top:",
         )
@@ -254,8 +288,11 @@ def _live(run: Run, was_active: bool) -> None:
     elif run_state == "running":
         st.progress(0.0, text="Starting: loading data and building the model…")
     columns = st.columns(4)
-    columns[0].metric("Epochs done", f"{progress.epochs_done}/{progress.epochs_planned}",
-                      help="Planned epochs: with a time budget, as many as fit into it.")
+    columns[0].metric(
+        "Epochs done",
+        f"{progress.epochs_done}/{progress.epochs_planned}",
+        help="Planned epochs: with a time budget, as many as fit into it.",
+    )
     val_accs = [event["val_acc"] for event in epochs if event.get("val_acc") is not None]
     columns[1].metric("Best val accuracy", f"{max(val_accs):.1%}" if val_accs else "–")
     columns[2].metric("Last train loss", f"{(epochs or steps)[-1]['train_loss']:.3f}" if (epochs or steps) else "–")
@@ -267,14 +304,22 @@ def _live(run: Run, was_active: bool) -> None:
     if active := run_state in ACTIVE_STATES:
         st.button("Cancel run", icon=":material/stop:", on_click=_cancel, args=(run,), key=f"cancel_{run.id}")
     elif run.checkpoint_path("best").is_file():
-        st.button("Evaluate this run", icon=":material/troubleshoot:", on_click=_open_evaluate, args=(run.id,), key=f"evaluate_{run.id}",
-                  help="Its confusion matrix, its mistakes and predictions on your own images.")
+        st.button(
+            "Evaluate this run",
+            icon=":material/troubleshoot:",
+            on_click=_open_evaluate,
+            args=(run.id,),
+            key=f"evaluate_{run.id}",
+            help="Its confusion matrix, its mistakes and predictions on your own images.",
+        )
     if steps or epochs:
         st.plotly_chart(curves_figure({run.id: events}), key=f"curves_{run.id}")
     confusion = next((event["confusion"] for event in reversed(epochs) if event.get("confusion")), None)
     if confusion is not None:
         st.plotly_chart(
-            confusion_figure(confusion, CIFAR10_CLASSES, normalize=True, title=f"Validation confusion after epoch {epochs[-1]['epoch']} (row-normalised)"),
+            confusion_figure(
+                confusion, CIFAR10_CLASSES, normalize=True, title=f"Validation confusion after epoch {epochs[-1]['epoch']} (row-normalised)"
+            ),
             key=f"confusion_{run.id}",
         )
     elif active:

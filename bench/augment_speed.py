@@ -26,9 +26,7 @@ from cifar_core.augment import AugmentConfig, AugmentPipeline  # noqa: E402
 STUDY_OPS = ("rotation", "resized_crop", "translate", "cutmix")
 
 
-def time_pipeline(
-    config: AugmentConfig, images: torch.Tensor, labels: torch.Tensor, warmup: int, repeats: int
-) -> list[float]:
+def time_pipeline(config: AugmentConfig, images: torch.Tensor, labels: torch.Tensor, warmup: int, repeats: int) -> list[float]:
     """Seconds per call of the pipeline on this batch, after ``warmup`` untimed calls."""
     pipeline = AugmentPipeline(config)
     generator = torch.Generator().manual_seed(0)

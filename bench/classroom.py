@@ -77,18 +77,23 @@ def main() -> int:
         runs = [run_seed(RunStore(root), args.preset, data.source, int(seed), args.timeout) for seed in args.seeds.split(",")]
     walls = [run["wall_s"] for run in runs]
     accs = [run["final_val_acc"] for run in runs if run["final_val_acc"] is not None]
-    print(json.dumps({
-        "preset": args.preset,
-        "config": get_preset(args.preset).config(data=data.source).to_dict(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} threads, torch {torch.__version__}",
-        "load_average_before": [round(x, 2) for x in load_before],
-        "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "goal": f">= {TARGET:.0%} validation accuracy within {LIMIT_S:.0f} s of Start, every seed",
-        "met_on_every_seed": all(run["met_goal"] for run in runs),
-        "wall_s": {"min": min(walls), "max": max(walls)},
-        "final_val_acc": {"min": min(accs), "max": max(accs)} if accs else None,
-        "runs": runs,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "preset": args.preset,
+                "config": get_preset(args.preset).config(data=data.source).to_dict(),
+                "machine": f"{platform.machine()}, {os.cpu_count()} threads, torch {torch.__version__}",
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                "goal": f">= {TARGET:.0%} validation accuracy within {LIMIT_S:.0f} s of Start, every seed",
+                "met_on_every_seed": all(run["met_goal"] for run in runs),
+                "wall_s": {"min": min(walls), "max": max(walls)},
+                "final_val_acc": {"min": min(accs), "max": max(accs)} if accs else None,
+                "runs": runs,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -32,10 +32,15 @@ def seconds_per_epoch(
     if baseline:
         settings = settings.replace(precision="fp32", memory_format=torch.contiguous_format)
     images_per_s = measure_images_per_s(config, images, labels, steps=steps, warmup=2, settings=settings)
-    return {"model": config.model, "batch_size": config.batch_size, "device": str(settings.device),
-            "settings": "fp32, NCHW (before)" if baseline else f"precision {config.precision}, {str(settings.memory_format).split('.')[-1]}",
-            "images_per_s": round(images_per_s, 1), "seconds_per_epoch": round(epoch_images / images_per_s, 1),
-            "timed_steps": steps}
+    return {
+        "model": config.model,
+        "batch_size": config.batch_size,
+        "device": str(settings.device),
+        "settings": "fp32, NCHW (before)" if baseline else f"precision {config.precision}, {str(settings.memory_format).split('.')[-1]}",
+        "images_per_s": round(images_per_s, 1),
+        "seconds_per_epoch": round(epoch_images / images_per_s, 1),
+        "timed_steps": steps,
+    }
 
 
 def main() -> None:
@@ -50,18 +55,43 @@ def main() -> None:
     images, labels = split.images[:5000], split.labels[:5000]
     configs = [
         (TrainConfig(model="simple_cnn", batch_size=256, device=args.device), args.cnn_steps),
-        (TrainConfig(model="mobilenet_v3_large", batch_size=64, device=args.device,
-                     model_options={"pretrained": False, "resolution": 224}), args.mobilenet_steps),
-        (TrainConfig(model="fast_cnn", batch_size=512, device=args.device, optimizer="sgd", lr=0.2,
-                     model_options={"widths": [32, 64, 128]}, augment_ops=["hflip", "translate"], aug_p=0.5, mix_p=0.0), args.cnn_steps // 2),
+        (
+            TrainConfig(
+                model="mobilenet_v3_large", batch_size=64, device=args.device, model_options={"pretrained": False, "resolution": 224}
+            ),
+            args.mobilenet_steps,
+        ),
+        (
+            TrainConfig(
+                model="fast_cnn",
+                batch_size=512,
+                device=args.device,
+                optimizer="sgd",
+                lr=0.2,
+                model_options={"widths": [32, 64, 128]},
+                augment_ops=["hflip", "translate"],
+                aug_p=0.5,
+                mix_p=0.0,
+            ),
+            args.cnn_steps // 2,
+        ),
     ]
     results = [
         seconds_per_epoch(config, images, labels, steps, args.epoch_images, baseline)
         for config, steps in configs
         for baseline in (True, False)
     ]
-    print(json.dumps({"machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads".strip(),
-                      "torch": torch.__version__, "epoch_images": args.epoch_images, "results": results}, indent=2))
+    print(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads".strip(),
+                "torch": torch.__version__,
+                "epoch_images": args.epoch_images,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,14 @@ def time_scoring(config: TrainConfig, images: torch.Tensor, tta: str) -> dict:
     evaluate(loaded, images, labels, tta=tta, progress=lambda done, total: batches.append(done))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {
-        "model": config.model, "options": config.model_options, "tta": tta, "images": len(images), "wall_s": round(wall, 2),
-        "cpu_s": round(cpu, 2), "idle_estimate_s": round(cpu / torch.get_num_threads(), 2), "progress_updates": len(batches),
+        "model": config.model,
+        "options": config.model_options,
+        "tta": tta,
+        "images": len(images),
+        "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 2),
+        "idle_estimate_s": round(cpu / torch.get_num_threads(), 2),
+        "progress_updates": len(batches),
     }
 
 
@@ -58,10 +64,17 @@ def main() -> None:
         for config in (TrainConfig(model="simple_cnn"), get_preset("fast").config())
         for tta in args.tta.split(",")
     ]
-    print(json.dumps({
-        "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-        "load_average": os.getloadavg(), "results": results,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "machine": platform.processor() or platform.machine(),
+                "threads": torch.get_num_threads(),
+                "load_average": os.getloadavg(),
+                "results": results,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,13 @@ def untrained_run(root: Path, data: str, train_images: int) -> Run:
     config = TrainConfig(model="simple_cnn", data=data, val_fraction=min(0.9, VAL_IMAGES / train_images), device="cpu")
     run = RunStore(root).create(config, "explain-bench")
     model = build_model("simple_cnn", dropout=config.dropout)
-    payload = {"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "classes": list(CIFAR10_CLASSES), "epoch": 0, "model": model.state_dict()}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": config.to_dict(),
+        "classes": list(CIFAR10_CLASSES),
+        "epoch": 0,
+        "model": model.state_dict(),
+    }
     save_checkpoint(run.checkpoint_path("best"), payload)
     return run
 

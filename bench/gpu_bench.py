@@ -46,7 +46,9 @@ LEVERS_ON = {
     "muon": {"muon_lr": 0.24, "muon_momentum": 0.6},
     "alternating_flip": {"augment_params": {"hflip": {"alternate": True}, "translate": {"translate": [0.0625, 0.0625], "p": 1.0}}},
     "reflect_padding": {"augment_params": {"translate": {"translate": [0.0625, 0.0625], "p": 1.0, "padding": "reflect"}}},
-    "whiten_bias_3_epochs": {"model_options": {"widths": [64, 256, 256], "dirac_init": True, "train_bn_scale": False, "whiten_bias_epochs": 3}},
+    "whiten_bias_3_epochs": {
+        "model_options": {"widths": [64, 256, 256], "dirac_init": True, "train_bn_scale": False, "whiten_bias_epochs": 3}
+    },
 }
 LEVERS_OFF = {
     "muon": {"muon_lr": None},
@@ -216,8 +218,9 @@ def section_compile(bench: Bench) -> dict:
     return {"first_run_wall_s_with_compilation": first and first["wall_s"], "warm": describe(list(warm.values()))}
 
 
-def _step_rate(bench: Bench, model: str, options: dict, batch: int, precision: str, channels_last: bool, steps: int,
-               cudnn_benchmark: bool = False) -> dict:
+def _step_rate(
+    bench: Bench, model: str, options: dict, batch: int, precision: str, channels_last: bool, steps: int, cudnn_benchmark: bool = False
+) -> dict:
     """Images/s of forward + backward + Adam on one fixed, already augmented batch (no data work)."""
     device = torch.device(bench.device)
     torch.backends.cudnn.benchmark = cudnn_benchmark
@@ -244,8 +247,14 @@ def _step_rate(bench: Bench, model: str, options: dict, batch: int, precision: s
         torch.cuda.synchronize()
     rate = steps * batch / (time.perf_counter() - start)
     torch.backends.cudnn.benchmark = False
-    return {"images_per_s": round(rate, 1), "seconds_per_40k_epoch": round(40_000 / rate, 2), "batch": batch,
-            "precision": precision, "channels_last": channels_last, "cudnn_benchmark": cudnn_benchmark}
+    return {
+        "images_per_s": round(rate, 1),
+        "seconds_per_40k_epoch": round(40_000 / rate, 2),
+        "batch": batch,
+        "precision": precision,
+        "channels_last": channels_last,
+        "cudnn_benchmark": cudnn_benchmark,
+    }
 
 
 def _augment_rate(bench: Bench, batch: int, steps: int) -> dict:
@@ -270,8 +279,13 @@ def _engine_epoch(bench: Bench, precision: str, whole_epoch: bool) -> dict:
     """study_cnn through the engine, 80/20 split, two epochs: the second epoch's seconds."""
     sizes = {"limit": 600, "epochs": 1} if bench.smoke else {"epochs": 2}
     config = get_preset("study_cnn").config(
-        data=bench.data.source, val_fraction=0.2, split_seed=0, device=bench.device, precision=precision,
-        augment_per_epoch=whole_epoch, **sizes,
+        data=bench.data.source,
+        val_fraction=0.2,
+        split_seed=0,
+        device=bench.device,
+        precision=precision,
+        augment_per_epoch=whole_epoch,
+        **sizes,
     )
     events: list[dict] = []
     train(config, bench.data, on_event=events.append)
@@ -338,8 +352,12 @@ def section_study_cnn_100(bench: Bench) -> dict:
     wall = time.perf_counter() - start
     best = max(epochs, key=lambda e: e["val_acc"])
     return {
-        "wall_s": round(wall, 2), "epochs": len(epochs), "best_val_acc": result.best_val_acc, "best_epoch": best["epoch"],
-        "final_val_acc": epochs[-1]["val_acc"], "mean_train_s_per_epoch": round(statistics.fmean(e["epoch_s"] for e in epochs), 3),
+        "wall_s": round(wall, 2),
+        "epochs": len(epochs),
+        "best_val_acc": result.best_val_acc,
+        "best_epoch": best["epoch"],
+        "final_val_acc": epochs[-1]["val_acc"],
+        "mean_train_s_per_epoch": round(statistics.fmean(e["epoch_s"] for e in epochs), 3),
         "mean_eval_s_per_epoch": round(statistics.fmean(e["eval_s"] for e in epochs), 3),
     }
 

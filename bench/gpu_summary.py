@@ -1,7 +1,7 @@
 """One JSON object from bench/gpu.sh's JSON lines (no torch import: it must be quick and sure).
 
-  python bench/gpu_summary.py DIR     # prints it compactly (a device run returns only the output's tail)
-                                      # and writes DIR/summary.json
+python bench/gpu_summary.py DIR     # prints it compactly (a device run returns only the output's tail)
+                                    # and writes DIR/summary.json
 """
 
 from __future__ import annotations

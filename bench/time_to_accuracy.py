@@ -63,7 +63,10 @@ def run_once(preset: str, data, seed: int, targets: list[float], device: str, ov
     tta = {}
     for mode in ("flip", "flip_shift"):
         tta_start = time.perf_counter()
-        tta[mode] = {"val_acc": evaluate(loaded, images, labels, indices, tta=mode).accuracy, "seconds": round(time.perf_counter() - tta_start, 2)}
+        tta[mode] = {
+            "val_acc": evaluate(loaded, images, labels, indices, tta=mode).accuracy,
+            "seconds": round(time.perf_counter() - tta_start, 2),
+        }
     return {
         "recipe": preset,
         "seed": seed,
@@ -109,7 +112,10 @@ def main() -> None:
     parser.add_argument("--compare-seeds", default="0")
     parser.add_argument("--device", default="auto")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=JSON",
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
         help="override a config field of the recipe under test, e.g. --set lookahead=false (repeatable)",
     )
     args = parser.parse_args()

@@ -21,10 +21,10 @@ from cifar_core.data import CifarData, iter_unlabelled_images
 from cifar_core.device import memory_format, resolve_device
 from cifar_core.errors import CheckpointError, DataError
 from cifar_core.inference import Progress, predict_logits
+from cifar_core.metrics import confusion_matrix
 from cifar_core.models import MODEL_REGISTRY, build_model
 from cifar_core.runs import Run, load_checkpoint
 from cifar_core.train import TrainConfig
-from cifar_core.metrics import confusion_matrix
 from cifar_core.train.splits import run_splits
 
 
@@ -191,9 +191,7 @@ def source_split_images(data: CifarData, split: str) -> tuple[torch.Tensor, torc
     if split not in data.splits:
         raise DataError(f"{data.source} has no {split} split; it holds {_labelled_splits_phrase(data)}.")
     if not data.has_labels(split):
-        raise DataError(
-            f"The {split} images of {data.source} have no labels, so they can be predicted but not scored."
-        )
+        raise DataError(f"The {split} images of {data.source} have no labels, so they can be predicted but not scored.")
     part = data.splits[split]
     return part.images, part.labels, torch.arange(len(part.labels))
 

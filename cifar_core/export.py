@@ -63,9 +63,16 @@ class ExportReport:
 
     def to_json(self) -> dict:
         return {
-            "path": str(self.path), "format": self.format, "run_id": self.run_id, "checkpoint": self.checkpoint,
-            "epoch": self.epoch, "input": "uint8 [N, 32, 32, 3] RGB", "output": "logits [N, 10]",
-            "parity_images": self.parity_images, "max_abs_diff": self.max_abs_diff, "tolerance": PARITY_TOLERANCE,
+            "path": str(self.path),
+            "format": self.format,
+            "run_id": self.run_id,
+            "checkpoint": self.checkpoint,
+            "epoch": self.epoch,
+            "input": "uint8 [N, 32, 32, 3] RGB",
+            "output": "logits [N, 10]",
+            "parity_images": self.parity_images,
+            "max_abs_diff": self.max_abs_diff,
+            "tolerance": PARITY_TOLERANCE,
         }
 
 
@@ -85,9 +92,7 @@ def check_destination(out: Path | str, fmt: str) -> Path:
     return path
 
 
-def export_run(
-    run: Run, fmt: str, out: Path | str, *, images: torch.Tensor, checkpoint: str = "best"
-) -> ExportReport:
+def export_run(run: Run, fmt: str, out: Path | str, *, images: torch.Tensor, checkpoint: str = "best") -> ExportReport:
     """Export ``run``'s model to ``out`` in ``fmt`` and check it on ``images`` (uint8 [N,3,32,32])."""
     path = check_destination(out, fmt)
     if images.dtype != torch.uint8 or images.dim() != 4 or len(images) == 0:
@@ -129,8 +134,14 @@ def _write_onnx(model: nn.Module, batch: torch.Tensor, path: Path) -> None:
     # and a dynamic batch axis that ONNX Runtime accepts as is.
     with torch.no_grad():
         torch.onnx.export(
-            model, (batch,), str(path), input_names=["images"], output_names=["logits"],
-            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=ONNX_OPSET, dynamo=False,
+            model,
+            (batch,),
+            str(path),
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
         )
 
 

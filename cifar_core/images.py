@@ -96,7 +96,5 @@ def outline_box(
     out = image.copy()
     if y1 <= y0 or x1 <= x0:
         return out
-    ImageDraw.Draw(out).rectangle(
-        (x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1), outline=color, width=width
-    )
+    ImageDraw.Draw(out).rectangle((x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1), outline=color, width=width)
     return out

@@ -80,9 +80,7 @@ def preview(images: torch.Tensor, labels: torch.Tensor, settings: LabSettings, s
         return pipeline(images, labels, torch.Generator().manual_seed(seed), record=True)
 
 
-def cutmix_pair(
-    image_a: torch.Tensor, label_a: int, image_b: torch.Tensor, label_b: int, alpha: float, seed: int
-) -> AugmentResult:
+def cutmix_pair(image_a: torch.Tensor, label_a: int, image_b: torch.Tensor, label_b: int, alpha: float, seed: int) -> AugmentResult:
     """Image A with a CutMix box of image B pasted in (always applied), and its record."""
     pipeline = AugmentPipeline(AugmentConfig([OpConfig("cutmix", 1.0, {"alpha": alpha})]))
     pool = (image_b.unsqueeze(0), torch.tensor([label_b]))
@@ -119,14 +117,18 @@ def describe_augmentations(config: TrainConfig) -> list[str]:
     for op in config.augment_config().ops:
         params = op.resolved()
         if op.name == "rotation":
-            detail = (f"by {params['degrees'][0]:g}° to {params['degrees'][1]:g}°" if params.get("degrees")
-                      else "by " + _or_list([f"{angle:g}°" for angle in params["angles"]]))
+            detail = (
+                f"by {params['degrees'][0]:g}° to {params['degrees'][1]:g}°"
+                if params.get("degrees")
+                else "by " + _or_list([f"{angle:g}°" for angle in params["angles"]])
+            )
         elif op.name == "resized_crop":
             detail = f"keeping {params['scale'][0]:.0%}–{params['scale'][1]:.0%} of the area"
         elif op.name == "translate":
             tx, ty = params["translate"]
-            detail = (f"by up to {tx:.0%} ({round(tx * 32)} px) each way" if tx == ty
-                      else f"by up to {tx:.0%} sideways and {ty:.0%} up or down")
+            detail = (
+                f"by up to {tx:.0%} ({round(tx * 32)} px) each way" if tx == ty else f"by up to {tx:.0%} sideways and {ty:.0%} up or down"
+            )
         elif op.name == "cutout":
             detail = f"of a {params['size']}-px square"
         elif op.name in MIX_OPS:

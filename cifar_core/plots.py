@@ -70,10 +70,16 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, show_steps
         if show_steps and len(steps):
             figure.add_trace(
                 go.Scatter(
-                    x=steps["x"], y=steps["train_loss"], mode="lines", name=f"{prefix}train loss (running)",
-                    line={"color": train_color, "width": 1}, opacity=0.35, legendgroup=group,
+                    x=steps["x"],
+                    y=steps["train_loss"],
+                    mode="lines",
+                    name=f"{prefix}train loss (running)",
+                    line={"color": train_color, "width": 1},
+                    opacity=0.35,
+                    legendgroup=group,
                 ),
-                row=1, col=1,
+                row=1,
+                col=1,
             )
         for column, split, color_, dash, col in (
             ("train_loss", "train", train_color, "solid", 1),
@@ -87,17 +93,20 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, show_steps
             metric = "loss" if col == 1 else "accuracy"
             figure.add_trace(
                 go.Scatter(
-                    x=epochs["x"], y=values, mode="lines+markers", name=f"{prefix}{split} {metric}",
-                    line={"color": color_, "dash": dash}, legendgroup=group,
+                    x=epochs["x"],
+                    y=values,
+                    mode="lines+markers",
+                    name=f"{prefix}{split} {metric}",
+                    line={"color": color_, "dash": dash},
+                    legendgroup=group,
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
     figure.update_xaxes(title_text="epoch", rangemode="tozero", dtick=1 if last_epoch <= 20 else None)  # whole epochs
     figure.update_yaxes(title_text="cross-entropy", row=1, col=1, rangemode="tozero")
     figure.update_yaxes(title_text="accuracy", row=1, col=2, range=[0, 1], tickformat=".0%")
-    figure.update_layout(
-        height=400, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.22, "x": 0}
-    )
+    figure.update_layout(height=400, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.22, "x": 0})
     return figure
 
 
@@ -193,7 +202,10 @@ def class_balance_figure(per_split: Mapping[str, Mapping[str, int]]) -> go.Figur
         if counts:
             figure.add_trace(go.Bar(x=list(counts), y=list(counts.values()), name=split))
     figure.update_layout(
-        barmode="group", height=320, yaxis_title="images", margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        barmode="group",
+        height=320,
+        yaxis_title="images",
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
         legend={"orientation": "h", "y": 1.1},
     )
     return figure

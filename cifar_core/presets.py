@@ -30,10 +30,20 @@ class Preset:
 # Measured on the 2-core CPU with --budget-minutes 5: 83% validation accuracy after 207 +/- 10 s,
 # 84.5% at the end (3 seeds; README). epochs is a cap: a time budget fits the schedule below it.
 FAST_RECIPE: dict[str, Any] = {
-    "model": "fast_cnn", "model_options": {"widths": [32, 64, 128]}, "dropout": 0.0,
-    "optimizer": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 512,
-    "schedule": "onecycle", "warmup_epochs": 1.0, "label_smoothing": 0.2,
-    "augment_ops": ["hflip", "translate"], "aug_p": 0.5, "mix_p": 0.0,
+    "model": "fast_cnn",
+    "model_options": {"widths": [32, 64, 128]},
+    "dropout": 0.0,
+    "optimizer": "sgd",
+    "lr": 0.2,
+    "momentum": 0.9,
+    "weight_decay": 5e-4,
+    "batch_size": 512,
+    "schedule": "onecycle",
+    "warmup_epochs": 1.0,
+    "label_smoothing": 0.2,
+    "augment_ops": ["hflip", "translate"],
+    "aug_p": 0.5,
+    "mix_p": 0.0,
     "augment_params": {"translate": {"translate": [0.0625, 0.0625]}},
     "epochs": 40,
 }
@@ -46,8 +56,14 @@ FAST_RECIPE: dict[str, Any] = {
 WIDE_RECIPE: dict[str, Any] = {
     **FAST_RECIPE,
     "model_options": {"widths": [64, 256, 256], "dirac_init": True, "train_bn_scale": False},
-    "batch_size": 1024, "lr": 1.5, "momentum": 0.85, "weight_decay": 1.33e-3, "bias_lr_scale": 64.0,
-    "schedule": "triangle", "warmup_epochs": 0.0, "lookahead": True,
+    "batch_size": 1024,
+    "lr": 1.5,
+    "momentum": 0.85,
+    "weight_decay": 1.33e-3,
+    "bias_lr_scale": 64.0,
+    "schedule": "triangle",
+    "warmup_epochs": 0.0,
+    "lookahead": True,
     "augment_params": {"translate": {"translate": [0.0625, 0.0625], "p": 1.0}},
     "epochs": 10,
 }
@@ -61,12 +77,16 @@ WIDE_RECIPE: dict[str, Any] = {
 GPU_RECIPE: dict[str, Any] = {
     **WIDE_RECIPE,
     "model_options": {**WIDE_RECIPE["model_options"], "whiten_bias_epochs": 3},
-    "muon_lr": 0.24, "muon_momentum": 0.6,
+    "muon_lr": 0.24,
+    "muon_momentum": 0.6,
     "augment_params": {
         "hflip": {"alternate": True},
         "translate": {"translate": [0.0625, 0.0625], "p": 1.0, "padding": "reflect"},
     },
-    "augment_per_epoch": True, "val_every": 10_000, "checkpoint_every": 10_000, "log_every": 10_000,
+    "augment_per_epoch": True,
+    "val_every": 10_000,
+    "checkpoint_every": 10_000,
+    "log_every": 10_000,
     "epochs": 9,
 }
 
@@ -90,16 +110,32 @@ PRESETS: dict[str, Preset] = {
             "study_cnn",
             "The study's simple CNN and chosen settings: Adam 1e-3, batch 256, dropout 0.2, "
             "aug_p 0.06, mix_p 0.03, 100 epochs (83.06% test accuracy in the study).",
-            {"model": "simple_cnn", "optimizer": "adam", "lr": 1e-3, "batch_size": 256, "dropout": 0.2,
-             "aug_p": 0.06, "mix_p": 0.03, "epochs": 100},
+            {
+                "model": "simple_cnn",
+                "optimizer": "adam",
+                "lr": 1e-3,
+                "batch_size": 256,
+                "dropout": 0.2,
+                "aug_p": 0.06,
+                "mix_p": 0.03,
+                "epochs": 100,
+            },
         ),
         Preset(
             "study_mobilenet",
             "The study's transfer-learning run: ImageNet MobileNetV3-Large at 224 px, new head, "
             "Adam 1e-4, batch 64, 14 epochs (93.51% test accuracy in the study; slow on a CPU).",
-            {"model": "mobilenet_v3_large", "model_options": {"pretrained": True, "resolution": 224},
-             "optimizer": "adam", "lr": 1e-4, "batch_size": 64, "dropout": 0.2,
-             "aug_p": 0.06, "mix_p": 0.03, "epochs": 14},
+            {
+                "model": "mobilenet_v3_large",
+                "model_options": {"pretrained": True, "resolution": 224},
+                "optimizer": "adam",
+                "lr": 1e-4,
+                "batch_size": 64,
+                "dropout": 0.2,
+                "aug_p": 0.06,
+                "mix_p": 0.03,
+                "epochs": 14,
+            },
         ),
         Preset(
             "fast",

@@ -30,7 +30,10 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
     lie horizontally so the variant names ("all but resized_crop") stay readable.
     """
     figure = make_subplots(
-        rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
         subplot_titles=("Validation accuracy (final epoch)", "Gap: train acc − validation acc"),
     )
     names = list(variants["variant"])
@@ -38,36 +41,55 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
         means, stds = variants[f"{metric}_mean"], variants[f"{metric}_std"]
         figure.add_trace(
             go.Bar(
-                y=names, x=means, orientation="h", marker_color=color, showlegend=False,
+                y=names,
+                x=means,
+                orientation="h",
+                marker_color=color,
+                showlegend=False,
                 error_x={"type": "data", "array": stds.fillna(0), "visible": True, "thickness": 1.5, "width": 5},
                 # numbers written on the accuracy bars only: gaps near zero leave no room inside a bar
-                text=[_mean_std(m, s) for m, s in zip(means, stds)], textposition="inside" if col == 1 else "none",
-                insidetextanchor="start", textangle=0, textfont={"color": "white"}, hovertemplate="%{y}: %{text}<extra></extra>",
+                text=[_mean_std(m, s) for m, s in zip(means, stds)],
+                textposition="inside" if col == 1 else "none",
+                insidetextanchor="start",
+                textangle=0,
+                textfont={"color": "white"},
+                hovertemplate="%{y}: %{text}<extra></extra>",
             ),
-            row=1, col=col,
+            row=1,
+            col=col,
         )
         if runs is not None:
             done = runs[runs["state"] == "finished"]
             figure.add_trace(
                 go.Scatter(
-                    y=done["variant"], x=done[metric], mode="markers", showlegend=col == 1, name="one seed",
+                    y=done["variant"],
+                    x=done[metric],
+                    mode="markers",
+                    showlegend=col == 1,
+                    name="one seed",
                     marker={"color": SEED_DOT, "size": 7, "line": {"color": "white", "width": 1}},
-                    customdata=done["seed"], hovertemplate="%{y}, seed %{customdata}: %{x:.3f}<extra></extra>",
+                    customdata=done["seed"],
+                    hovertemplate="%{y}, seed %{customdata}: %{x:.3f}<extra></extra>",
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
     figure.update_xaxes(tickformat=".0%")
     figure.update_xaxes(range=[0, _top(variants, "final_val_acc")], row=1, col=1)
     figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
     figure.update_layout(
-        title=title, height=140 + 34 * len(names), bargap=0.3,
+        title=title,
+        height=140 + 34 * len(names),
+        bargap=0.3,
         margin={"l": 10, "r": 10, "t": 80 if title else 50, "b": 10},
         legend={"orientation": "h", "y": 0.99, "yanchor": "top", "x": 0.99, "xanchor": "right", "yref": "container"},
     )
     return figure
 
 
-def variant_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]], *, metric: str = "acc", columns: int = 4) -> go.Figure:
+def variant_curves_figure(
+    curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]], *, metric: str = "acc", columns: int = 4
+) -> go.Figure:
     """One panel per variant: train (solid) and validation (dashed) curves, one line pair per seed.
 
     ``curves`` maps a variant name to its runs' event lists. Panels share both axes, so the height
@@ -77,8 +99,13 @@ def variant_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, An
     cols = max(1, min(columns, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
     figure = make_subplots(
-        rows=rows, cols=cols, subplot_titles=names, shared_xaxes=True, shared_yaxes=True,
-        horizontal_spacing=0.03, vertical_spacing=0.12 if rows > 1 else 0.05,
+        rows=rows,
+        cols=cols,
+        subplot_titles=names,
+        shared_xaxes=True,
+        shared_yaxes=True,
+        horizontal_spacing=0.03,
+        vertical_spacing=0.12 if rows > 1 else 0.05,
     )
     for number, name in enumerate(names):
         row, col = number // cols + 1, number % cols + 1
@@ -90,11 +117,18 @@ def variant_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, An
                     continue
                 figure.add_trace(
                     go.Scatter(
-                        x=epochs["epoch"], y=values, mode="lines+markers", line={"color": color, "dash": dash, "width": 1.5},
-                        marker={"size": 4}, name="train" if split == "train" else "validation",
-                        legendgroup=split, showlegend=False, hovertemplate=f"{name} · {split} %{{y:.3f}} at epoch %{{x}}<extra></extra>",
+                        x=epochs["epoch"],
+                        y=values,
+                        mode="lines+markers",
+                        line={"color": color, "dash": dash, "width": 1.5},
+                        marker={"size": 4},
+                        name="train" if split == "train" else "validation",
+                        legendgroup=split,
+                        showlegend=False,
+                        hovertemplate=f"{name} · {split} %{{y:.3f}} at epoch %{{x}}<extra></extra>",
                     ),
-                    row=row, col=col,
+                    row=row,
+                    col=col,
                 )
     for split, color, dash in (("train", TRAIN_COLOR, "solid"), ("validation", VAL_COLOR, "dash")):
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line={"color": color, "dash": dash}, name=split))
@@ -102,7 +136,8 @@ def variant_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, An
         figure.update_yaxes(range=[0, 1], tickformat=".0%")
     figure.update_xaxes(rangemode="tozero")
     figure.update_layout(
-        height=260 * rows + 60, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        height=260 * rows + 60,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
         legend={"orientation": "h", "y": 1.0 + 40 / (260 * rows + 60), "x": 1, "xanchor": "right", "yanchor": "bottom"},
     )
     return figure
@@ -116,8 +151,13 @@ def grid_heatmap_figure(variants: pd.DataFrame, x_field: str, y_field: str, metr
     text = [[_mean_std(m, s) for m, s in zip(mean_row, std_row)] for mean_row, std_row in zip(means.to_numpy(), stds.to_numpy())]
     figure = go.Figure(
         go.Heatmap(
-            z=means.to_numpy(), x=[str(v) for v in means.columns], y=[str(v) for v in means.index],
-            text=text, texttemplate="%{text}", colorscale="Viridis", colorbar={"title": metric},
+            z=means.to_numpy(),
+            x=[str(v) for v in means.columns],
+            y=[str(v) for v in means.index],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Viridis",
+            colorbar={"title": metric},
             hovertemplate=f"{x_field}=%{{x}}, {y_field}=%{{y}}: %{{text}}<extra></extra>",
         )
     )
@@ -162,28 +202,58 @@ def gap_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]
     names = [name for name in curves if any(len(epoch_frame(events)) for events in curves[name])]  # variants with a finished epoch
     cols = max(1, min(columns, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
-    figure = make_subplots(rows=rows, cols=cols, subplot_titles=names or None, shared_xaxes=True, shared_yaxes=True,
-                           horizontal_spacing=0.02, vertical_spacing=0.14 if rows > 1 else 0.05)
+    figure = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=names or None,
+        shared_xaxes=True,
+        shared_yaxes=True,
+        horizontal_spacing=0.02,
+        vertical_spacing=0.14 if rows > 1 else 0.05,
+    )
     for number, name in enumerate(names):
         row, col = number // cols + 1, number % cols + 1
         means = mean_curves(curves[name])
         seeds = len([events for events in curves[name] if len(epoch_frame(events))])
-        figure.add_trace(go.Scatter(
-            x=means["epoch"], y=means[f"val_{metric}"], mode="lines", line={"color": VAL_COLOR, "width": 2},
-            name="validation", legendgroup="val", showlegend=number == 0,
-            hovertemplate=f"{name} · validation %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
-        ), row=row, col=col)
-        figure.add_trace(go.Scatter(
-            x=means["epoch"], y=means[f"train_{metric}"], mode="lines", line={"color": TRAIN_COLOR, "width": 2},
-            fill="tonexty", fillcolor="rgba(245, 133, 24, 0.25)", name="train (gap shaded)", legendgroup="train",
-            showlegend=number == 0, hovertemplate=f"{name} · train %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
-        ), row=row, col=col)
+        figure.add_trace(
+            go.Scatter(
+                x=means["epoch"],
+                y=means[f"val_{metric}"],
+                mode="lines",
+                line={"color": VAL_COLOR, "width": 2},
+                name="validation",
+                legendgroup="val",
+                showlegend=number == 0,
+                hovertemplate=f"{name} · validation %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=means["epoch"],
+                y=means[f"train_{metric}"],
+                mode="lines",
+                line={"color": TRAIN_COLOR, "width": 2},
+                fill="tonexty",
+                fillcolor="rgba(245, 133, 24, 0.25)",
+                name="train (gap shaded)",
+                legendgroup="train",
+                showlegend=number == 0,
+                hovertemplate=f"{name} · train %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
+            ),
+            row=row,
+            col=col,
+        )
     if metric == "acc":
         figure.update_yaxes(range=[0, 1], tickformat=".0%")
     figure.update_xaxes(rangemode="tozero")
     figure.update_annotations(font_size=12)  # the panel titles: long variant names must not run into each other
-    figure.update_layout(height=230 * rows + 70, margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                         legend={"orientation": "h", "y": 1.0, "yref": "container", "yanchor": "top", "x": 1, "xanchor": "right"})
+    figure.update_layout(
+        height=230 * rows + 70,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "y": 1.0, "yref": "container", "yanchor": "top", "x": 1, "xanchor": "right"},
+    )
     return figure
 
 
@@ -193,19 +263,37 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
 
     ``values`` and ``gaps`` are ``stats.Comparison`` lists on ``final_val_acc`` and ``acc_gap``.
     """
-    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=(
-        "Validation accuracy (95% CI)", "Over-fit: train − val accuracy"))
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=("Validation accuracy (95% CI)", "Over-fit: train − val accuracy"),
+    )
     names = [c.variant for c in values]
     for col, comparisons, color in ((1, values, BAR_COLOR), (2, gaps, GAP_COLOR)):
         means = [c.value.mean for c in comparisons]
         halves = [0.0 if math.isnan(c.value.half_width) else c.value.half_width for c in comparisons]
-        text = [f"{100 * m:.1f}%" if math.isnan(c.value.half_width) else f"{100 * m:.1f} ± {100 * h:.1f}%"
-                for m, h, c in zip(means, halves, comparisons)]
-        figure.add_trace(go.Bar(
-            y=names, x=means, orientation="h", marker_color=color, showlegend=False, text=text, textposition="outside",
-            cliponaxis=False, error_x={"type": "data", "array": halves, "visible": True, "thickness": 1.5, "width": 5},
-            hovertemplate="%{y}: %{text}<extra></extra>",
-        ), row=1, col=col)
+        text = [
+            f"{100 * m:.1f}%" if math.isnan(c.value.half_width) else f"{100 * m:.1f} ± {100 * h:.1f}%"
+            for m, h, c in zip(means, halves, comparisons)
+        ]
+        figure.add_trace(
+            go.Bar(
+                y=names,
+                x=means,
+                orientation="h",
+                marker_color=color,
+                showlegend=False,
+                text=text,
+                textposition="outside",
+                cliponaxis=False,
+                error_x={"type": "data", "array": halves, "visible": True, "thickness": 1.5, "width": 5},
+                hovertemplate="%{y}: %{text}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
     figure.update_xaxes(tickformat=".0%")
     tops = [c.value.mean + (0 if math.isnan(c.value.half_width) else c.value.half_width) for c in values]
     finite = [top for top in tops if math.isfinite(top)]
@@ -215,6 +303,7 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
     lowest = min((c.value.mean for c in gaps if math.isfinite(c.value.mean)), default=0.0)
     figure.update_xaxes(range=[min(0.0, lowest * 1.35 - 0.02), gap_reach], row=1, col=2)
     figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
-    figure.update_layout(title=title, height=140 + 34 * len(names), bargap=0.3,
-                         margin={"l": 10, "r": 30, "t": 80 if title else 50, "b": 10})
+    figure.update_layout(
+        title=title, height=140 + 34 * len(names), bargap=0.3, margin={"l": 10, "r": 30, "t": 80 if title else 50, "b": 10}
+    )
     return figure

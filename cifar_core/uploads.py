@@ -47,17 +47,13 @@ def prepare_upload(data: bytes, name: str = "the uploaded file") -> PreparedImag
     squashing would distort the object), then shrunk with an antialiasing filter.
     """
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DataError(
-            f"{name} is {len(data) / 1e6:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
-        )
+        raise DataError(f"{name} is {len(data) / 1e6:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
     if not data:
         raise DataError(f"{name} is empty.")
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError as exc:
-        raise DataError(
-            f"{name} is not an image this app can read; upload a {', '.join(FORMATS[:-1])} or {FORMATS[-1]} file."
-        ) from exc
+        raise DataError(f"{name} is not an image this app can read; upload a {', '.join(FORMATS[:-1])} or {FORMATS[-1]} file.") from exc
     except Image.DecompressionBombError as exc:  # PIL's own limit, above ours: same answer
         raise DataError(f"{name} declares far too many pixels to decode safely; upload a smaller image.") from exc
     except ValueError as exc:  # PIL's cap on a text or colour-profile block that inflates (a PNG zTXt/iCCP bomb)

@@ -41,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the study's)")
     parser.add_argument("--epochs", type=int, default=None, help="override the study's epochs (a quick look)")
     parser.add_argument("--limit", type=int, default=None, help="override the study's number of images")
-    parser.add_argument("--stop-after-minutes", type=float, default=None,
-                        help="start no new run after this long (the runs themselves keep their epochs; whole seeds publish)")
+    parser.add_argument(
+        "--stop-after-minutes",
+        type=float,
+        default=None,
+        help="start no new run after this long (the runs themselves keep their epochs; whole seeds publish)",
+    )
     parser.add_argument("--runs-root", type=Path, default=DEFAULT_RUNS_ROOT, help="where the runs (with weights) go")
     parser.add_argument("--out", type=Path, default=None, help="published folder (default docs/studies/<name>)")
     args = parser.parse_args(argv)
@@ -87,9 +91,15 @@ def publish(args: argparse.Namespace, command: str) -> dict:
     published = load_published(out)
     comparisons = compare_variants(published.runs, published.reference, variants=published.variants)
     return {
-        "study": named.name, "state": state, "out": str(out), "runs_finished": len(published.runs), "runs_planned": len(study.runs),
-        "wall_s": round(time.perf_counter() - started, 1), "device": _device_name(args.device),
-        "conclusion": conclusion(comparisons), "sentences": [c.sentence() for c in comparisons],
+        "study": named.name,
+        "state": state,
+        "out": str(out),
+        "runs_finished": len(published.runs),
+        "runs_planned": len(study.runs),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "device": _device_name(args.device),
+        "conclusion": conclusion(comparisons),
+        "sentences": [c.sentence() for c in comparisons],
     }
 
 

@@ -39,8 +39,10 @@ def main() -> int:
         print(markdown_table(display_table(refresh_results(folder))) + "\n")
         runs, reference, variants = run_table(study), study.reference_variant, [v.name for v in study.variants]
         store = folder.store()
-        curves = {name: [store.get(p.run_id).events() for p in study.runs if p.variant == name and (store.root / p.run_id).is_dir()]
-                  for name in variants}
+        curves = {
+            name: [store.get(p.run_id).events() for p in study.runs if p.variant == name and (store.root / p.run_id).is_dir()]
+            for name in variants
+        }
     values = compare_variants(runs, reference, variants=variants)
     gaps = compare_variants(runs, reference, metric="acc_gap", variants=variants)
     print(f"**{conclusion(values)}**\n")

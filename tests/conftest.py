@@ -32,5 +32,6 @@ def shared_tarball() -> Path:
 
 # Fixtures of the Streamlit app tests (tests/test_app_*.py), defined in app_support.py.
 from app_support import app_env, trained_root, trained_run  # noqa: E402,F401
+
 # The finished study of the study tests (tests/test_study_*.py, test_app_experiments.py), in study_support.py.
 from study_support import finished_study  # noqa: E402,F401

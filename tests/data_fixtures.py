@@ -81,9 +81,7 @@ def write_7z(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-def write_kaggle(
-    root: Path, train: Images, test_images: np.ndarray | None = None, *, extracted: bool = False
-) -> Path:
+def write_kaggle(root: Path, train: Images, test_images: np.ndarray | None = None, *, extracted: bool = False) -> Path:
     """Kaggle's files: ``train.7z`` (train/<id>.png, ids from 1), ``trainLabels.csv``, ``test.7z``.
 
     ``extracted`` writes the train images to a ``train/`` folder instead of ``train.7z``.

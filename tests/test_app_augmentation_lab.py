@@ -95,7 +95,6 @@ def test_settings_carry_over_to_the_train_page(app_env):
     assert "{" not in text
 
 
-
 def test_the_cutmix_dropdowns_are_new_for_every_sample_and_name_its_images(app_env):
     """Issue 11 bug 9: after Resample the browser kept showing the old sample's labels."""
     at = open_app("augmentation_lab")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import io
-
-import numpy as np
 import os
 
+import numpy as np
 import psutil
 import pytest
 from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text, tiny_config
@@ -198,4 +197,9 @@ def test_explain_this_image_hands_the_image_to_the_explain_page(trained_run):
     first = expected.cell(CIFAR10_CLASSES.index(top["true"]), CIFAR10_CLASSES.index(top["predicted"]))[0]
     at.button(key=f"explain_{first['row']}").click().run()
     assert_ok(at)
-    assert at.session_state["explain_request"] == {"run_id": trained_run.id, "source": "synthetic", "split": "train", "index": first["index"]}
+    assert at.session_state["explain_request"] == {
+        "run_id": trained_run.id,
+        "source": "synthetic",
+        "split": "train",
+        "index": first["index"],
+    }

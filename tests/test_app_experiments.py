@@ -6,17 +6,23 @@ from __future__ import annotations
 import json
 import time
 
-from streamlit.testing.v1 import AppTest
-
 import pytest
+from app_support import APP, TIMEOUT, assert_ok, button, errors, metrics, navigate, open_app, page_text
+from streamlit.testing.v1 import AppTest
 
 from cifar_core.presets import PRESETS
 from cifar_core.runs import RunStore
 from cifar_core.study import Throughput, list_studies
-from app_support import APP, TIMEOUT, assert_ok, button, errors, metrics, navigate, open_app, page_text
 
 # Train page settings that make the speed probe and any launched run quick.
-SMALL_TRAIN = {"train_preset": "custom", "train_epochs": 1, "train_batch_size": 16, "train_use_limit": True, "train_limit": 200, "train_seed": 3}
+SMALL_TRAIN = {
+    "train_preset": "custom",
+    "train_epochs": 1,
+    "train_batch_size": 16,
+    "train_use_limit": True,
+    "train_limit": 200,
+    "train_seed": 3,
+}
 
 
 def open_experiments(session: dict | None = None, query_params: dict | None = None) -> AppTest:
@@ -77,7 +83,12 @@ def test_a_finished_study_shows_its_table_bars_heatmap_and_curves(app_env, finis
     [progress] = at.get("progress")
     assert "8 of 8 runs finished" in progress.proto.text
     [results] = [frame.value for frame in at.dataframe if "runs" in frame.value.columns]
-    assert results["variant"].tolist() == ["dropout=0.0, lr=0.001", "dropout=0.0, lr=0.003", "dropout=0.3, lr=0.001", "dropout=0.3, lr=0.003"]
+    assert results["variant"].tolist() == [
+        "dropout=0.0, lr=0.001",
+        "dropout=0.0, lr=0.003",
+        "dropout=0.3, lr=0.001",
+        "dropout=0.3, lr=0.003",
+    ]
     assert results["runs"].tolist() == ["2/2"] * 4 and all(" ± " in cell for cell in results["val acc (final)"])
     means = [float(cell.split(" ± ")[0]) for cell in results["val acc (final)"]]
     assert all(0 <= mean <= 100 for mean in means) and max(means) > 1  # in %
@@ -95,7 +106,9 @@ def test_train_and_experiments_build_the_same_config_from_every_recipe(app_env, 
     """Issue 11 bug 2: Experiments dropped a recipe's optimizer, schedule, smoothing and model options."""
     monkeypatch.setattr("cifar_core.runs.process.launch", lambda run, resume=False: 0)
     monkeypatch.setattr("cifar_core.study.launch_driver", lambda folder: None)
-    monkeypatch.setattr("cifar_core.ui.estimates.device_throughput", lambda store, config: Throughput(1000.0, 3000.0, "fixed for this test"))
+    monkeypatch.setattr(
+        "cifar_core.ui.estimates.device_throughput", lambda store, config: Throughput(1000.0, 3000.0, "fixed for this test")
+    )
     at = open_app("train")
     at.selectbox(key="train_preset").set_value(name).run()
     if PRESETS[name].config().model == "mobilenet_v3_large":
@@ -104,7 +117,9 @@ def test_train_and_experiments_build_the_same_config_from_every_recipe(app_env, 
     [run] = RunStore().list()
     navigate(at, "experiments")
     at.session_state["experiments_budget"] = 1e6
-    at.session_state["experiments_kind"] = "Grid of settings"  # (an ablation of the fast recipes trips over their translate parameters: h-study)
+    at.session_state["experiments_kind"] = (
+        "Grid of settings"  # (an ablation of the fast recipes trips over their translate parameters: h-study)
+    )
     at.session_state["experiments_grid"] = "dropout=0,0.1"
     at.run()
     button(at, "Start study").click().run()

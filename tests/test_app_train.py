@@ -80,7 +80,11 @@ def test_the_custom_recipe_starts_at_the_studys_values(app_env):
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
-    [("train_lr", 50.0, "lr must be between"), ("train_epochs", 0, "epochs must be between"), ("train_batch_size", 1, "batch_size must be between")],
+    [
+        ("train_lr", 50.0, "lr must be between"),
+        ("train_epochs", 0, "epochs must be between"),
+        ("train_batch_size", 1, "batch_size must be between"),
+    ],
 )
 def test_out_of_range_values_are_an_error_message_and_disable_the_launch(app_env, key, value, message):
     at = open_app("train")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cifar_core.cli import main
 from cifar_core.classes import CIFAR10_CLASSES
+from cifar_core.cli import main
 
 
 def _augment(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
@@ -64,9 +64,7 @@ def test_augment_reports_bad_options_as_user_errors(tmp_path: Path, capsys, args
 def test_augment_previews_the_real_cifar_training_set(shared_tarball: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "grid.png"
     cache = str(tmp_path / "cache")
-    code, stdout, _ = _augment(
-        capsys, "--data", str(shared_tarball), "--cache-dir", cache, "--n", "8", "--out", str(out), "--json"
-    )
+    code, stdout, _ = _augment(capsys, "--data", str(shared_tarball), "--cache-dir", cache, "--n", "8", "--out", str(out), "--json")
     assert code == 0 and out.is_file()
     report = json.loads(stdout)
     assert all(0 <= image["train_index"] < 50_000 for image in report["images"])

@@ -77,10 +77,7 @@ def test_resized_crop_keeps_uint8_within_one_of_torchvision() -> None:
     images = _batch(48)
     boxes = _random_boxes(48, 32, 32, seed=2)
     expected = torch.stack(
-        [
-            TF.resized_crop(image, *box.tolist(), size=[32, 32], interpolation=BILINEAR, antialias=True)
-            for image, box in zip(images, boxes)
-        ]
+        [TF.resized_crop(image, *box.tolist(), size=[32, 32], interpolation=BILINEAR, antialias=True) for image, box in zip(images, boxes)]
     )
     got = F.resized_crop(images, boxes, 32)
     assert got.dtype == torch.uint8
@@ -99,8 +96,13 @@ def test_translate_matches_torchvision_affine_with_integer_shift(dtype: torch.dt
     expected = torch.stack(
         [
             TF.affine(
-                image, angle=0.0, translate=shift.tolist(), scale=1.0, shear=[0.0, 0.0],
-                interpolation=InterpolationMode.NEAREST, fill=0,
+                image,
+                angle=0.0,
+                translate=shift.tolist(),
+                scale=1.0,
+                shear=[0.0, 0.0],
+                interpolation=InterpolationMode.NEAREST,
+                fill=0,
             )
             for image, shift in zip(images, shifts)
         ]
@@ -168,7 +170,8 @@ def test_ops_give_the_same_result_on_cuda_as_on_cpu() -> None:
     angles = torch.tensor([90.0, 180.0, 270.0, 30.0] * 4)
     cuda = images.cuda()
     assert torch.equal(F.translate(cuda, shifts).cpu(), F.translate(images, shifts))
-    assert torch.equal(F.rotate90(cuda, (angles[:3] / 90).long().repeat(6)[:16]).cpu(),
-                       F.rotate90(images, (angles[:3] / 90).long().repeat(6)[:16]))
+    assert torch.equal(
+        F.rotate90(cuda, (angles[:3] / 90).long().repeat(6)[:16]).cpu(), F.rotate90(images, (angles[:3] / 90).long().repeat(6)[:16])
+    )
     assert (F.resized_crop(cuda, boxes, 32).cpu().int() - F.resized_crop(images, boxes, 32).int()).abs().max() <= 1
     assert (F.rotate(cuda, angles).cpu().int() - F.rotate(images, angles).int()).abs().max() <= 1

@@ -38,6 +38,7 @@ def test_cutmix_box_is_outlined_on_the_augmented_tile() -> None:
     plain = render_grid(images, images, _records([0, 0, 0, 0]), CIFAR10_CLASSES, scale=4)
     boxed = render_grid(images, images, _records([2, 2, 6, 6]), CIFAR10_CLASSES, scale=4)
     assert plain.size == boxed.size
+
     def outline_pixels(image) -> int:
         return int((np.asarray(image) == PATCH_OUTLINE).all(axis=-1).sum())
 
@@ -47,9 +48,7 @@ def test_cutmix_box_is_outlined_on_the_augmented_tile() -> None:
 def test_grid_wraps_into_rows_and_has_room_for_captions() -> None:
     count = MAX_COLUMNS + 3
     images = torch.randint(0, 256, (count, 3, 32, 32), dtype=torch.uint8)
-    result = AugmentPipeline(AugmentConfig.study(1.0, 1.0))(
-        images, torch.arange(count) % 10, torch.Generator().manual_seed(0), record=True
-    )
+    result = AugmentPipeline(AugmentConfig.study(1.0, 1.0))(images, torch.arange(count) % 10, torch.Generator().manual_seed(0), record=True)
     with_captions = render_grid(images, result.images, result.records, CIFAR10_CLASSES, scale=2)
     without = render_grid(images, result.images, None, CIFAR10_CLASSES, scale=2)
     assert with_captions.width == without.width > MAX_COLUMNS * 64

@@ -23,9 +23,9 @@ from test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_START_S, VIEW
 
 from cifar_core.data import load_cifar
 from cifar_core.evaluate import evaluate, load_run_model, most_confused_pairs, source_split_images
+from cifar_core.presets import get_preset
 from cifar_core.runs import RunStore
 from cifar_core.runs.process import execute
-from cifar_core.presets import get_preset
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 
@@ -60,11 +60,27 @@ def lesson(tmp_path_factory: pytest.TempPathFactory, shared_tarball: Path) -> It
     config = get_preset("fast").config(data=str(shared_tarball), epochs=2, limit=5000, device="cpu", seed=0, budget_minutes=None)
     run = RunStore(runs).create(config, RUN_ID)
     assert execute(run) is not None and run.state == "finished", run.log_path.read_text()
-    env = {**os.environ, "CIFAR_EXPLORER_RUNS": str(runs), "CIFAR_EXPLORER_DATA": str(shared_tarball), "CIFAR_EXPLORER_DATA_ROOTS": str(data)}
+    env = {
+        **os.environ,
+        "CIFAR_EXPLORER_RUNS": str(runs),
+        "CIFAR_EXPLORER_DATA": str(shared_tarball),
+        "CIFAR_EXPLORER_DATA_ROOTS": str(data),
+    }
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
-        "--server.port", str(port), "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     log = open(tmp / "server.log", "wb")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -58,7 +58,9 @@ def test_explain_shows_saliency_and_the_embedding_map(server, page, run_in_app):
     snap(page, "explain_embedding")
 
 
-@pytest.mark.xfail(reason="the tooltip did not appear to this hover loop on a machine at load 25; not yet verified in a browser", strict=False)
+@pytest.mark.xfail(
+    reason="the tooltip did not appear to this hover loop on a machine at load 25; not yet verified in a browser", strict=False
+)
 def test_hovering_the_map_shows_a_thumbnail_and_a_box_opens_a_gallery(server, page, run_in_app):
     chart = page.locator(".vega-embed").first
     box = chart.bounding_box()

@@ -47,8 +47,11 @@ def test_the_train_form_survives_other_pages_and_a_reload(server, page):  # noqa
     snap(page, "train_form_after_pages")
 
 
-@pytest.mark.xfail(reason="after a reload the browser showed Epochs 0 while the other fields came back (seen once, 19:10); "
-                          "the AppTest reload test passes: not yet understood", strict=False)
+@pytest.mark.xfail(
+    reason="after a reload the browser showed Epochs 0 while the other fields came back (seen once, 19:10); "
+    "the AppTest reload test passes: not yet understood",
+    strict=False,
+)
 def test_a_reload_restores_the_train_form(server, page):  # noqa: F811
     url, _ = server
     page.goto(url)

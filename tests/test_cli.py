@@ -26,9 +26,35 @@ def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cli-run"
-    cli("train", "--model", "simple_cnn", "--data", "synthetic", "--epochs", "2", "--batch-size", "64", "--lr", "1e-3",
-        "--dropout", "0.2", "--aug-p", "0.06", "--mix-p", "0.03", "--val-fraction", "0.2", "--limit", "300", "--seed", "0",
-        "--device", "cpu", "--out", str(out))
+    cli(
+        "train",
+        "--model",
+        "simple_cnn",
+        "--data",
+        "synthetic",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "64",
+        "--lr",
+        "1e-3",
+        "--dropout",
+        "0.2",
+        "--aug-p",
+        "0.06",
+        "--mix-p",
+        "0.03",
+        "--val-fraction",
+        "0.2",
+        "--limit",
+        "300",
+        "--seed",
+        "0",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
     return out
 
 
@@ -71,7 +97,10 @@ def test_predict_writes_kaggle_id_label_csv_from_an_image_folder(cli_run, tmp_pa
     lines = out.read_text().splitlines()
     assert lines[0] == "id,label"
     assert [line.split(",")[0] for line in lines[1:]] == ["1", "2", "3", "10"]
-    assert all(line.split(",")[1] in {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"} for line in lines[1:])
+    assert all(
+        line.split(",")[1] in {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
+        for line in lines[1:]
+    )
 
 
 def test_runs_list_json_shows_the_run(cli_run):

@@ -91,8 +91,13 @@ def test_only_a_command_with_resize_advises_it(tiny_run: Path, tmp_path: Path, c
     folder = write_image_folder(tmp_path / "imgs", {"train": make_images(1, seed=0)})
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(folder / "train" / "cat" / "1.png")
     assert main(["data", "info", "--data", str(folder)]) == 2
-    assert capsys.readouterr().err.strip().endswith(
-        "is 40x40 pixels, but CIFAR-10 images are 32x32; resize the images to 32x32 first, or pass --resize to resize them while loading"
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "is 40x40 pixels, but CIFAR-10 images are 32x32; resize the images to 32x32 first, "
+            "or pass --resize to resize them while loading"
+        )
     )
     assert main(["data", "info", "--data", str(folder), "--resize"]) == 0
     out = tmp_path / "sub.csv"

@@ -12,7 +12,10 @@ def test_identical_configs_have_no_differences():
 def test_changed_top_level_and_nested_fields_are_listed_by_dotted_name():
     first = TrainConfig(data="synthetic").to_dict()
     second = TrainConfig(
-        data="synthetic", dropout=0.5, model="mobilenet_v3_large", model_options={"pretrained": False},
+        data="synthetic",
+        dropout=0.5,
+        model="mobilenet_v3_large",
+        model_options={"pretrained": False},
         augment_params={"cutmix": {"alpha": 1.0}},
     ).to_dict()
     assert config_diff(first, second) == [

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from data_fixtures import archive_dir, make_images, write_image_folder, write_kaggle
 
 from cifar_core.data import cache, decode, default_cache_dir, load_cifar
-from data_fixtures import archive_dir, make_images, write_image_folder, write_kaggle
 
 TRAIN = make_images(2, seed=21)
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from data_fixtures import make_images, write_image_folder
 
 from cifar_core.cli import main
-from data_fixtures import make_images, write_image_folder
 
 
 @pytest.fixture

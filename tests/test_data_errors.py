@@ -8,10 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
-from cifar_core.data import load_cifar, loader
-from cifar_core.errors import DataError
 from data_fixtures import (
     archive_dir,
     make_images,
@@ -22,6 +18,10 @@ from data_fixtures import (
     write_labels_csv,
     write_torchvision,
 )
+from PIL import Image
+
+from cifar_core.data import load_cifar, loader
+from cifar_core.errors import DataError
 
 TRAIN = make_images(2, seed=11)
 
@@ -119,7 +119,9 @@ def test_kaggle_labels_without_images(kaggle: Path, tmp_path: Path) -> None:
 def test_kaggle_unknown_class_names(kaggle: Path, tmp_path: Path) -> None:
     rows = [(i, "airplane") for i in range(1, 19)] + [(19, "plane"), (20, "car")]
     write_labels_csv(kaggle / "trainLabels.csv", rows)
-    with pytest.raises(DataError, match=r"trainLabels.csv.* unknown class names 'plane', 'car' \(first on line 20\); expected one of airplane"):
+    with pytest.raises(
+        DataError, match=r"trainLabels.csv.* unknown class names 'plane', 'car' \(first on line 20\); expected one of airplane"
+    ):
         _load(kaggle, tmp_path)
 
 
@@ -197,7 +199,8 @@ def test_wrong_class_set(image_folder: Path, tmp_path: Path) -> None:
     (image_folder / "train" / "cat").rename(image_folder / "train" / "kitten")
     with pytest.raises(
         DataError,
-        match=r"class folders airplane, .*kitten.*; expected exactly the CIFAR-10 classes airplane, .*truck \(missing: cat\) \(unexpected: kitten\)",
+        match=r"class folders airplane, .*kitten.*; expected exactly the CIFAR-10 classes airplane, "
+        r".*truck \(missing: cat\) \(unexpected: kitten\)",
     ):
         _load(image_folder, tmp_path)
 

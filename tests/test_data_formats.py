@@ -7,10 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from cifar_core.classes import CIFAR10_CLASSES
-from cifar_core.data import CifarData, load_cifar, loader
-from cifar_core.errors import DataError
 from data_fixtures import (
     archive_dir,
     make_images,
@@ -18,6 +14,10 @@ from data_fixtures import (
     write_kaggle,
     write_torchvision,
 )
+
+from cifar_core.classes import CIFAR10_CLASSES
+from cifar_core.data import CifarData, load_cifar, loader
+from cifar_core.errors import DataError
 
 TRAIN = make_images(3, seed=1)
 TEST = make_images(1, seed=2)

@@ -126,7 +126,10 @@ def test_has_labels_needs_a_present_non_empty_fully_labelled_split() -> None:
     assert synthetic.has_labels("train") and synthetic.has_labels("test") and not synthetic.has_labels("val")
     images = torch.zeros((2, 3, 32, 32), dtype=torch.uint8)
     data = CifarData(
-        format="kaggle", source="x", classes=CIFAR10_CLASSES, cache_path=None,
+        format="kaggle",
+        source="x",
+        classes=CIFAR10_CLASSES,
+        cache_path=None,
         splits={
             "train": CifarSplit(images[:0], torch.zeros(0, dtype=torch.int64)),
             "test": CifarSplit(images, _labels(1, UNLABELLED)),

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from data_fixtures import archive_dir, make_images, png_bytes, write_7z, write_kaggle
 
 from cifar_core.data import iter_unlabelled_images
 from cifar_core.errors import ConfigError, DataError
-from data_fixtures import archive_dir, make_images, png_bytes, write_7z, write_kaggle
 
 IMAGES = make_images(3, seed=31)[0][:25]
 

@@ -18,8 +18,27 @@ import pytest
 from cifar_core.runs import Run
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ["train", "--data", "synthetic", "--model", "fast_cnn", "--model-option", "widths=[16,32,32]",
-         "--optimizer", "sgd", "--lr", "0.2", "--limit", "1000", "--epochs", "6", "--batch-size", "128", "--device", "cpu"]
+TRAIN = [
+    "train",
+    "--data",
+    "synthetic",
+    "--model",
+    "fast_cnn",
+    "--model-option",
+    "widths=[16,32,32]",
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "0.2",
+    "--limit",
+    "1000",
+    "--epochs",
+    "6",
+    "--batch-size",
+    "128",
+    "--device",
+    "cpu",
+]
 # Seed-to-seed spread of one-process runs of TRAIN, measured: final val accuracy 1.0 (seed 0) and
 # 0.935 (seed 1); torchrun gave 0.95 and 0.93. Unsynchronised BatchNorm (CPU ranks normalise their
 # own 64 images) and per-rank augmentation draws make a two-process run another draw from that
@@ -33,8 +52,18 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _torchrun(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-               "-m", "cifar_core", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "cifar_core",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_env(**env), cwd=ROOT)
 
 
@@ -69,8 +98,14 @@ def test_two_ranks_finish_with_identical_weights(ddp_run: tuple[Run, dict[int, s
 def test_accuracy_matches_one_process_with_the_same_global_batch(ddp_run, tmp_path: Path) -> None:
     run, _ = ddp_run
     single = tmp_path / "single"
-    done = subprocess.run([sys.executable, "-m", "cifar_core", *TRAIN, "--out", str(single), "--json"],
-                          capture_output=True, text=True, timeout=300, env=_env(), cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "cifar_core", *TRAIN, "--out", str(single), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(),
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     ddp_acc = run.events("epoch")[-1]["val_acc"]
     single_acc = Run(single).events("epoch")[-1]["val_acc"]
@@ -81,13 +116,28 @@ def test_accuracy_matches_one_process_with_the_same_global_batch(ddp_run, tmp_pa
 def test_cancel_and_resume_under_torchrun_is_exact(ddp_run, tmp_path: Path) -> None:
     _, uninterrupted = ddp_run
     out = tmp_path / "resumed"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-               "-m", "cifar_core", *TRAIN, "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "cifar_core",
+        *TRAIN,
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=ROOT)
     deadline = time.time() + 240
     while time.time() < deadline:
         metrics = out / "metrics.jsonl"
-        if metrics.is_file() and sum(json.loads(line).get("type") == "epoch" for line in metrics.read_text().splitlines() if line.strip()) >= 2:
+        if (
+            metrics.is_file()
+            and sum(json.loads(line).get("type") == "epoch" for line in metrics.read_text().splitlines() if line.strip()) >= 2
+        ):
             (out / "cancel.request").write_text("test")
             break
         time.sleep(0.05)
@@ -102,10 +152,12 @@ def test_cancel_and_resume_under_torchrun_is_exact(ddp_run, tmp_path: Path) -> N
 
 def test_a_missing_rank_is_one_sentence_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "never"
-    env = _env(WORLD_SIZE="2", RANK="0", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
-               CIFAR_EXPLORER_DIST_TIMEOUT_S="5")
-    done = subprocess.run([sys.executable, "-m", "cifar_core", *TRAIN, "--out", str(out)],
-                          capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    env = _env(
+        WORLD_SIZE="2", RANK="0", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), CIFAR_EXPLORER_DIST_TIMEOUT_S="5"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "cifar_core", *TRAIN, "--out", str(out)], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT
+    )
     assert done.returncode == 2
     assert "could not reach the other ranks within 5 s" in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()

@@ -7,10 +7,8 @@ import torch
 from data_fixtures import png_bytes
 
 from cifar_core.classes import CIFAR10_CLASSES
-
-from cifar_core.data import load_synthetic
+from cifar_core.data import load_cifar, load_synthetic
 from cifar_core.errors import CheckpointError, DataError
-from cifar_core.data import load_cifar
 from cifar_core.evaluate import (
     Evaluation,
     evaluate,
@@ -30,9 +28,7 @@ CLASSES = ("a", "b", "c")
 
 def test_evaluation_scores_agree_with_a_hand_count():
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
-    probs = torch.tensor(
-        [[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0.1, 0.1, 0.8]]
-    )
+    probs = torch.tensor([[0.8, 0.1, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0.1, 0.1, 0.8]])
     result = Evaluation(CLASSES, labels, probs, torch.arange(6) + 100)
     assert result.accuracy == pytest.approx(4 / 6)
     assert result.loss == pytest.approx(-torch.tensor([0.8, 0.2, 0.8, 0.6, 0.3, 0.8]).log().mean().item(), rel=1e-5)

@@ -75,7 +75,9 @@ def test_explain_writes_the_grid_and_maps_for_the_chosen_images(capsys, run, tmp
     assert any(np.max(item["map"]) == pytest.approx(1.0) for item in report["images"])
     with Image.open(out) as grid:
         assert grid.size == (3 * 128 + 4, 2 * 128 + 2)
-    occluded = run_json(capsys, "explain", "--run", str(run.dir), "--index", str(indices[0]), "--method", "occlusion", "--out", str(out), "--json")
+    occluded = run_json(
+        capsys, "explain", "--run", str(run.dir), "--index", str(indices[0]), "--method", "occlusion", "--out", str(out), "--json"
+    )
     assert not np.allclose(occluded["images"][0]["map"], report["images"][0]["map"])
 
 
@@ -116,7 +118,9 @@ def test_bad_input_is_one_sentence_and_exit_code_2(capsys, run, tmp_path, monkey
     assert refused(capsys, "explain", *base, "--index", "5000", "--out", str(tmp_path / "g.png")) == (
         "Image index 5000 is out of range: the source's images are numbered 0 to 999."
     )
-    assert refused(capsys, "explain", *base, "--index", "1,x", "--out", str(tmp_path / "g.png")).startswith("Image indices must be whole numbers")
+    assert refused(capsys, "explain", *base, "--index", "1,x", "--out", str(tmp_path / "g.png")).startswith(
+        "Image indices must be whole numbers"
+    )
     assert not (tmp_path / "g.png").exists()
     folder = write_image_folder(tmp_path / "train-only", {"train": make_images(3, seed=0)})
     assert refused(capsys, "mistakes", *base, "--data", str(folder), "--split", "test") == f"{folder} has no test split; use --split val."
@@ -126,7 +130,13 @@ def test_bad_input_is_one_sentence_and_exit_code_2(capsys, run, tmp_path, monkey
     monkeypatch.setitem(MODEL_REGISTRY, "plain_cnn", ModelSpec("plain_cnn", spec.build, "no explain layers"))
     plain = RunStore(tmp_path / "runs").create(TrainConfig(data="synthetic", model="plain_cnn"), "plain")
     weights = spec.build(dropout=0.2).state_dict()
-    payload = {"format": CHECKPOINT_FORMAT, "config": plain.config().to_dict(), "classes": list(CIFAR10_CLASSES), "epoch": 1, "model": weights}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "config": plain.config().to_dict(),
+        "classes": list(CIFAR10_CLASSES),
+        "epoch": 1,
+        "model": weights,
+    }
     save_checkpoint(plain.checkpoint_path("best"), payload)
     assert refused(capsys, "explain", "--run", str(plain.dir), "--index", "0", "--out", str(tmp_path / "g.png")) == (
         "Model 'plain_cnn' has no registered layer to explain, so saliency and embedding maps are not available for it."

@@ -99,5 +99,8 @@ def test_a_model_without_a_registered_layer_is_refused_in_one_sentence(monkeypat
     spec = MODEL_REGISTRY["simple_cnn"]
     monkeypatch.setitem(MODEL_REGISTRY, "plain_cnn", ModelSpec("plain_cnn", spec.build, "no explain layers"))
     model = build_model("plain_cnn", dropout=0.0)
-    with pytest.raises(ConfigError, match=r"^Model 'plain_cnn' has no registered layer to explain, so saliency and embedding maps are not available for it\.$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^Model 'plain_cnn' has no registered layer to explain, so saliency and embedding maps are not available for it\.$",
+    ):
         saliency(model, "plain_cnn", torch.zeros(1, 3, 32, 32, dtype=torch.uint8), torch.tensor([0]), None, "occlusion")

@@ -10,8 +10,8 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-
 from app_support import RUN_ID
+
 from cifar_core.cli import main
 from cifar_core.data import load_cifar
 from cifar_core.errors import CheckpointError

@@ -54,7 +54,9 @@ def test_frozen_bn_scales_do_not_train_and_bn_shifts_get_their_own_learning_rate
     model = fast(train_bn_scale=False)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert norms and all(not n.weight.requires_grad and n.bias.requires_grad for n in norms)
-    assert count_parameters(model, trainable_only=True) == count_parameters(fast(), trainable_only=True) - sum(n.weight.numel() for n in norms)
+    assert count_parameters(model, trainable_only=True) == count_parameters(fast(), trainable_only=True) - sum(
+        n.weight.numel() for n in norms
+    )
     config = TrainConfig(model="fast_cnn", optimizer="sgd", lr=0.5, weight_decay=0.01, bias_lr_scale=64)
     optimizer = make_optimizer(config, model)
     main, shifts = optimizer.param_groups

@@ -30,7 +30,9 @@ def test_flags_override_a_preset_field_by_field():
     wide = config_from_args(parser.parse_args(["--preset", "fast_wide", "--no-lookahead", "--bias-lr-scale", "8"]))
     assert (wide.lookahead, wide.bias_lr_scale, wide.schedule) == (False, 8.0, "triangle")
     assert config_from_args(parser.parse_args(["--preset", "fast", "--lookahead"])).lookahead is True
-    plain = config_from_args(parser.parse_args(["--preset", "fast_wide", "--model-option", "dirac_init=false", "--model-option", "widths=[32,64,128]"]))
+    plain = config_from_args(
+        parser.parse_args(["--preset", "fast_wide", "--model-option", "dirac_init=false", "--model-option", "widths=[32,64,128]"])
+    )
     assert plain.model_options == {"widths": [32, 64, 128], "dirac_init": False, "train_bn_scale": False}
     with pytest.raises(ConfigError, match="not JSON"):
         config_from_args(parser.parse_args(["--preset", "fast_wide", "--model-option", "widths=wide"]))

@@ -164,9 +164,16 @@ def test_the_lock_of_a_process_that_just_died_is_waited_for_but_a_live_workers_i
     run = make_run(tmp_path)
     run.try_lock().close()  # make the lock file
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
-         "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(2)", str(run.lock_path)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(2)",
+            str(run.lock_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead_started = create_time(dead)

@@ -86,11 +86,13 @@ def test_an_unreadable_run_folder_is_damaged_not_a_crash(tmp_path, monkeypatch):
     if os.geteuid() != 0:
         locked.chmod(0)
     else:  # root reads everything: make the reads of that folder fail the way they do for a user
+
         def refuse(original):
             def guarded(self, *args, **kwargs):
                 if locked in self.parents:
                     raise PermissionError(13, "Permission denied", str(self))
                 return original(self, *args, **kwargs)
+
             return guarded
 
         monkeypatch.setattr(pathlib.Path, "stat", refuse(pathlib.Path.stat))

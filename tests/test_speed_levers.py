@@ -29,8 +29,21 @@ def synthetic():
 
 def fast_config(**changes) -> TrainConfig:
     values = dict(
-        model="fast_cnn", model_options={"widths": [8, 16, 16]}, dropout=0.0, data="synthetic", epochs=2, batch_size=64,
-        optimizer="sgd", lr=0.2, limit=400, seed=0, device="cpu", log_every=2, augment_ops=["hflip", "translate"], aug_p=0.5, mix_p=0.0,
+        model="fast_cnn",
+        model_options={"widths": [8, 16, 16]},
+        dropout=0.0,
+        data="synthetic",
+        epochs=2,
+        batch_size=64,
+        optimizer="sgd",
+        lr=0.2,
+        limit=400,
+        seed=0,
+        device="cpu",
+        log_every=2,
+        augment_ops=["hflip", "translate"],
+        aug_p=0.5,
+        mix_p=0.0,
     )
     values.update(changes)
     return TrainConfig(**values)
@@ -39,7 +52,9 @@ def fast_config(**changes) -> TrainConfig:
 def run(config, data):
     events, saved = [], []
     # a checkpoint's tensors are the live ones (the run store writes them at once): copy them
-    result = train(config, data, on_event=events.append, save=lambda name, state: saved.append((name, state["epoch"], copy.deepcopy(state))))
+    result = train(
+        config, data, on_event=events.append, save=lambda name, state: saved.append((name, state["epoch"], copy.deepcopy(state)))
+    )
     return result, [e for e in events if e["type"] == "epoch"], saved
 
 
@@ -180,7 +195,9 @@ def test_whitening_bias_trains_only_in_its_first_epochs(synthetic):
 
 
 def test_whole_epoch_augmentation_trains_and_is_reproducible(synthetic):
-    config = fast_config(augment_per_epoch=True, epochs=3, augment_params={"hflip": {"alternate": True}, "translate": {"padding": "reflect"}})
+    config = fast_config(
+        augment_per_epoch=True, epochs=3, augment_params={"hflip": {"alternate": True}, "translate": {"padding": "reflect"}}
+    )
     first, epochs, _ = run(config, synthetic)
     second, again, _ = run(config, synthetic)
     assert [e["train_loss"] for e in epochs] == [e["train_loss"] for e in again]

@@ -7,15 +7,15 @@ import json
 import time
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from app_support import APP, TIMEOUT, assert_ok, button, page_text
+from streamlit.testing.v1 import AppTest
+from study_support import train_in_process
+
 from cifar_core.device import single_thread
 from cifar_core.study import StudyFolder, drive, list_studies, run_table, studies_root
 from cifar_core.study.catalog import get_named_study
 from cifar_core.study.published import list_published
 from cifar_core.study.stats import compare_variants, conclusion
-from study_support import train_in_process
 
 
 def open_experiments(session: dict | None = None, query_params: dict | None = None) -> AppTest:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 
 import pytest
+from study_support import tiny_base
 
 from cifar_core.cli import main
 from cifar_core.errors import ConfigError
@@ -13,7 +14,6 @@ from cifar_core.runs import RunStore
 from cifar_core.study import Estimate, Throughput, check_budget, estimate_study, list_studies
 from cifar_core.study.definition import plan_study
 from cifar_core.study.estimate import STARTUP_S, measured_throughput, probe_throughput
-from study_support import tiny_base
 
 SPEED = Throughput(train_images_per_s=100.0, eval_images_per_s=400.0, source="test")
 
@@ -55,8 +55,29 @@ def test_without_finished_runs_a_few_steps_are_timed():
 def test_cli_refuses_a_study_over_max_minutes_and_creates_nothing(finished_study, capsys):
     root = finished_study.study().runs_root
     runs_before = len(RunStore(root).list())
-    code = main(["study", "--ablate", "rotation,cutmix", "--data", "synthetic", "--epochs", "2", "--limit", "200",
-                 "--batch-size", "64", "--device", "cpu", "--seeds", "3", "--runs-root", str(root), "--max-minutes", "0.01"])
+    code = main(
+        [
+            "study",
+            "--ablate",
+            "rotation,cutmix",
+            "--data",
+            "synthetic",
+            "--epochs",
+            "2",
+            "--limit",
+            "200",
+            "--batch-size",
+            "64",
+            "--device",
+            "cpu",
+            "--seeds",
+            "3",
+            "--runs-root",
+            str(root),
+            "--max-minutes",
+            "0.01",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: The study would take about ") and "12 run(s)" in err and "over the 0.01 min budget" in err

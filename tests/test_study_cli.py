@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from study_support import tiny_base
 
 from cifar_core.cli import main
 from cifar_core.runs import RunStore
 from cifar_core.study import StudyFolder, cancel_study, list_studies, studies_root
 from cifar_core.study.definition import plan_study
-from study_support import tiny_base
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -26,16 +26,38 @@ PROJECT = Path(__file__).resolve().parents[1]
 def study_cli(*args: str, cache: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     # one thread per process: on the shared 2-core machine two measured ~5x slower under load
     env = {**os.environ, "CIFAR_EXPLORER_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "cifar_core", "study", *args], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cifar_core", "study", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.realdata
 def test_four_variant_ablation_on_real_images_writes_one_sane_row_per_variant(shared_tarball, tmp_path):
     result = study_cli(
-        "--ablate", "rotation,cutmix", "--model", "simple_cnn", "--data", str(shared_tarball), "--limit", "1000",
-        "--epochs", "2", "--batch-size", "16", "--seed", "0", "--device", "cpu", "--max-minutes", "10",
-        "--runs-root", str(tmp_path / "runs"), "--out", str(tmp_path / "study"), "--json", cache=tmp_path / "cache",
+        "--ablate",
+        "rotation,cutmix",
+        "--model",
+        "simple_cnn",
+        "--data",
+        str(shared_tarball),
+        "--limit",
+        "1000",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--seed",
+        "0",
+        "--device",
+        "cpu",
+        "--max-minutes",
+        "10",
+        "--runs-root",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "study"),
+        "--json",
+        cache=tmp_path / "cache",
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -60,8 +82,23 @@ def test_four_variant_ablation_on_real_images_writes_one_sane_row_per_variant(sh
 
 def test_background_study_runs_in_a_detached_driver_and_fills_results(tmp_path):
     result = study_cli(
-        "--ablate", "translate", "--data", "synthetic", "--limit", "200", "--epochs", "1", "--batch-size", "64",
-        "--device", "cpu", "--runs-root", str(tmp_path / "runs"), "--background", "--json", cache=tmp_path / "cache",
+        "--ablate",
+        "translate",
+        "--data",
+        "synthetic",
+        "--limit",
+        "200",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--device",
+        "cpu",
+        "--runs-root",
+        str(tmp_path / "runs"),
+        "--background",
+        "--json",
+        cache=tmp_path / "cache",
     )
     assert result.returncode == 0, result.stderr
     launched = json.loads(result.stdout)

@@ -11,14 +11,22 @@ import pytest
 
 from cifar_core.cli import main
 from cifar_core.device import single_thread
+from cifar_core.errors import ConfigError
 from cifar_core.study import list_studies
 from cifar_core.study.catalog import NAMED_STUDIES, get_named_study
 from cifar_core.study.estimate import Throughput
-from cifar_core.errors import ConfigError
 
 ABLATION_VARIANTS = [
-    "none", "rotation", "resized_crop", "translate", "cutmix",
-    "all but rotation", "all but resized_crop", "all but translate", "all but cutmix", "all",
+    "none",
+    "rotation",
+    "resized_crop",
+    "translate",
+    "cutmix",
+    "all but rotation",
+    "all but resized_crop",
+    "all but translate",
+    "all but cutmix",
+    "all",
 ]
 # Training images/s measured on the idle 2-core development CPU (README, bench/epoch_time.py):
 # fast_cnn 32/64/128 at batch 512 and simple_cnn at batch 256, both bf16 + channels_last.

@@ -24,13 +24,27 @@ SHIPPED = sorted(path for path in PUBLISHED_ROOT.iterdir() if path.is_dir()) if 
 
 def publish(*args: str, cache: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "CIFAR_EXPLORER_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "scripts/publish_study.py", *args], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "scripts/publish_study.py", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_the_script_publishes_one_row_per_variant_and_seed_with_curves_config_and_command(tmp_path):
-    args = ["dropout", "--data", "synthetic", "--epochs", "1", "--limit", "200", "--seeds", "2",
-            "--runs-root", str(tmp_path / "runs"), "--out", str(tmp_path / "pub")]
+    args = [
+        "dropout",
+        "--data",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--limit",
+        "200",
+        "--seeds",
+        "2",
+        "--runs-root",
+        str(tmp_path / "runs"),
+        "--out",
+        str(tmp_path / "pub"),
+    ]
     result = publish(*args, cache=tmp_path / "cache")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -56,10 +70,24 @@ def test_the_script_publishes_one_row_per_variant_and_seed_with_curves_config_an
 
 def test_gpu_study_sh_runs_the_ablation_and_its_stop_after_limit_keeps_the_finished_run(tmp_path):
     """bench/gpu_study.sh at a tiny size on the CPU: its time guard at 0 minutes lets exactly one run finish."""
-    env = {**os.environ, "CIFAR_EXPLORER_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1",
-           "DEVICE": "cpu", "LIMIT": "200", "EPOCHS": "1", "SEEDS": "2", "STOP_AFTER": "0"}
-    result = subprocess.run(["bash", "bench/gpu_study.sh", "synthetic", str(tmp_path / "gpu")], cwd=PROJECT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "CIFAR_EXPLORER_CACHE": str(tmp_path / "cache"),
+        "OMP_NUM_THREADS": "1",
+        "DEVICE": "cpu",
+        "LIMIT": "200",
+        "EPOCHS": "1",
+        "SEEDS": "2",
+        "STOP_AFTER": "0",
+    }
+    result = subprocess.run(
+        ["bash", "bench/gpu_study.sh", "synthetic", str(tmp_path / "gpu")],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 1, result.stderr  # not every planned run finished
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert (summary["study"], summary["state"], summary["runs_finished"], summary["runs_planned"]) == ("ablation", "cancelled", 1, 20)
@@ -90,8 +118,16 @@ def test_the_shipped_ablation_names_its_variants_as_the_issue_asks():
         pytest.skip("the ablation has not been published in this copy")
     study = load_published(PUBLISHED_ROOT / "ablation")
     assert study.variants == [
-        "none", "rotation", "resized_crop", "translate", "cutmix",
-        "all but rotation", "all but resized_crop", "all but translate", "all but cutmix", "all",
+        "none",
+        "rotation",
+        "resized_crop",
+        "translate",
+        "cutmix",
+        "all but rotation",
+        "all but resized_crop",
+        "all but translate",
+        "all but cutmix",
+        "all",
     ]
 
 

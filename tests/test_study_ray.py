@@ -13,18 +13,24 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from study_support import tiny_base  # noqa: E402
+
 from cifar_core.cli import main  # noqa: E402
 from cifar_core.errors import RunError  # noqa: E402
 from cifar_core.study import StudyFolder, studies_root  # noqa: E402
 from cifar_core.study.definition import plan_study  # noqa: E402
 from cifar_core.study.ray_backend import check_address, drive_on_ray  # noqa: E402
-from study_support import tiny_base  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}},
+    )
     yield
     ray.shutdown()
 
@@ -74,8 +80,25 @@ def test_unreachable_address_is_one_sentence(tmp_path: Path, capsys: pytest.Capt
         check_address("127.0.0.1:1")
     with pytest.raises(RunError, match="is not HOST:PORT"):
         check_address("nonsense")
-    code = main(["study", "--grid", "dropout=0,0.3", "--data", "synthetic", "--epochs", "1", "--limit", "100",
-                 "--runs-root", str(tmp_path), "--backend", "ray", "--address", "127.0.0.1:1"])
+    code = main(
+        [
+            "study",
+            "--grid",
+            "dropout=0,0.3",
+            "--data",
+            "synthetic",
+            "--epochs",
+            "1",
+            "--limit",
+            "100",
+            "--runs-root",
+            str(tmp_path),
+            "--backend",
+            "ray",
+            "--address",
+            "127.0.0.1:1",
+        ]
+    )
     assert code == 2 and "No Ray cluster answers" in capsys.readouterr().err
     assert time.time() - started < 30
     assert not (tmp_path / "studies").exists()  # refused before anything was written

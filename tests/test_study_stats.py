@@ -78,7 +78,12 @@ def test_paired_intervals_and_verdicts_follow_the_hand_computed_numbers():
     # differences -0.01, 0.03, -0.01: mean 0.003333, s = 0.023094, half-width 4.302653 * 0.023094 / sqrt(3) = 0.057369
     assert cutmix.mean == pytest.approx(0.0033333, abs=1e-6) and cutmix.half_width == pytest.approx(0.057369, rel=1e-4)
     assert {name: c.verdict for name, c in comparisons.items()} == {
-        "none": REFERENCE, "translate": BETTER, "cutmix": NO_DIFFERENCE, "rotation": WORSE, "broken": AT_CHANCE, "resized_crop": TOO_FEW,
+        "none": REFERENCE,
+        "translate": BETTER,
+        "cutmix": NO_DIFFERENCE,
+        "rotation": WORSE,
+        "broken": AT_CHANCE,
+        "resized_crop": TOO_FEW,
     }
     assert comparisons["broken"].chance_runs == 1
 
@@ -116,6 +121,18 @@ def test_a_reference_at_chance_level_compares_nothing():
 def test_comparison_table_shows_mean_interval_and_paired_difference():
     table = comparison_table(compare_variants(made_up_runs(), "none", variants=["none", "translate"]))
     assert table.to_dict("records") == [
-        {"variant": "none", "seeds": 3, "val acc (mean ± 95% CI)": "50.0 ± 5.0%", "vs none (paired, points)": "reference", "verdict": REFERENCE},
-        {"variant": "translate", "seeds": 3, "val acc (mean ± 95% CI)": "55.0 ± 2.5%", "vs none (paired, points)": "+5.0 ± 2.5", "verdict": BETTER},
+        {
+            "variant": "none",
+            "seeds": 3,
+            "val acc (mean ± 95% CI)": "50.0 ± 5.0%",
+            "vs none (paired, points)": "reference",
+            "verdict": REFERENCE,
+        },
+        {
+            "variant": "translate",
+            "seeds": 3,
+            "val acc (mean ± 95% CI)": "55.0 ± 2.5%",
+            "vs none (paired, points)": "+5.0 ± 2.5",
+            "verdict": BETTER,
+        },
     ]

@@ -16,16 +16,25 @@ def test_grid_parses_values_by_the_fields_type():
     axes = parse_grid(" aug_p=0.03, 0.06 ; mix_p=0.01,0.02,0.03;", BASE)
     assert axes == {"aug_p": [0.03, 0.06], "mix_p": [0.01, 0.02, 0.03]}
     typed = parse_grid("epochs=1,3;shuffle=true,no;optimizer=sgd,adam;limit=none,300;budget_minutes=None,1", BASE)
-    assert typed == {"epochs": [1, 3], "shuffle": [True, False], "optimizer": ["sgd", "adam"],
-                     "limit": [None, 300], "budget_minutes": [None, 1.0]}
+    assert typed == {
+        "epochs": [1, 3],
+        "shuffle": [True, False],
+        "optimizer": ["sgd", "adam"],
+        "limit": [None, 300],
+        "budget_minutes": [None, 1.0],
+    }
     assert all(type(value) is int for value in typed["epochs"])
 
 
 def test_grid_variants_are_every_combination_first_axis_slowest():
     variants = grid_variants(BASE, parse_grid("aug_p=0.03,0.06;mix_p=0.01,0.02,0.03", BASE))
     assert [v.name for v in variants] == [
-        "aug_p=0.03, mix_p=0.01", "aug_p=0.03, mix_p=0.02", "aug_p=0.03, mix_p=0.03",
-        "aug_p=0.06, mix_p=0.01", "aug_p=0.06, mix_p=0.02", "aug_p=0.06, mix_p=0.03",
+        "aug_p=0.03, mix_p=0.01",
+        "aug_p=0.03, mix_p=0.02",
+        "aug_p=0.03, mix_p=0.03",
+        "aug_p=0.06, mix_p=0.01",
+        "aug_p=0.06, mix_p=0.02",
+        "aug_p=0.06, mix_p=0.03",
     ]
     assert variants[4].changes == {"aug_p": 0.06, "mix_p": 0.02}
 
@@ -65,15 +74,26 @@ def test_a_grid_combination_that_is_invalid_as_a_whole_is_refused():
 def test_ablation_of_two_ops_is_none_each_alone_and_all():
     variants = ablation_variants(BASE, ["rotation", "cutmix"])
     assert [(v.name, v.changes["augment_ops"]) for v in variants] == [
-        ("none", []), ("rotation", ["rotation"]), ("cutmix", ["cutmix"]), ("all", ["rotation", "cutmix"]),
+        ("none", []),
+        ("rotation", ["rotation"]),
+        ("cutmix", ["cutmix"]),
+        ("all", ["rotation", "cutmix"]),
     ]
 
 
 def test_ablation_of_the_four_study_ops_adds_all_but_one():
     variants = ablation_variants(BASE, ["rotation", "resized_crop", "translate", "cutmix"])
     assert [v.name for v in variants] == [
-        "none", "rotation", "resized_crop", "translate", "cutmix",
-        "all but rotation", "all but resized_crop", "all but translate", "all but cutmix", "all",
+        "none",
+        "rotation",
+        "resized_crop",
+        "translate",
+        "cutmix",
+        "all but rotation",
+        "all but resized_crop",
+        "all but translate",
+        "all but cutmix",
+        "all",
     ]
     assert variants[5].changes["augment_ops"] == ["resized_crop", "translate", "cutmix"]
     assert [len(ablation_variants(BASE, ["translate"])), len(ablation_variants(BASE, ["rotation", "translate", "cutmix"]))] == [2, 8]
@@ -109,13 +129,20 @@ def test_every_run_shares_the_split_and_variants_share_each_seed():
     study = plan_study(BASE.replace(seed=7), "/tmp/runs-root-not-created", grid="dropout=0,0.2", seeds=3)
     configs = [study.config_for(planned) for planned in study.runs]
     assert [(p.variant, p.seed) for p in study.runs] == [
-        ("dropout=0.0", 7), ("dropout=0.2", 7), ("dropout=0.0", 8), ("dropout=0.2", 8), ("dropout=0.0", 9), ("dropout=0.2", 9),
+        ("dropout=0.0", 7),
+        ("dropout=0.2", 7),
+        ("dropout=0.0", 8),
+        ("dropout=0.2", 8),
+        ("dropout=0.0", 9),
+        ("dropout=0.2", 9),
     ]
     assert {config.split_seed for config in configs} == {7}
     assert [config.seed for config in configs] == [7, 7, 8, 8, 9, 9]
 
 
 def test_run_ids_name_study_variant_and_seed_and_stay_valid():
-    assert run_id_for("grid-20260101-000000-abcd", 3, "aug_p=0.03, mix_p=0.01", 1) == "grid-20260101-000000-abcd-03-aug_p-0.03-mix_p-0.01-s1"
+    assert (
+        run_id_for("grid-20260101-000000-abcd", 3, "aug_p=0.03, mix_p=0.01", 1) == "grid-20260101-000000-abcd-03-aug_p-0.03-mix_p-0.01-s1"
+    )
     long = run_id_for("grid-20260101-000000-abcd", 3, "x" * 200, 2**31 - 1)
     assert len(long) == 80 and long.endswith("-s2147483647")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from app_support import RUN_ID
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from app_support import RUN_ID
 from cifar_core.runs import RunStore
 from cifar_core.runs.tensorboard import CELL_PX, TENSORBOARD_DIR, confusion_image
 

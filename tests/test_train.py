@@ -63,9 +63,7 @@ def test_soft_cross_entropy_matches_hard_cross_entropy_on_one_hot_targets():
     labels = torch.randint(0, 10, (8,))
     one_hot = F.one_hot(labels, 10).float()
     assert torch.allclose(soft_cross_entropy(logits, one_hot), F.cross_entropy(logits, labels))
-    assert torch.allclose(
-        soft_cross_entropy(logits, one_hot, label_smoothing=0.2), F.cross_entropy(logits, labels, label_smoothing=0.2)
-    )
+    assert torch.allclose(soft_cross_entropy(logits, one_hot, label_smoothing=0.2), F.cross_entropy(logits, labels, label_smoothing=0.2))
 
 
 def test_soft_cross_entropy_of_a_mixed_label_is_the_weighted_sum():
@@ -170,7 +168,9 @@ def test_split_seed_keeps_the_validation_images_fixed_across_training_seeds(synt
 
 def test_an_op_can_have_its_own_probability_apart_from_its_group():
     config = tiny_config(
-        augment_ops=["hflip", "translate", "cutmix"], aug_p=0.5, mix_p=0.1,
+        augment_ops=["hflip", "translate", "cutmix"],
+        aug_p=0.5,
+        mix_p=0.1,
         augment_params={"translate": {"translate": [0.0625, 0.0625], "p": 1.0}},
     )
     probabilities = {op.name: op.p for op in config.augment_config().ops}

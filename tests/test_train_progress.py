@@ -30,8 +30,12 @@ def test_a_budget_event_replaces_the_epoch_cap_and_a_cut_last_epoch_counts_its_o
     assert progress_from_events(events, tiny_config(epochs=40)) == progress_from_events(events, tiny_config(epochs=40))
     before_fit = progress_from_events(events, tiny_config(epochs=40))
     assert (before_fit.epochs_planned, before_fit.steps_planned, before_fit.steps_done) == (40, 400, 4)
-    events += [{"type": "budget", "steps": 25, "epochs": 3}, {"type": "epoch", "epoch": 1}, {"type": "epoch", "epoch": 2},
-               {"type": "step", "epoch": 3, "global_step": 23}]
+    events += [
+        {"type": "budget", "steps": 25, "epochs": 3},
+        {"type": "epoch", "epoch": 1},
+        {"type": "epoch", "epoch": 2},
+        {"type": "step", "epoch": 3, "global_step": 23},
+    ]
     progress = progress_from_events(events, tiny_config(epochs=40))
     assert (progress.epochs_done, progress.epochs_planned, progress.steps_done, progress.steps_planned) == (2, 3, 23, 25)
     assert progress.epoch_steps == 5 and progress.fraction == pytest.approx(23 / 25)
@@ -41,9 +45,12 @@ def test_a_budget_event_replaces_the_epoch_cap_and_a_cut_last_epoch_counts_its_o
 
 def test_a_resume_counts_each_epoch_once_and_restates_the_checkpoints_plan():
     events = [
-        _start(10, None), {"type": "budget", "steps": 35, "epochs": 4},
-        {"type": "epoch", "epoch": 1}, {"type": "epoch", "epoch": 2},  # epoch 2's checkpoint was lost in the crash
-        {"type": "resume", "epoch": 1}, _start(10, 35, start_epoch=1),
+        _start(10, None),
+        {"type": "budget", "steps": 35, "epochs": 4},
+        {"type": "epoch", "epoch": 1},
+        {"type": "epoch", "epoch": 2},  # epoch 2's checkpoint was lost in the crash
+        {"type": "resume", "epoch": 1},
+        _start(10, 35, start_epoch=1),
     ]
     progress = progress_from_events(events, tiny_config(epochs=40))
     assert (progress.epochs_done, progress.epochs_planned, progress.steps_done) == (1, 4, 10)
@@ -52,15 +59,38 @@ def test_a_resume_counts_each_epoch_once_and_restates_the_checkpoints_plan():
 def test_a_run_not_started_or_with_damaged_events_reports_what_it_can():
     assert progress_from_events([], tiny_config(epochs=7)).epochs_planned == 7
     assert progress_from_events([], None).epochs_planned == 0
-    damaged = [[1, 2, 3], {"type": "epoch", "epoch": "two"}, _start(5, 10), {"type": "step", "global_step": "high"}, {"type": "epoch", "epoch": 1}]
+    damaged = [
+        [1, 2, 3],
+        {"type": "epoch", "epoch": "two"},
+        _start(5, 10),
+        {"type": "step", "global_step": "high"},
+        {"type": "epoch", "epoch": 1},
+    ]
     progress = progress_from_events(damaged, tiny_config())
     assert (progress.epochs_done, progress.epochs_planned, progress.steps_done) == (1, 2, 5)
 
 
 def test_cli_bar_epoch_lines_and_run_summary_report_the_same_planned_epochs_on_a_budget_run(tmp_path, capsys):
     out = tmp_path / "budget-run"
-    code = main(["train", "--data", "synthetic", "--epochs", "60", "--budget-minutes", "0.1", "--batch-size", "32",
-                 "--limit", "200", "--log-every", "1", "--out", str(out)])
+    code = main(
+        [
+            "train",
+            "--data",
+            "synthetic",
+            "--epochs",
+            "60",
+            "--budget-minutes",
+            "0.1",
+            "--batch-size",
+            "32",
+            "--limit",
+            "200",
+            "--log-every",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     run = RunStore(tmp_path).get("budget-run")
@@ -81,8 +111,9 @@ def test_a_budget_is_used_to_its_end_counting_what_was_spent_before_training():
     clock_start = time.time() - spent_before
     events = []
     with single_thread():  # two threads on a shared, busy 2-core machine made steps 20x slower and erratic
-        result = train(tiny_config(epochs=1000, limit=None, budget_minutes=budget_s / 60), synthetic, on_event=events.append,
-                       clock_start=clock_start)
+        result = train(
+            tiny_config(epochs=1000, limit=None, budget_minutes=budget_s / 60), synthetic, on_event=events.append, clock_start=clock_start
+        )
     used = time.time() - clock_start
     assert result.status == "finished"
     assert 0.9 * budget_s <= used <= 1.1 * budget_s, f"used {used:.1f} s of a {budget_s:.0f} s budget"

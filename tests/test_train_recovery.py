@@ -26,8 +26,9 @@ from cifar_core.train import TrainConfig
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CRASHED = 86
 # dropout, augmentation and CutMix draw from every generator the checkpoint restores
-CONFIG = TrainConfig(data="synthetic", epochs=3, batch_size=32, lr=3e-3, limit=400, seed=0, device="cpu",
-                     log_every=2, aug_p=0.3, mix_p=0.3, dropout=0.2)
+CONFIG = TrainConfig(
+    data="synthetic", epochs=3, batch_size=32, lr=3e-3, limit=400, seed=0, device="cpu", log_every=2, aug_p=0.3, mix_p=0.3, dropout=0.2
+)
 DETERMINISTIC = ("epoch", "epoch_fraction", "train_loss", "train_acc", "val_loss", "val_acc", "confusion", "lr")
 
 # Runs a worker with its checkpoint and metrics sinks wrapped so it dies at one named point of
@@ -99,8 +100,9 @@ def _improved_epochs(run) -> list[int]:
 
 def _crash(run, point: str, epoch: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-c", WORKER, str(run.dir), point, str(epoch)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", WORKER, str(run.dir), point, str(epoch)], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def _assert_same_run(run, straight) -> None:

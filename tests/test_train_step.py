@@ -30,8 +30,13 @@ def _how_convolutions_ran(work) -> set[tuple[bool, bool, bool]]:
 
     def record(module, args):
         if isinstance(module, nn.Conv2d) and module.kernel_size != (1, 1):  # 1x1 weights are both layouts at once
-            seen.add((torch.is_autocast_enabled("cpu"), module.weight.is_contiguous(memory_format=torch.channels_last),
-                      args[0].is_contiguous(memory_format=torch.channels_last)))
+            seen.add(
+                (
+                    torch.is_autocast_enabled("cpu"),
+                    module.weight.is_contiguous(memory_format=torch.channels_last),
+                    args[0].is_contiguous(memory_format=torch.channels_last),
+                )
+            )
 
     handle = register_module_forward_pre_hook(record)
     try:

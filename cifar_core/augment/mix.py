@@ -38,8 +38,6 @@ def cutmix(
     return mixed, mix_labels(soft_labels, partner_labels, weights), weights
 
 
-def mixup(
-    images: Tensor, soft_labels: Tensor, partner_images: Tensor, partner_labels: Tensor, weights: Tensor
-) -> tuple[Tensor, Tensor]:
+def mixup(images: Tensor, soft_labels: Tensor, partner_images: Tensor, partner_labels: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
     """Blend ``images[b]`` towards ``partner_images[b]`` by ``weights[b]`` and mix the labels alike."""
     return blend(images, partner_images, weights), mix_labels(soft_labels, partner_labels, weights)

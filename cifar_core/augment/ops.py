@@ -41,9 +41,7 @@ class Partners:
     source: str  # "batch" or "pool"
 
 
-MixRunner = Callable[
-    [Tensor, Tensor, Partners, dict[str, Any], torch.Generator], tuple[Tensor, Tensor, Describe]
-]
+MixRunner = Callable[[Tensor, Tensor, Partners, dict[str, Any], torch.Generator], tuple[Tensor, Tensor, Describe]]
 
 
 def _rotation(images: Tensor, params: dict[str, Any], generator: torch.Generator) -> tuple[Tensor, Describe]:
@@ -93,8 +91,7 @@ def _cutmix(
     def describe() -> list[dict[str, Any]]:
         rows = zip(boxes.tolist(), partners.index.tolist(), weights.tolist())
         return [
-            {"op": "cutmix", "box": box, "partner": partner, "source": partners.source, "weight": weight}
-            for box, partner, weight in rows
+            {"op": "cutmix", "box": box, "partner": partner, "source": partners.source, "weight": weight} for box, partner, weight in rows
         ]
 
     return mixed, soft, describe

@@ -155,9 +155,7 @@ def _records(entries: list[list[dict[str, Any]]], soft: Tensor) -> list[dict[str
     records = []
     for position, (ops, row) in enumerate(zip(entries, soft.cpu().tolist())):
         weights = sorted(((weight, cls) for cls, weight in enumerate(row) if weight > 0), key=lambda t: (-t[0], t[1]))
-        records.append(
-            {"index": position, "ops": ops, "label_weights": {cls: round(weight, 6) for weight, cls in weights}}
-        )
+        records.append({"index": position, "ops": ops, "label_weights": {cls: round(weight, 6) for weight, cls in weights}})
     return records
 
 

@@ -37,10 +37,7 @@ def render_grid(
     are ``AugmentResult.records`` (``None`` draws no outlines or captions).
     """
     if originals.shape != augmented.shape or originals.dim() != 4:
-        raise ValueError(
-            f"originals and augmented must both be [B, C, H, W], got {tuple(originals.shape)} "
-            f"and {tuple(augmented.shape)}."
-        )
+        raise ValueError(f"originals and augmented must both be [B, C, H, W], got {tuple(originals.shape)} and {tuple(augmented.shape)}.")
     count, _, height, width = originals.shape
     font = _font(max(10, 3 * scale))
     line_height = font.getbbox("Ag")[3] + 3

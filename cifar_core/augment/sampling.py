@@ -102,9 +102,7 @@ def _centre_crop_size(height: int, width: int, ratio: tuple[float, float]) -> tu
     return height, width
 
 
-def sample_translations(
-    count: int, height: int, width: int, translate: tuple[float, float], generator: torch.Generator
-) -> Tensor:
+def sample_translations(count: int, height: int, width: int, translate: tuple[float, float], generator: torch.Generator) -> Tensor:
     """Long ``[count, 2]`` shifts ``(dx, dy)`` as RandomAffine draws them.
 
     ``dx = round(uniform(-tx * W, tx * W))`` and likewise ``dy`` with ``ty * H``.

@@ -35,8 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--data",
         metavar="PATH",
-        help="folder or archive (torchvision, Kaggle or image-folder layout), or 'synthetic'; "
-        "default: the project's data/ folder",
+        help="folder or archive (torchvision, Kaggle or image-folder layout), or 'synthetic'; default: the project's data/ folder",
     )
     parser.add_argument("--ops", default=DEFAULT_OPS, help=f"comma-separated ops in order (default: {DEFAULT_OPS})")
     parser.add_argument("--p", type=float, default=1.0, help="per-image probability of every op (default: 1.0)")
@@ -83,9 +82,7 @@ def run(args: argparse.Namespace) -> int:
     generator = torch.Generator().manual_seed(args.seed)
     chosen = torch.randperm(len(labelled), generator=generator)[: args.n]
     images, labels = pool[0][chosen], pool[1][chosen]
-    result = AugmentPipeline(config, num_classes=len(data.classes))(
-        images, labels, generator, record=True, pool=pool
-    )
+    result = AugmentPipeline(config, num_classes=len(data.classes))(images, labels, generator, record=True, pool=pool)
 
     out = Path(args.out)
     try:
@@ -111,18 +108,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _named(
-    record: dict[str, Any], chosen: int, train_index: list[int], labels: list[int], classes: Sequence[str]
-) -> dict[str, Any]:
+def _named(record: dict[str, Any], chosen: int, train_index: list[int], labels: list[int], classes: Sequence[str]) -> dict[str, Any]:
     """A record for people: train-split indices (of the image and of mix partners) and class names.
 
     ``chosen`` and the partners index the labelled training images; ``train_index`` maps them to
     the train split and ``labels`` gives their classes.
     """
     ops = [
-        {**op, "partner": train_index[op["partner"]], "partner_class": classes[labels[op["partner"]]]}
-        if op["op"] in MIX_OPS
-        else op
+        {**op, "partner": train_index[op["partner"]], "partner_class": classes[labels[op["partner"]]]} if op["op"] in MIX_OPS else op
         for op in record["ops"]
     ]
     return {

@@ -40,7 +40,11 @@ FIELD_FLAGS: dict[str, tuple[str, type, str]] = {
     "log_every": ("--log-every", int, "steps between running-loss events"),
     "muon_lr": ("--muon-lr", float, "train conv filters with Muon at this learning rate (off by default)"),
     "val_every": ("--val-every", int, "validate every N epochs (and after the last)"),
-    "checkpoint_every": ("--checkpoint-every", int, "write checkpoints every N epochs (and after the last); a crash loses up to N-1 epochs"),
+    "checkpoint_every": (
+        "--checkpoint-every",
+        int,
+        "write checkpoints every N epochs (and after the last); a crash loses up to N-1 epochs",
+    ),
 }
 
 
@@ -50,15 +54,28 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--preset", default=None, help="start from a named recipe (see `presets`); flags override it")
     for dest, (flag, kind, help_text) in FIELD_FLAGS.items():
         group.add_argument(flag, dest=dest, type=kind, default=None, help=help_text)
-    group.add_argument("--ops", default=None, help="comma-separated augmentations, e.g. rotation,resized_crop,translate,cutmix ('' for none)")
+    group.add_argument(
+        "--ops", default=None, help="comma-separated augmentations, e.g. rotation,resized_crop,translate,cutmix ('' for none)"
+    )
     group.add_argument("--no-shuffle", dest="shuffle", action="store_false", default=None, help="keep the data order")
     group.add_argument("--train-on-full", action="store_true", default=None, help="train on train+val (final model)")
-    group.add_argument("--lookahead", action=argparse.BooleanOptionalAction, default=None, help="slow-weight averaging (the fast recipe's default)")
-    group.add_argument("--sync-bn", dest="sync_batchnorm", action="store_true", default=None,
-                       help="under torchrun: synchronise BatchNorm statistics across processes")
-    group.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (one-off compile time)")
     group.add_argument(
-        "--augment-per-epoch", action=argparse.BooleanOptionalAction, default=None,
+        "--lookahead", action=argparse.BooleanOptionalAction, default=None, help="slow-weight averaging (the fast recipe's default)"
+    )
+    group.add_argument(
+        "--sync-bn",
+        dest="sync_batchnorm",
+        action="store_true",
+        default=None,
+        help="under torchrun: synchronise BatchNorm statistics across processes",
+    )
+    group.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model (one-off compile time)"
+    )
+    group.add_argument(
+        "--augment-per-epoch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="augment the whole training set once per epoch (faster on a GPU)",
     )
     group.add_argument("--weights", dest="weights_path", default=None, help="ImageNet weights file for mobilenet_v3_large")
@@ -66,7 +83,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--resolution", type=int, default=None, help="input size for mobilenet_v3_large (study: 224)")
     group.add_argument("--freeze-backbone", action="store_true", default=None, help="train only the new head")
     group.add_argument(
-        "--model-option", action="append", default=[], metavar="NAME=JSON",
+        "--model-option",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
         help="any model option, e.g. widths=[32,64,128] or dirac_init=false for fast_cnn (repeatable)",
     )
 

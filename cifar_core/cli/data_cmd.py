@@ -21,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument(
         "--data",
         metavar="PATH",
-        help="folder or archive (torchvision, Kaggle or image-folder layout), or 'synthetic'; "
-        "default: the project's data/ folder",
+        help="folder or archive (torchvision, Kaggle or image-folder layout), or 'synthetic'; default: the project's data/ folder",
     )
     info.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     info.add_argument("--cache-dir", metavar="DIR", help="where decoded arrays are cached")
@@ -33,8 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def format_info(summary: dict) -> str:
     """The plain-text report of a ``CifarData.describe()`` summary."""
     lines = [
-        f"format:  {summary['format']}"
-        + ("  (procedurally drawn stand-in, not real CIFAR-10)" if summary["synthetic"] else ""),
+        f"format:  {summary['format']}" + ("  (procedurally drawn stand-in, not real CIFAR-10)" if summary["synthetic"] else ""),
         f"source:  {summary['source']}",
     ]
     for name, split in summary["splits"].items():

@@ -36,9 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_tta_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--tta", nargs="?", choices=TTA_MODES, default="none", const="flip_shift",
-        help="test-time augmentation: flip (mirror, 2 passes) or flip_shift (mirror and 1-px shifts, "
-        "6 passes; what --tta alone means)",
+        "--tta",
+        nargs="?",
+        choices=TTA_MODES,
+        default="none",
+        const="flip_shift",
+        help="test-time augmentation: flip (mirror, 2 passes) or flip_shift (mirror and 1-px shifts, 6 passes; what --tta alone means)",
     )
 
 
@@ -65,7 +68,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{run.id} ({args.checkpoint}, epoch {loaded.epoch}) on {args.split}: accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f}, n={report['n']}")
+    print(
+        f"{run.id} ({args.checkpoint}, epoch {loaded.epoch}) on {args.split}: "
+        f"accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f}, n={report['n']}"
+    )
     for name, scores in report["per_class"].items():
         print(f"  {name:<11} precision {scores['precision']:.3f} recall {scores['recall']:.3f} f1 {scores['f1']:.3f} n={scores['support']}")
     for pair in report["most_confused"][:5]:

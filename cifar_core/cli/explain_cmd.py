@@ -119,8 +119,16 @@ def run_embed(args: argparse.Namespace) -> int:
     writer = csv.writer(text)
     writer.writerow(["index", "x", "y", "true", "predicted", "confidence"])
     for i in range(len(points.index)):
-        writer.writerow([int(points.index[i]), f"{points.x[i]:.4f}", f"{points.y[i]:.4f}", loaded.classes[points.true[i]],
-                         loaded.classes[points.predicted[i]], f"{points.confidence[i]:.4f}"])
+        writer.writerow(
+            [
+                int(points.index[i]),
+                f"{points.x[i]:.4f}",
+                f"{points.y[i]:.4f}",
+                loaded.classes[points.true[i]],
+                loaded.classes[points.predicted[i]],
+                f"{points.confidence[i]:.4f}",
+            ]
+        )
     out = Path(args.out)
     write_atomic(out, lambda handle: handle.write(text.getvalue().encode()))
     print(f"wrote {len(points.index)} points to {out}")
@@ -136,5 +144,8 @@ def run_label_issues(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(items)} suspect label(s) among {len(split.labels)} {split.name} images (suspects for a person to check, not verdicts):")
     for item in items[:20]:
-        print(f"  #{item['index']:<6} labelled {item['given']:<11} the model suggests {item['suggested']:<11} (label quality {item['score']:.3f})")
+        print(
+            f"  #{item['index']:<6} labelled {item['given']:<11} the model suggests {item['suggested']:<11} "
+            f"(label quality {item['score']:.3f})"
+        )
     return 0

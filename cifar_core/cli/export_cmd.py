@@ -11,9 +11,7 @@ from cifar_core.export import FORMATS, check_destination, export_run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export", help="export a run's model (ONNX or TorchScript), checked against PyTorch on real images"
-    )
+    parser = subparsers.add_parser("export", help="export a run's model (ONNX or TorchScript), checked against PyTorch on real images")
     parser.add_argument("--run", required=True, help="run folder (checkpoints/<run_id>)")
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--out", required=True, help="file to write (never overwritten)")

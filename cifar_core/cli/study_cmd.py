@@ -36,9 +36,9 @@ from cifar_core.study import (
 )
 from cifar_core.study.catalog import NAMED_STUDIES, get_named_study
 from cifar_core.study.definition import PlannedRun, Study, plan_study
-from cifar_core.study.stats import compare_variants, conclusion
 from cifar_core.study.execution import OnStart, RunOne, background_run_one
 from cifar_core.study.ray_backend import check_address, drive_on_ray
+from cifar_core.study.stats import compare_variants, conclusion
 from cifar_core.train.config import STUDY_OPS
 
 
@@ -50,22 +50,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "write one results table. Runs go to the runs root; the study folder holds study.json and results.csv.",
     )
     what = parser.add_argument_group("what to study (one of)").add_mutually_exclusive_group(required=True)
-    what.add_argument("--ablate", nargs="?", const=",".join(STUDY_OPS), metavar="OPS",
-                      help=f"ablate these augmentations: none, each alone, all but one, all (default {','.join(STUDY_OPS)})")
+    what.add_argument(
+        "--ablate",
+        nargs="?",
+        const=",".join(STUDY_OPS),
+        metavar="OPS",
+        help=f"ablate these augmentations: none, each alone, all but one, all (default {','.join(STUDY_OPS)})",
+    )
     what.add_argument("--grid", metavar="SPEC", help="grid over config fields, e.g. 'aug_p=0.03,0.06;mix_p=0.01,0.02,0.03'")
     what.add_argument("--study", dest="named", metavar="NAME", help=f"a named study: {', '.join(NAMED_STUDIES)} (see --list)")
     what.add_argument("--list", action="store_true", help="list the named studies with their estimated minutes on this machine")
     what.add_argument("--show", metavar="STUDY", help="print an existing study's results (id or folder)")
     what.add_argument("--cancel", metavar="STUDY", help="cancel a study's remaining runs (id or folder)")
     what.add_argument("--worker", metavar="DIR", help=argparse.SUPPRESS)
-    parser.add_argument("--seeds", type=int, default=None,
-                        help="repeat every variant with seeds seed, seed+1, … (default 1; a named study's own, 3)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="repeat every variant with seeds seed, seed+1, … (default 1; a named study's own, 3)"
+    )
     parser.add_argument("--runs-root", default=None, help="where the runs go (default checkpoints/ or $CIFAR_EXPLORER_RUNS)")
     parser.add_argument("--out", default=None, help="study folder (default <runs root>/studies/<study id>)")
     parser.add_argument("--background", action="store_true", help="launch a detached driver and return")
     parser.add_argument("--max-minutes", type=float, default=None, help="refuse a study estimated to take longer")
-    parser.add_argument("--backend", choices=("local", "ray"), default="local",
-                        help="local: one run after another on this machine (default); ray: each run a Ray task")
+    parser.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one run after another on this machine (default); ray: each run a Ray task",
+    )
     parser.add_argument("--address", default=None, help="Ray cluster address HOST:PORT (default: start a local Ray)")
     parser.add_argument("--cpus-per-run", type=int, default=1, help="CPUs a Ray task takes when the cluster has no GPU")
     parser.add_argument("--json", action="store_true", help="print machine-readable output")
@@ -119,8 +129,7 @@ def start_study(args: argparse.Namespace) -> int:
             print(f"launched study {study.id} (pid {pid}) in {folder.dir}; follow with: study --show {folder.dir}")
         return 0
     if args.backend == "ray":
-        state = drive_on_ray(folder, address=args.address, cpus_per_run=args.cpus_per_run,
-                             on_start=announce(say, len(study.runs)))
+        state = drive_on_ray(folder, address=args.address, cpus_per_run=args.cpus_per_run, on_start=announce(say, len(study.runs)))
     else:
         state = drive(folder, foreground_run_one(say), on_start=announce(say, len(study.runs)))
     code = report(folder, args.json)
@@ -166,8 +175,10 @@ def foreground_run_one(say: Say) -> RunOne:
 
     def show(event: dict[str, Any]) -> None:
         if event["type"] == "epoch" and event["val_acc"] is not None:
-            say(f"    epoch {event['epoch']}: train_acc {event['train_acc']:.3f} val_acc {event['val_acc']:.3f} "
-                f"val_loss {event['val_loss']:.3f} ({event['epoch_s']:.0f} s)")
+            say(
+                f"    epoch {event['epoch']}: train_acc {event['train_acc']:.3f} val_acc {event['val_acc']:.3f} "
+                f"val_loss {event['val_loss']:.3f} ({event['epoch_s']:.0f} s)"
+            )
 
     def run_one(run: Run, resume: bool) -> None:
         execute(run, resume=resume, on_event=show)
@@ -192,11 +203,23 @@ def report(folder: StudyFolder, as_json: bool) -> int:
     study = folder.study()
     comparisons = compare_variants(run_table(study), study.reference_variant, variants=[v.name for v in study.variants])
     if as_json:
-        rows = [{key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
-                for row in variants.to_dict("records")]
-        print(json.dumps({"study_id": folder.dir.name, "dir": str(folder.dir), "state": status["state"],
-                          "results_csv": str(folder.results_path), "variants": rows,
-                          "sentences": [c.sentence() for c in comparisons], "conclusion": conclusion(comparisons)}))
+        rows = [
+            {key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
+            for row in variants.to_dict("records")
+        ]
+        print(
+            json.dumps(
+                {
+                    "study_id": folder.dir.name,
+                    "dir": str(folder.dir),
+                    "state": status["state"],
+                    "results_csv": str(folder.results_path),
+                    "variants": rows,
+                    "sentences": [c.sentence() for c in comparisons],
+                    "conclusion": conclusion(comparisons),
+                }
+            )
+        )
     else:
         print(f"study {folder.dir.name}: {status['state']}; results in {folder.results_path}")
         print(display_table(variants).to_string(index=False))

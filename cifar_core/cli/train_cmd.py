@@ -27,8 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, help="run folder (default: checkpoints/<auto id>)")
     parser.add_argument("--background", action="store_true", help="detach; follow with `runs list`")
     parser.add_argument("--json", action="store_true", help="print the final summary as JSON")
-    parser.add_argument("--resume", action="store_true",
-                        help="with torchrun: go on with the run in --out from its last finished epoch")
+    parser.add_argument("--resume", action="store_true", help="with torchrun: go on with the run in --out from its last finished epoch")
     parser.set_defaults(func=run_train)
 
 
@@ -51,7 +50,9 @@ def run_train(args: argparse.Namespace) -> int:
     run = store.create(config, run_id)
     if args.background:
         pid = launch(run)
-        print(json.dumps({"run_id": run.id, "dir": str(run.dir), "pid": pid}) if args.json else f"launched {run.id} (pid {pid}) in {run.dir}")
+        print(
+            json.dumps({"run_id": run.id, "dir": str(run.dir), "pid": pid}) if args.json else f"launched {run.id} (pid {pid}) in {run.dir}"
+        )
         return 0
 
     bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=args.json)
@@ -82,7 +83,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"error: run {run.id} failed: {summary['error']}{kept}", file=sys.stderr)
         return 2
     print(
-        json.dumps(summary) if args.json else f"{run.id}: {summary['state']}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "
+        json.dumps(summary)
+        if args.json
+        else f"{run.id}: {summary['state']}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "
         f"best val_acc {summary['best_val_acc']}, in {run.dir}"
     )
     if not args.json and (warning := chance_warning(run.events("epoch"), len(CIFAR10_CLASSES), finished=result.status == "finished")):
@@ -127,8 +130,11 @@ def run_distributed(args: argparse.Namespace, config: TrainConfig, world: World)
             if result is None:
                 print(f"error: run {run.id} failed: {summary['error']} (log: {run.log_path})", file=sys.stderr)
                 return 2
-            print(json.dumps(summary) if args.json else f"{run.id}: {summary['state']} on {world.size} processes, "
-                  f"best val_acc {summary['best_val_acc']}, in {run.dir}")
+            print(
+                json.dumps(summary)
+                if args.json
+                else f"{run.id}: {summary['state']} on {world.size} processes, best val_acc {summary['best_val_acc']}, in {run.dir}"
+            )
             return 0 if result.status == "finished" else 1
         state = load_checkpoint(run.checkpoint_path("last")) if args.resume else None
         train(config, load_cifar(config.data), resume=state)

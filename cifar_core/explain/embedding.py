@@ -99,7 +99,9 @@ def compute_embedding(loaded: LoadedModel, split: SplitImages, progress: Progres
     return EmbeddingMap(split.indices.numpy(), points[:, 0], points[:, 1], split.labels.numpy(), predicted.numpy(), confidence.numpy())
 
 
-def embedding_map(run: Run, which: str, data_source: str, loaded: LoadedModel, split: SplitImages, progress: Progress | None = None) -> EmbeddingMap:
+def embedding_map(
+    run: Run, which: str, data_source: str, loaded: LoadedModel, split: SplitImages, progress: Progress | None = None
+) -> EmbeddingMap:
     """The split's map from ``<run>/explain/`` when computed from this checkpoint before, else computed and stored."""
     key = {**cache.checkpoint_key(run, which), "split": split.name, "data": data_source, "n": len(split.labels), "version": 1}
     name = f"embedding-{split.name}-{which}.json"

@@ -37,7 +37,9 @@ def stage_maps(model: nn.Module, model_name: str, image: torch.Tensor, per_stage
         raise ConfigError(f"Model {model_name!r} has no registered stages to show feature maps of.")
     captured: dict[str, torch.Tensor] = {}
     handles = [
-        model.get_submodule(path).register_forward_hook(lambda module, inputs, output, path=path: captured.__setitem__(path, output.detach().float()))
+        model.get_submodule(path).register_forward_hook(
+            lambda module, inputs, output, path=path: captured.__setitem__(path, output.detach().float())
+        )
         for path, _ in stages
     ]
     was_training = model.training

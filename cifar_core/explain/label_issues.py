@@ -25,9 +25,7 @@ def label_issues(evaluation: Evaluation, split: str) -> list[dict[str, Any]]:
     """Suspects, most suspect first: ``row``, ``index``, ``given``, ``suggested`` (the model's class) and
     ``score`` (cleanlab's label quality in [0, 1]; lower is more suspect)."""
     if split not in OUT_OF_SAMPLE_SPLITS:
-        raise DataError(
-            f"Suspect labels need images the model did not train on; the {split} split was trained on, so use val or test."
-        )
+        raise DataError(f"Suspect labels need images the model did not train on; the {split} split was trained on, so use val or test.")
     labels = evaluation.labels.numpy()
     if len(labels) == 0:
         return []

@@ -40,4 +40,3 @@ def page(items: list[Any], number: int, size: int = PAGE_SIZE) -> list[Any]:
 
 def page_count(total: int, size: int = PAGE_SIZE) -> int:
     return max(1, -(-total // size))
-

@@ -27,9 +27,7 @@ def at_chance(val_acc: float | None, num_classes: int) -> bool:
     return val_acc is not None and val_acc <= chance_level(num_classes) + CHANCE_MARGIN
 
 
-def chance_warning(
-    epoch_events: Sequence[dict[str, Any]], num_classes: int, *, finished: bool = False
-) -> str | None:
+def chance_warning(epoch_events: Sequence[dict[str, Any]], num_classes: int, *, finished: bool = False) -> str | None:
     """One sentence when validation accuracy is still at chance after 2 epochs or at the run's end, else None.
 
     ``epoch_events`` are the run's epoch events (other event types are ignored, so a run's whole

@@ -205,8 +205,10 @@ class ProcessFolder:
             if launched is None or time.time() - launched > LAUNCH_GRACE_S:
                 status.update(state="interrupted", error=status.get("error") or f"{self.PROCESS} never started")
         elif create_time is None:
-            status.update(state="interrupted", error=f"status.json names process {pid} without its start time, "
-                          f"so it cannot be proved to be {self.PROCESS}")
+            status.update(
+                state="interrupted",
+                error=f"status.json names process {pid} without its start time, so it cannot be proved to be {self.PROCESS}",
+            )
         elif not process_alive(pid, create_time):
             status.update(state="interrupted", error=f"{self.PROCESS} stopped without finishing (killed or crashed)")
         return status
@@ -284,8 +286,9 @@ class ProcessFolder:
             if status["state"] in ACTIVE_STATES and process_alive(status.get("pid"), status.get("pid_create_time")):
                 raise RunError(f"{self.NOUN} {self.id} is already {status['state']}.")  # a live process without the lock
             self.cancel_path.unlink(missing_ok=True)
-            self.update_status(state="queued", pid=None, pid_create_time=None, launched=time.time(),
-                               error=None, ended=None, **status_fields)
+            self.update_status(
+                state="queued", pid=None, pid_create_time=None, launched=time.time(), error=None, ended=None, **status_fields
+            )
             args = [*self.worker_args(), *extra_args]
             return spawn_detached(args, self.log_path, pass_fds=(lock.fd,), env={LOCK_FD_ENV: str(lock.fd)})
 
@@ -334,7 +337,7 @@ def _runs_command(cmdline: list[str], worker_args: list[str]) -> bool:
     """True if ``cmdline`` contains ``-m cifar_core`` followed by ``worker_args`` (paths compared resolved)."""
     wanted = ["-m", "cifar_core", *worker_args]
     for start in range(len(cmdline) - len(wanted) + 1):
-        if all(_same_arg(have, want) for have, want in zip(cmdline[start:start + len(wanted)], wanted)):
+        if all(_same_arg(have, want) for have, want in zip(cmdline[start : start + len(wanted)], wanted)):
             return True
     return False
 
@@ -354,4 +357,3 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-

@@ -35,16 +35,44 @@ DAMAGED = "damaged"
 MARKER_NAME = ".cifar-explorer-run"
 MARKER_FORMAT = "cifar-explorer-run"
 # Every name the store and its workers write into a run folder; ``delete`` removes nothing else.
-RUN_FILES = frozenset({
-    MARKER_NAME, LOCK_NAME, "config.json", "status.json", "metrics.jsonl", "best.pt", "last.pt", "log.txt", "cancel.request",
-})
+RUN_FILES = frozenset(
+    {
+        MARKER_NAME,
+        LOCK_NAME,
+        "config.json",
+        "status.json",
+        "metrics.jsonl",
+        "best.pt",
+        "last.pt",
+        "log.txt",
+        "cancel.request",
+    }
+)
 # The temp file of an interrupted atomic write of one of them (``.last.pt.k3j2x9.tmp``).
 _TEMP_FILE = re.compile(r"\.(?P<name>[A-Za-z0-9_.-]+)\.[A-Za-z0-9_]+\.tmp")
 # Event fields that must hold a number (or null) when present.
-NUMBER_FIELDS = frozenset({
-    "time", "epoch", "step", "steps_per_epoch", "epoch_steps", "global_step", "train_loss", "train_acc", "val_loss",
-    "val_acc", "val_error", "lr", "epoch_s", "images_per_s", "eta_s", "epochs", "start_epoch", "steps",
-})
+NUMBER_FIELDS = frozenset(
+    {
+        "time",
+        "epoch",
+        "step",
+        "steps_per_epoch",
+        "epoch_steps",
+        "global_step",
+        "train_loss",
+        "train_acc",
+        "val_loss",
+        "val_acc",
+        "val_error",
+        "lr",
+        "epoch_s",
+        "images_per_s",
+        "eta_s",
+        "epochs",
+        "start_epoch",
+        "steps",
+    }
+)
 
 
 def default_runs_root() -> Path:
@@ -56,9 +84,7 @@ def default_runs_root() -> Path:
 def validate_run_id(run_id: str) -> str:
     """Return ``run_id`` if it is a safe folder name, else raise ``RunError``."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
-        raise RunError(
-            f"Invalid run id {run_id!r}: use 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit."
-        )
+        raise RunError(f"Invalid run id {run_id!r}: use 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit.")
     return run_id
 
 
@@ -310,6 +336,7 @@ class RunStore:
             if is_disk_full(exc):
                 raise RunError(f"Disk full: could not create run {run_id} in {root}; nothing was left behind.") from exc
             raise
+
     def get(self, run_id: str) -> Run:
         """The run named ``run_id`` (damaged runs included, so they can be seen and deleted)."""
         path = self.path_for(run_id)
@@ -430,4 +457,3 @@ def _looks_like_run(path: Path) -> bool:
 def _created(run: Run) -> float:
     created = run.raw_status().get("created")
     return created if isinstance(created, (int, float)) else 0.0
-

@@ -19,8 +19,12 @@ TENSORBOARD_DIR = "tensorboard"
 CELL_PX = 12  # each confusion-matrix cell drawn as a CELL_PX square
 STEP_SCALARS = {"train_loss": "step/train_loss", "lr": "step/learning_rate", "images_per_s": "step/images_per_s"}
 EPOCH_SCALARS = {
-    "train_loss": "epoch/train_loss", "train_acc": "epoch/train_accuracy", "val_loss": "epoch/val_loss",
-    "val_acc": "epoch/val_accuracy", "images_per_s": "epoch/images_per_s", "epoch_s": "epoch/seconds",
+    "train_loss": "epoch/train_loss",
+    "train_acc": "epoch/train_accuracy",
+    "val_loss": "epoch/val_loss",
+    "val_acc": "epoch/val_accuracy",
+    "images_per_s": "epoch/images_per_s",
+    "epoch_s": "epoch/seconds",
 }
 
 
@@ -61,9 +65,7 @@ class TensorBoardMirror:
                 if isinstance(event.get(key), (int, float)):
                     self.writer.add_scalar(tag, event[key], event["epoch"], walltime=event.get("time"))
             if event.get("confusion"):
-                self.writer.add_image(
-                    "epoch/val_confusion", confusion_image(event["confusion"]), event["epoch"], dataformats="HWC"
-                )
+                self.writer.add_image("epoch/val_confusion", confusion_image(event["confusion"]), event["epoch"], dataformats="HWC")
             self.writer.flush()  # one flush an epoch: TensorBoard sees progress without per-step I/O
 
     def close(self) -> None:

@@ -34,8 +34,15 @@ from cifar_core.train.config import STUDY_OPS
 SUBSET = {"limit": 5000, "val_fraction": 0.2, "seed": 0, "split_seed": 0}
 FAST_SUBSET: dict[str, Any] = {**FAST_RECIPE, **SUBSET, "augment_ops": list(STUDY_OPS), "augment_params": {}, "epochs": 15}
 STUDY_CNN_SUBSET: dict[str, Any] = {
-    "model": "simple_cnn", "optimizer": "adam", "lr": 1e-3, "batch_size": 256, "schedule": "constant",
-    **SUBSET, "augment_ops": [], "augment_params": {}, "epochs": 20,
+    "model": "simple_cnn",
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "batch_size": 256,
+    "schedule": "constant",
+    **SUBSET,
+    "augment_ops": [],
+    "augment_params": {},
+    "epochs": 20,
 }
 DEFAULT_SEEDS = 3
 # What a full 50,000-image train split holds; the named studies' limits are far below it.
@@ -61,8 +68,14 @@ class NamedStudy:
 
     def plan(self, runs_root: Path | str, *, seeds: int | None = None, study_id: str | None = None, **overrides: Any) -> Study:
         """A new study of this name; ``overrides`` change the base (e.g. ``epochs=1`` for a tiny run)."""
-        study = plan_study(self.config(**overrides), Path(runs_root), ablate=list(self.ablate) if self.ablate else None,
-                           grid=self.grid, seeds=seeds or self.seeds, study_id=study_id or new_study_id(self.name))
+        study = plan_study(
+            self.config(**overrides),
+            Path(runs_root),
+            ablate=list(self.ablate) if self.ablate else None,
+            grid=self.grid,
+            seeds=seeds or self.seeds,
+            study_id=study_id or new_study_id(self.name),
+        )
         study.name, study.reference = self.name, self.reference
         study.description = self.description
         return study

@@ -27,8 +27,20 @@ from cifar_core.study.definition import Study
 from cifar_core.study.results import epoch_events, run_table
 
 RESULT_COLUMNS = (
-    "variant", "seed", "state", "epochs_done", "final_train_acc", "final_val_acc", "best_val_acc",
-    "final_train_loss", "final_val_loss", "acc_gap", "loss_gap", "epochs_to_best", "wall_s", "chance_warning",
+    "variant",
+    "seed",
+    "state",
+    "epochs_done",
+    "final_train_acc",
+    "final_val_acc",
+    "best_val_acc",
+    "final_train_loss",
+    "final_val_loss",
+    "acc_gap",
+    "loss_gap",
+    "epochs_to_best",
+    "wall_s",
+    "chance_warning",
 )
 CURVE_FIELDS = ("epoch", "train_acc", "val_acc", "train_loss", "val_loss")
 PUBLISHED_ROOT = Path(__file__).resolve().parents[2] / "docs" / "studies"
@@ -60,7 +72,9 @@ class PublishedStudy:
     def curve_events(self) -> dict[str, list[list[dict[str, Any]]]]:
         """Curves as epoch events (what ``study_plots`` draws for live studies too)."""
         return {
-            variant: [[{"type": "epoch", **dict(zip(CURVE_FIELDS, row))} for row in seed_rows] for seed_rows in self.curves.get(variant, [])]
+            variant: [
+                [{"type": "epoch", **dict(zip(CURVE_FIELDS, row))} for row in seed_rows] for seed_rows in self.curves.get(variant, [])
+            ]
             for variant in self.variants  # the study's order (the JSON file's keys may be sorted)
         }
 
@@ -79,8 +93,12 @@ def export_study(study: Study, out: Path | str, command: str) -> Path:
             curves[planned.variant].append([[_round(event.get(name)) for name in CURVE_FIELDS] for event in events])
     definition = study.to_dict()
     definition.pop("runs_root")  # a path on the machine that made it
-    definition["environment"] = {"torch": torch.__version__, "machine": platform.machine(), "processor": platform.processor(),
-                                 "cpu_threads": torch.get_num_threads()}
+    definition["environment"] = {
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_threads": torch.get_num_threads(),
+    }
     definition["runs_finished"] = len(finished)
     text = finished[list(RESULT_COLUMNS)].to_csv(index=False, float_format="%.6g").encode()
     write_atomic(out / "results.csv", lambda handle: handle.write(text))

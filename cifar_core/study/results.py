@@ -63,8 +63,10 @@ def chance_warning(epoch_events: list[dict[str, Any]], num_classes: int) -> str 
     chance = 1 / num_classes
     if not accuracies or max(accuracies) > chance + CHANCE_MARGIN:
         return None
-    return (f"validation accuracy stayed at chance level ({max(accuracies):.0%} at best, {chance:.0%} by guessing): "
-            "the learning rate may be too high or too low, or the run too short to learn")
+    return (
+        f"validation accuracy stayed at chance level ({max(accuracies):.0%} at best, {chance:.0%} by guessing): "
+        "the learning rate may be too high or too low, or the run too short to learn"
+    )
 
 
 def epoch_events(run: Run) -> list[dict[str, Any]]:

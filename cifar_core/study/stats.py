@@ -115,8 +115,9 @@ class Comparison:
         return f"{self.variant}: {NO_DIFFERENCE} from {self.reference} ({points} points, {_seeds(diff.n)})"
 
 
-def compare_variants(runs: pd.DataFrame, reference: str, metric: str = "final_val_acc",
-                     variants: Sequence[str] | None = None) -> list[Comparison]:
+def compare_variants(
+    runs: pd.DataFrame, reference: str, metric: str = "final_val_acc", variants: Sequence[str] | None = None
+) -> list[Comparison]:
     """Every variant (in ``variants`` order, else the table's) against ``reference`` on ``metric``.
 
     ``runs`` is one row per run with at least ``variant``, ``seed``, ``state`` and ``metric``;
@@ -154,7 +155,9 @@ def conclusion(comparisons: Sequence[Comparison]) -> str:
         sentence = f"Not enough paired seeds yet to compare any variant with {reference}."
     elif gains:
         best = gains[0]
-        sentence = f"Largest detectable gain over {reference}: {best.variant}, {_points(best.difference)} points ({_seeds(best.difference.n)})"
+        sentence = (
+            f"Largest detectable gain over {reference}: {best.variant}, {_points(best.difference)} points ({_seeds(best.difference.n)})"
+        )
         others = [c.variant for c in gains[1:]]
         sentence += f"; also above {reference}: {', '.join(others)}." if others else "."
     else:
@@ -170,13 +173,15 @@ def comparison_table(comparisons: Sequence[Comparison], digits: int = 1) -> pd.D
     """Text cells for the page and reports: mean ± CI and the paired difference, in points."""
     rows = []
     for c in comparisons:
-        rows.append({
-            "variant": c.variant,
-            "seeds": c.value.n,
-            f"{_metric_name(c.metric)} (mean ± 95% CI)": _percent(c.value, digits),
-            f"vs {c.reference} (paired, points)": "reference" if c.difference is None else _points(c.difference, digits),
-            "verdict": c.verdict,
-        })
+        rows.append(
+            {
+                "variant": c.variant,
+                "seeds": c.value.n,
+                f"{_metric_name(c.metric)} (mean ± 95% CI)": _percent(c.value, digits),
+                f"vs {c.reference} (paired, points)": "reference" if c.difference is None else _points(c.difference, digits),
+                "verdict": c.verdict,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -99,7 +99,9 @@ def parse_grid(text: str, base: TrainConfig) -> dict[str, list[Any]]:
             raise ConfigError(f"Grid part {part!r} has no '='; write field=value1,value2 (parts separated by ';').")
         name, _, raw_values = (piece.strip() for piece in part.partition("="))
         if name not in fields:
-            raise ConfigError(f"Unknown config field {name!r} in the grid; choose from {', '.join(sorted(set(fields) - set(NOT_IN_GRID)))}.")
+            raise ConfigError(
+                f"Unknown config field {name!r} in the grid; choose from {', '.join(sorted(set(fields) - set(NOT_IN_GRID)))}."
+            )
         if name in NOT_IN_GRID:
             raise ConfigError(f"{name} cannot be varied in a grid: {NOT_IN_GRID[name]}.")
         if name in axes:

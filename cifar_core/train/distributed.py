@@ -14,8 +14,8 @@ default) nothing here changes the single-process path.
 from __future__ import annotations
 
 import datetime
-import sys
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -79,8 +79,7 @@ def join(world: World, device: torch.device) -> None:
     timeout_s = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
     backend = "nccl" if device.type == "cuda" else "gloo"
     try:
-        dist.init_process_group(backend, rank=world.rank, world_size=world.size,
-                                timeout=datetime.timedelta(seconds=timeout_s))
+        dist.init_process_group(backend, rank=world.rank, world_size=world.size, timeout=datetime.timedelta(seconds=timeout_s))
         dist.barrier()
     except (RuntimeError, ValueError, OSError) as exc:  # c10d raises DistBackendError (a RuntimeError) on timeout
         raise RunError(
@@ -94,8 +93,9 @@ def leave(world: World) -> None:
         dist.destroy_process_group()
 
 
-def check_config(world: World, batch_size: int, budget_minutes: float | None, *, sync_batchnorm: bool = False,
-                 device: torch.device | None = None) -> int:
+def check_config(
+    world: World, batch_size: int, budget_minutes: float | None, *, sync_batchnorm: bool = False, device: torch.device | None = None
+) -> int:
     """The per-rank batch size; refuse settings a world of this size cannot honour."""
     if not world.distributed:
         return batch_size

@@ -36,9 +36,9 @@ from cifar_core.train.distributed import (
     any_rank,
     augment_generator,
     device_for,
+    finish,
     gather_states,
     join,
-    finish,
     shard,
     unwrap,
     world_from_env,
@@ -141,9 +141,18 @@ def train(
     batch_size = min(config.batch_size, n_train)
     steps_per_epoch = n_train // batch_size + (1 if n_train % batch_size > 1 else 0)  # skip a lone image: BatchNorm needs 2
     parts = RunParts(
-        config, settings, model, optimizer, [group["lr"] for group in optimizer.param_groups],
-        AugmentPipeline(config.augment_config(), num_classes=num_classes), generator, train_images, train_labels, batch_size,
-        world, augment_generator(world, config.seed, generator),
+        config,
+        settings,
+        model,
+        optimizer,
+        [group["lr"] for group in optimizer.param_groups],
+        AugmentPipeline(config.augment_config(), num_classes=num_classes),
+        generator,
+        train_images,
+        train_labels,
+        batch_size,
+        world,
+        augment_generator(world, config.seed, generator),
     )
     plan = Plan(steps_per_epoch, config.epochs * steps_per_epoch)
     start_epoch, best_val_acc, history = 0, None, []
@@ -245,7 +254,13 @@ def train_one_epoch(
         order = torch.cat([shard(order[i : i + batch], parts.world) for i in range(0, n_train, batch)])
         batch //= parts.world.size
     batches = augmented_batches(
-        parts.pipeline, parts.images, parts.labels, order, batch, parts.augment_generator or parts.generator, epoch,
+        parts.pipeline,
+        parts.images,
+        parts.labels,
+        order,
+        batch,
+        parts.augment_generator or parts.generator,
+        epoch,
         whole_epoch=config.augment_per_epoch,
     )
     epoch_start = time.perf_counter()
@@ -318,9 +333,7 @@ def epoch_record(parts: RunParts, epoch: int, plan: Plan, outcome: EpochOutcome)
     }
 
 
-def evaluate(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: StepSettings, num_classes: int
-) -> dict[str, Any]:
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: StepSettings, num_classes: int) -> dict[str, Any]:
     """Validation loss, accuracy, error and confusion counts (all None without validation images)."""
     if not len(labels):
         return {"val_loss": None, "val_acc": None, "val_error": None, "confusion": None}
@@ -358,8 +371,7 @@ def checkpoint_state(
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         "lookahead": None if parts.lookahead is None else parts.lookahead.state_dict(),
         # under torchrun, every rank's own augmentation generator (index = rank); a collective call
-        "augment_generators": gather_states(parts.augment_generator.get_state(), parts.world)
-        if parts.world.distributed else None,
+        "augment_generators": gather_states(parts.augment_generator.get_state(), parts.world) if parts.world.distributed else None,
         "world_size": parts.world.size,
     }
 

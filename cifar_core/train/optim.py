@@ -124,7 +124,9 @@ def parameter_groups(config: TrainConfig, model: nn.Module, exclude: list[nn.Par
     if config.bias_lr_scale == 1:
         return [{"params": params}]
     norm_biases = {
-        id(m.bias) for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.bias is not None and m.bias.requires_grad
+        id(m.bias)
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.bias is not None and m.bias.requires_grad
     }
     return [
         {"params": [p for p in params if id(p) not in norm_biases]},

@@ -115,8 +115,12 @@ class BudgetFitter:
         step_s = (now - self.window_start - self.window_other_s) / self.window_steps
         validation_s = self.validation_s if self.validation_s is not None else step_s * self.val_batches * EVAL_STEP_SHARE
         steps = fit_steps(
-            remaining_s=self.deadline - now, step_s=step_s, validation_s=validation_s,
-            steps_done=steps_done, steps_per_epoch=plan.steps_per_epoch, max_steps=self.max_steps,
+            remaining_s=self.deadline - now,
+            step_s=step_s,
+            validation_s=validation_s,
+            steps_done=steps_done,
+            steps_per_epoch=plan.steps_per_epoch,
+            max_steps=self.max_steps,
         )
         self.window_start, self.window_steps, self.window_other_s = now, 0, 0.0
         self.next_fit = 2 * steps_done

@@ -18,8 +18,20 @@ from cifar_core.study.estimate import run_seconds
 from cifar_core.train import TrainConfig
 
 # The settings a training step's speed depends on; the rest only decide how many steps there are.
-SPEED_FIELDS = ("model", "model_options", "batch_size", "dropout", "aug_p", "mix_p", "augment_ops", "augment_params",
-                "optimizer", "bias_lr_scale", "device", "precision")
+SPEED_FIELDS = (
+    "model",
+    "model_options",
+    "batch_size",
+    "dropout",
+    "aug_p",
+    "mix_p",
+    "augment_ops",
+    "augment_params",
+    "optimizer",
+    "bias_lr_scale",
+    "device",
+    "precision",
+)
 
 
 @st.cache_data(ttl=300, show_spinner="Measuring this machine's training speed…")

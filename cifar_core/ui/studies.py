@@ -38,13 +38,20 @@ StartStudy = Callable[[Study, str, float], None]
 def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) -> None:
     """Pick one of the named studies, see its question and estimate on this machine, start it."""
     st.subheader("Named studies")
-    st.caption("Ready-made studies of the reference study's question: which regularisation helps a model that "
-               "over-fits? Each trains every variant over 3 seeds and compares it with its reference, seed by seed.")
+    st.caption(
+        "Ready-made studies of the reference study's question: which regularisation helps a model that "
+        "over-fits? Each trains every variant over 3 seeds and compares it with its reference, seed by seed."
+    )
     name = st.selectbox("Named study", list(NAMED_STUDIES), key=state.sticky(NAMED_KEY, "ablation"))
     named = NAMED_STUDIES[name]
     st.markdown(named.description)
-    size = st.radio("Size", list(SIZES), horizontal=True, key=state.sticky(SIZE_KEY, "as published"),
-                    help="A quick look trains too briefly to over-fit: its numbers show the machinery, not the answer.")
+    size = st.radio(
+        "Size",
+        list(SIZES),
+        horizontal=True,
+        key=state.sticky(SIZE_KEY, "as published"),
+        help="A quick look trains too briefly to over-fit: its numbers show the machinery, not the answer.",
+    )
     study = estimate = None
     with user_errors():
         study = named.plan(store.root, data=state.data_source(), **SIZES[size])
@@ -52,10 +59,17 @@ def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) 
         estimate = estimate_study(study, len(load_data(study.base.data).splits["train"].labels), speed)
     if study is None or estimate is None:
         return
-    st.caption(f"{len(study.variants)} variants × {len(study.seeds)} seeds, compared with `{study.reference_variant}`; "
-               f"{estimate.describe()}.")
-    st.button(f"Start {name} (about {estimate.minutes:.0f} min)", icon=":material/science:", key=f"start_named_{name}",
-              on_click=start, args=(study, estimate.describe(), estimate.total_s), width="stretch")
+    st.caption(
+        f"{len(study.variants)} variants × {len(study.seeds)} seeds, compared with `{study.reference_variant}`; {estimate.describe()}."
+    )
+    st.button(
+        f"Start {name} (about {estimate.minutes:.0f} min)",
+        icon=":material/science:",
+        key=f"start_named_{name}",
+        on_click=start,
+        args=(study, estimate.describe(), estimate.total_s),
+        width="stretch",
+    )
 
 
 def study_conclusions(runs: pd.DataFrame, reference: str, variants: Sequence[str]) -> None:
@@ -64,26 +78,33 @@ def study_conclusions(runs: pd.DataFrame, reference: str, variants: Sequence[str
     st.markdown(f"**{conclusion(comparisons)}**")
     st.markdown("\n".join(f"- {c.sentence()}" for c in comparisons if c.difference is not None))
     st.dataframe(comparison_table(comparisons), hide_index=True)
-    st.caption(f"Validation accuracy at the last epoch, mean ± 95% t-interval over seeds. Each variant is compared "
-               f"with *{reference}* seed by seed (same seed, same validation images); a difference is called only "
-               "where its 95% interval excludes zero.")
+    st.caption(
+        f"Validation accuracy at the last epoch, mean ± 95% t-interval over seeds. Each variant is compared "
+        f"with *{reference}* seed by seed (same seed, same validation images); a difference is called only "
+        "where its 95% interval excludes zero."
+    )
 
 
-def teaching_curves(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]], runs: pd.DataFrame, reference: str,
-                    variants: Sequence[str], key: str) -> None:
+def teaching_curves(
+    curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]], runs: pd.DataFrame, reference: str, variants: Sequence[str], key: str
+) -> None:
     """Train and validation curves per variant with the gap shaded, and the final gap per variant."""
     if any(curves.values()):
-        st.markdown("**Train and validation accuracy per variant** (mean over seeds; shaded: the gap, what the model "
-                    "memorised about its training images that did not carry over to new ones)")
+        st.markdown(
+            "**Train and validation accuracy per variant** (mean over seeds; shaded: the gap, what the model "
+            "memorised about its training images that did not carry over to new ones)"
+        )
         st.plotly_chart(gap_curves_figure(curves), key=f"gap_curves_{key}")
     values = compare_variants(runs, reference, variants=variants)
     if any(c.value.n for c in values):
         gaps = compare_variants(runs, reference, metric="acc_gap", variants=variants)
         st.markdown("**How much does it over-fit?** Validation accuracy beside the final gap per variant")
         st.plotly_chart(interval_bars_figure(values, gaps), key=f"overfit_{key}")
-        st.caption("Right: final training accuracy minus validation accuracy. Training accuracy is measured on the "
-                   "augmented images, so strong augmentation lowers it by itself: read the gap together with "
-                   "validation accuracy on the left.")
+        st.caption(
+            "Right: final training accuracy minus validation accuracy. Training accuracy is measured on the "
+            "augmented images, so strong augmentation lowers it by itself: read the gap together with "
+            "validation accuracy on the left."
+        )
 
 
 def published_viewer() -> None:
@@ -99,9 +120,11 @@ def published_viewer() -> None:
     planned = len(definition.get("runs", []))
     st.markdown(definition.get("description") or "")
     seeds = sorted(study.runs["seed"].unique().tolist())
-    st.caption(f"{len(study.runs)} of {planned} runs finished (seeds {', '.join(map(str, seeds))}) on "
-               f"{definition.get('environment', {}).get('machine', 'an unknown machine')}, torch "
-               f"{definition.get('environment', {}).get('torch', '?')}. Made with: `{study.command}`")
+    st.caption(
+        f"{len(study.runs)} of {planned} runs finished (seeds {', '.join(map(str, seeds))}) on "
+        f"{definition.get('environment', {}).get('machine', 'an unknown machine')}, torch "
+        f"{definition.get('environment', {}).get('torch', '?')}. Made with: `{study.command}`"
+    )
     study_conclusions(study.runs, study.reference, study.variants)
     teaching_curves(study.curve_events(), study.runs, study.reference, study.variants, key=f"published_{name}")
     with st.expander("Per run: variant, seed, final accuracies"):

@@ -117,8 +117,9 @@ WIDGET_FIELDS = ("model", "dropout", "aug_p", "mix_p", "batch_size", "lr", "epoc
 
 def _acceptable(name: str, value: Any, default: Any) -> bool:
     if name == "augment":
-        return value is None or (isinstance(value, dict) and isinstance(value.get("augment_ops"), list)
-                                 and isinstance(value.get("augment_params"), dict))
+        return value is None or (
+            isinstance(value, dict) and isinstance(value.get("augment_ops"), list) and isinstance(value.get("augment_params"), dict)
+        )
     if name == "preset":
         return value == CUSTOM or value in PRESETS
     if name == "model":
@@ -201,4 +202,3 @@ def check_trainable(data: CifarData) -> None:
             "This source has no labelled training images (only a test set or unlabelled images), so nothing can "
             "be trained on it: choose a source with training images on the Dataset page."
         )
-
