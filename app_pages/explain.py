@@ -212,7 +212,7 @@ def _mistakes_view(loaded, scored, split: SplitImages) -> None:
 
 @st.cache_resource(show_spinner="Drawing thumbnails for the map…", max_entries=4)
 def _thumbnails(run_dir: str, which: str, stamp: int, split: str) -> list[str]:
-    return charts.thumbnail_urls(score_split(run_dir, which, stamp, split).images)
+    return charts.thumbnail_urls(score_split(run_dir, which, stamp, None, split).images)
 
 
 def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitImages) -> None:
@@ -243,7 +243,7 @@ def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitIma
 
 @st.cache_resource(show_spinner="Looking for suspect labels (cleanlab)…", max_entries=8)
 def _suspects(run_dir: str, which: str, stamp: int, split: str) -> list[dict]:
-    return label_issues(score_split(run_dir, which, stamp, split).evaluation, split)
+    return label_issues(score_split(run_dir, which, stamp, None, split).evaluation, split)
 
 
 def _suspects_view(run, which: str, stamp: int, scored, split: SplitImages) -> None:
@@ -326,7 +326,7 @@ with user_errors():
         key="explain_split",
         help="val: the images this run held out from training; test: the source's separate test set.",
     )
-    scored = score_split(str(run.dir), which, stamp, split_name)
+    scored = score_split(str(run.dir), which, stamp, None, split_name)
     evaluation = scored.evaluation
     split = SplitImages(split_name, scored.images, evaluation.labels, evaluation.indices, source_size(scored.data, split_name))
 if split is None:

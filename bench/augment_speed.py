@@ -13,13 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cifar_core.augment import AugmentConfig, AugmentPipeline  # noqa: E402
 

@@ -12,12 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from cifar_core.data import load_cifar  # noqa: E402
 from cifar_core.train import TrainConfig  # noqa: E402

@@ -14,13 +14,9 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from cifar_core.classes import CIFAR10_CLASSES  # noqa: E402
 from cifar_core.device import memory_format, resolve_device  # noqa: E402

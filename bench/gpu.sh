@@ -21,6 +21,8 @@ export CIFAR_EXPLORER_CACHE=${CIFAR_EXPLORER_CACHE:-${TMPDIR:-/tmp}/cifar-explor
 if ! python3 -c "import py7zr, platformdirs" 2>/dev/null; then
   export PYTHONPATH="$PWD/bench/offline_stubs${PYTHONPATH:+:$PYTHONPATH}"
 fi
+# the package itself: installed editable (offline, nothing fetched), else importable from this folder
+python3 -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 || export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 if [ "$SMOKE" = "--smoke" ]; then
   SECTION_LIMITS="env:240 preset:240 ablation_fast_wide:240 preset_epochs:240 ablation_gpu:240 study_cnn_speed:240 mobilenet:240 study_cnn_100:240 compile:5"
 else

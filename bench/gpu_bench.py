@@ -20,16 +20,11 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 import traceback
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from time_to_accuracy import run_once  # noqa: E402
 
 from cifar_core.augment import AugmentPipeline  # noqa: E402

@@ -21,13 +21,9 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from cifar_core.data import load_cifar  # noqa: E402
 from cifar_core.device import resolve_device  # noqa: E402

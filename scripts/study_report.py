@@ -14,8 +14,6 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from cifar_core.study import StudyFolder, display_table, refresh_results, run_table  # noqa: E402
 from cifar_core.study.published import load_published  # noqa: E402
 from cifar_core.study.results import markdown_table  # noqa: E402

@@ -289,3 +289,24 @@ def test_train_out_at_the_filesystem_root_is_refused(out):
             if name.startswith((tiny_config().model, "cifar-explorer-test-run")):
                 shutil.rmtree(os.path.join("/", name))
     assert set(os.listdir("/")) == before
+
+
+def test_a_trained_run_with_tensorboard_explain_and_notes_is_deletable(trained_root, tmp_path):
+    """The store's own writers add tensorboard/, explain/ and notes.json; delete removes them, nothing else."""
+    from app_support import RUN_ID
+
+    shutil.copytree(trained_root / RUN_ID, tmp_path / RUN_ID)
+    run_dir = tmp_path / RUN_ID
+    assert any((run_dir / "tensorboard").iterdir())
+    (run_dir / "explain").mkdir()
+    (run_dir / "explain" / "embedding-val.json").write_text("{}")
+    (run_dir / "notes.json").write_text('{"name": "x", "notes": ""}')
+    store = RunStore(tmp_path)
+    store.delete(RUN_ID)
+    assert not run_dir.exists()
+    # a sub-folder holding a folder of someone else's is refused, and nothing is removed
+    shutil.copytree(trained_root / RUN_ID, run_dir)
+    (run_dir / "explain" / "private").mkdir(parents=True)
+    with pytest.raises(RunError, match="left untouched"):
+        store.delete(RUN_ID)
+    assert (run_dir / "config.json").is_file() and (run_dir / "explain" / "private").is_dir()

@@ -82,11 +82,11 @@ def command_line(pid: int) -> list[str]:
 def spawn_detached(module_args: Sequence[str], log_path: Path, pass_fds: Sequence[int] = (), env: dict[str, str] | None = None) -> int:
     """Start ``python -m cifar_core *module_args`` detached (own session, log appended) and return its pid.
 
-    The child finds this checkout first on ``PYTHONPATH`` and runs from the project root, so it
-    imports the same code whatever the caller's working directory.
+    The child runs in the folder that holds the ``cifar_core`` package this process imported (the
+    checkout, or site-packages when installed); ``python -m`` puts its working folder first on the
+    import path, so the child imports the same code without any PYTHONPATH of ours.
     """
     child_env = {**os.environ, **(env or {})}
-    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "cifar_core", *module_args],

@@ -46,8 +46,12 @@ RUN_FILES = frozenset(
         "last.pt",
         "log.txt",
         "cancel.request",
+        "notes.json",  # runs/notes.py: the name and notes a person gave the run
     }
 )
+# Sub-folders the store's own writers make in a run folder, each holding only regular files:
+# TensorBoard's event files (runs/tensorboard.py) and the Explain page's caches (explain/cache.py).
+RUN_FOLDERS = frozenset({"tensorboard", "explain"})
 # The temp file of an interrupted atomic write of one of them (``.last.pt.k3j2x9.tmp``).
 _TEMP_FILE = re.compile(r"\.(?P<name>[A-Za-z0-9_.-]+)\.[A-Za-z0-9_]+\.tmp")
 # Event fields that must hold a number (or null) when present.
@@ -117,7 +121,11 @@ def foreign_reason(directory: Path) -> str | None:
         entries = {entry.name: entry for entry in os.scandir(directory)}
     except OSError as exc:
         return f"it cannot be read ({exc.strerror or exc})"
-    others = sorted(name for name, entry in entries.items() if not is_run_file(name) or not _regular_file(entry))
+    others = sorted(
+        name
+        for name, entry in entries.items()
+        if not (is_run_file(name) and _regular_file(entry)) and not (name in RUN_FOLDERS and _flat_folder(entry))
+    )
     if others:
         shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
         return f"it holds {shown}, which the run store never writes"
@@ -126,6 +134,16 @@ def foreign_reason(directory: Path) -> str | None:
     if {"config.json", "status.json"} <= set(entries):
         return None
     return f"it has neither the run store's {MARKER_NAME} marker nor config.json and status.json"
+
+
+def _flat_folder(entry: os.DirEntry) -> bool:
+    """A real folder (not a link) that holds regular files only."""
+    try:
+        if not entry.is_dir(follow_symlinks=False):
+            return False
+        return all(_regular_file(inner) for inner in os.scandir(entry.path))
+    except OSError:
+        return False
 
 
 def _regular_file(entry: os.DirEntry) -> bool:
@@ -376,7 +394,11 @@ class RunStore:
             if run.state in ACTIVE_STATES:
                 raise RunError(f"Run {run_id} is {run.state}; cancel it before deleting.")
             for entry in os.scandir(path):
-                if is_run_file(entry.name) and entry.name != MARKER_NAME:
+                if entry.name in RUN_FOLDERS and _flat_folder(entry):
+                    for inner in os.scandir(entry.path):
+                        os.unlink(inner.path)
+                    os.rmdir(entry.path)
+                elif is_run_file(entry.name) and entry.name != MARKER_NAME:
                     os.unlink(entry.path)
             run.marker_path.unlink(missing_ok=True)
         try:

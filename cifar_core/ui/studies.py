@@ -7,7 +7,6 @@ The page calls these; they read studies through ``cifar_core.study`` and never t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from cifar_core.study.catalog import NAMED_STUDIES
 from cifar_core.study.published import list_published
 from cifar_core.study.stats import compare_variants, comparison_table, conclusion
 from cifar_core.study_plots import gap_curves_figure, interval_bars_figure
+from cifar_core.train import TrainConfig
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
@@ -29,8 +29,8 @@ SIZE_KEY = "experiments_named_size"
 # How big a named study runs from the page: as published, or a quick look for a lesson (minutes, not tens of them).
 SIZES: dict[str, dict[str, Any]] = {"as published": {}, "quick look (2 epochs, 500 images)": {"epochs": 2, "limit": 500}}
 PUBLISHED_KEY = "experiments_published"
-# (config as JSON, runs root) -> measured speed: the page's cached speed probe
-SpeedFor = Callable[[str, str], Throughput]
+# (config, runs store) -> measured speed: the page's cached speed probe (ui/estimates.throughput)
+SpeedFor = Callable[[TrainConfig, RunStore], Throughput]
 # (study, estimate text, estimate seconds) -> None: the page's "create and launch" callback
 StartStudy = Callable[[Study, str, float], None]
 
@@ -55,7 +55,7 @@ def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) 
     study = estimate = None
     with user_errors():
         study = named.plan(store.root, data=state.data_source(), **SIZES[size])
-        speed = speed_for(json.dumps(study.base.to_dict()), str(store.root))
+        speed = speed_for(study.base, store)
         estimate = estimate_study(study, len(load_data(study.base.data).splits["train"].labels), speed)
     if study is None or estimate is None:
         return
