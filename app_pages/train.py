@@ -195,8 +195,9 @@ def _form(store: RunStore) -> None:
         _augmentations(form, config)
     data = None
     with user_errors("Could not load the data: "):
-        data = load_data(state.data_source())
-        check_trainable(data)
+        loaded = load_data(state.data_source())
+        check_trainable(loaded)
+        data = loaded  # only a source that can be trained on gets an estimate
     launch_error = st.session_state.pop(LAUNCH_ERROR, None)
     if launch_error:
         show_error(launch_error)
@@ -304,14 +305,13 @@ def _live(run: Run, was_active: bool) -> None:
     if active := run_state in ACTIVE_STATES:
         st.button("Cancel run", icon=":material/stop:", on_click=_cancel, args=(run,), key=f"cancel_{run.id}")
     elif run.checkpoint_path("best").is_file():
-        st.button(
+        if st.button(
             "Evaluate this run",
             icon=":material/troubleshoot:",
-            on_click=_open_evaluate,
-            args=(run.id,),
             key=f"evaluate_{run.id}",
             help="Its confusion matrix, its mistakes and predictions on your own images.",
-        )
+        ):
+            _open_evaluate(run.id)  # not as on_click: Streamlit refuses a page switch inside a callback
     if steps or epochs:
         st.plotly_chart(curves_figure({run.id: events}), key=f"curves_{run.id}")
     confusion = next((event["confusion"] for event in reversed(epochs) if event.get("confusion")), None)
