@@ -1,6 +1,8 @@
 """Runs: every run on disk; compare their curves and configs; name, resume, re-run or delete them."""
 
 import datetime
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -8,6 +10,7 @@ import streamlit as st
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.compare import config_diff, readable_value
+from cifar_core.export import FORMATS, export_run
 from cifar_core.plots import curves_figure
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
@@ -17,6 +20,7 @@ from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.study import list_studies
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
+from cifar_core.ui.loaders import load_data
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
 REFRESH_S = 2.0
@@ -44,6 +48,7 @@ def _row(run: Run, study_runs: dict[str, str]) -> dict[str, Any]:
         "batch": summary["batch_size"],
         "lr": summary["lr"],
         "minutes": summary["duration_s"] / 60 if summary["duration_s"] else None,
+        "processes": next((event.get("world_size", 1) for event in reversed(events) if event["type"] == "start"), 1),
         "created": datetime.datetime.fromtimestamp(created) if created else None,
         "study": study_runs.get(run.id, ""),
     }
@@ -54,6 +59,8 @@ def _table(runs: list[Run], study_runs: dict[str, str]) -> None:
     frame = pd.DataFrame([_row(run, study_runs) for run in runs])
     if not study_runs:
         frame = frame.drop(columns="study")
+    if (frame["processes"] == 1).all():  # shown only where a run trained under torchrun
+        frame = frame.drop(columns="processes")
     st.dataframe(
         frame,
         hide_index=True,
@@ -157,6 +164,27 @@ if rerun_col.button("Re-run this config", icon=":material/replay:", help="A new 
 if evaluate_col.button("Evaluate", icon=":material/troubleshoot:", disabled=not target.checkpoint_path("best").is_file()):
     state.select_run(target.id)
     st.switch_page("app_pages/evaluate.py")
+
+EXPORTED = f"runs_exported_{target.id}"
+with st.expander("Export the model", icon=":material/ios_share:"):
+    st.caption(
+        "A file other tools run (ONNX Runtime, or PyTorch's TorchScript): it takes 32×32 RGB images as bytes and "
+        "returns the ten class scores, with the model's own normalisation inside. It is kept only if it gives "
+        "PyTorch's answers on the run's own images."
+    )
+    export_format = st.radio("Format", FORMATS, horizontal=True, key=f"runs_export_format_{target.id}")
+    if st.button("Export", icon=":material/ios_share:", disabled=not target.checkpoint_path("best").is_file(), key="runs_export"):
+        with user_errors():
+            data = load_data(target.config().data)
+            images = data.splits["train" if "train" in data.splits else "test"].images
+            with tempfile.TemporaryDirectory() as folder:
+                out = Path(folder) / f"{target.id}.{'onnx' if export_format == 'onnx' else 'pt'}"
+                report = export_run(target, export_format, out, images=images)
+                st.session_state[EXPORTED] = (out.name, out.read_bytes(), report.parity_images, report.max_abs_diff)
+    if exported := st.session_state.get(EXPORTED):
+        name, payload, checked, difference = exported
+        st.download_button(f"Download {name}", payload, file_name=name, icon=":material/download:", key="runs_export_download")
+        st.caption(f"Checked on {checked} of the run's images: largest difference from PyTorch {difference:.1e}.")
 
 with st.expander("Delete this run", icon=":material/delete:"):
     confirmed = st.checkbox(f"Yes, delete `{target.id}` with its checkpoints; this cannot be undone.", key=f"runs_confirm_{target.id}")

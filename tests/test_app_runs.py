@@ -98,3 +98,31 @@ def test_a_run_can_be_named_and_its_name_is_in_the_table(trained_run):
     assert_ok(at)
     assert at.dataframe[0].value.set_index("run").loc["tiny-run", "name"] == "no rotation"
     assert (trained_run.dir / "notes.json").is_file()
+
+
+def test_export_offers_a_checked_onnx_file_for_download(trained_run):
+    """Issue 14: an Export button on Runs; the file is what the library exports, checked against PyTorch."""
+    import onnx
+
+    at = open_app("runs")
+    button(at, "Export").click().run()
+    assert_ok(at)
+    [download] = [element for element in at.get("download_button")]
+    assert f"{trained_run.id}.onnx" in download.proto.label
+    assert "largest difference from PyTorch" in page_text(at)
+    assert "processes" not in at.dataframe[0].value.columns  # one-process runs: no world-size column
+    assert not list(trained_run.dir.glob("*.onnx"))  # nothing written into the run folder
+    onnx.checker.check_model(onnx.load_from_string(at.session_state[f"runs_exported_{trained_run.id}"][1]))
+
+
+def test_a_run_trained_under_torchrun_shows_its_process_count(trained_run):
+    """Issue 14: the app shows a torchrun run like any other, with its world size."""
+    import json
+
+    events = trained_run.metrics_path.read_text().splitlines()
+    start = json.loads(next(line for line in events if '"type": "start"' in line))
+    with open(trained_run.metrics_path, "a") as handle:  # what rank 0 writes on a resume of a 2-process run
+        handle.write(json.dumps({**start, "world_size": 2}) + "\n")
+    at = open_app("runs")
+    assert_ok(at)
+    assert at.dataframe[0].value["processes"].tolist() == [2]
