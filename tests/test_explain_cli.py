@@ -123,7 +123,8 @@ def test_bad_input_is_one_sentence_and_exit_code_2(capsys, run, tmp_path, monkey
     )
     assert not (tmp_path / "g.png").exists()
     folder = write_image_folder(tmp_path / "train-only", {"train": make_images(3, seed=0)})
-    assert refused(capsys, "mistakes", *base, "--data", str(folder), "--split", "test") == f"{folder} has no test split; it holds train images."
+    answer = refused(capsys, "mistakes", *base, "--data", str(folder), "--split", "test")
+    assert answer == f"{folder} has no test split; it holds train images."
     empty = RunStore(tmp_path / "runs").create(TrainConfig(data="synthetic"), "never-trained")
     assert refused(capsys, "embed", "--run", str(empty.dir), "--out", str(tmp_path / "m.csv")).startswith("Checkpoint not found")
     spec = MODEL_REGISTRY["simple_cnn"]
