@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 # the package itself, editable: the cifar-explorer command, and workers that import it from anywhere
-python3 -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+python3 -m pip install -q --disable-pip-version-check --no-deps -e .
 # the linter (pyproject.toml [tool.ruff]): pyflakes, import order, complexity, line width
 python3 -m ruff check .
 python3 -m ruff format --check . >/dev/null
