@@ -16,7 +16,7 @@ from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
 from cifar_core.runs.process import execute, launch
 from cifar_core.runs.progress import progress_from_events
-from cifar_core.train import TrainConfig
+from cifar_core.train import TrainConfig, TrainResult
 from cifar_core.train.distributed import World, device_for, join, leave, world_from_env
 from cifar_core.train.distributed import check_config as check_world
 
@@ -77,18 +77,24 @@ def run_train(args: argparse.Namespace) -> int:
 
     result = execute(run, on_event=show)
     bar.close()
-    summary = run.summary()
     if result is None:
         kept = "" if store.discard_untrained(run) else f" (log: {run.log_path})"
-        print(f"error: run {run.id} failed: {summary['error']}{kept}", file=sys.stderr)
+        print(f"error: run {run.id} failed: {run.summary()['error']}{kept}", file=sys.stderr)
         return 2
+    return report(run, result, args.json)
+
+
+def report(run: Run, result: TrainResult, as_json: bool, processes: int = 1) -> int:
+    """The final line (or JSON summary) of a trained run, with a chance-level warning; the exit code."""
+    summary = run.summary()
+    where = f" on {processes} processes" if processes > 1 else ""
     print(
         json.dumps(summary)
-        if args.json
-        else f"{run.id}: {summary['state']}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "
+        if as_json
+        else f"{run.id}: {summary['state']}{where}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "
         f"best val_acc {summary['best_val_acc']}, in {run.dir}"
     )
-    if not args.json and (warning := chance_warning(run.events("epoch"), len(CIFAR10_CLASSES), finished=result.status == "finished")):
+    if not as_json and (warning := chance_warning(run.events("epoch"), len(CIFAR10_CLASSES), finished=result.status == "finished")):
         print(f"warning: {warning}")
     return 0 if result.status == "finished" else 1
 
@@ -126,16 +132,10 @@ def run_distributed(args: argparse.Namespace, config: TrainConfig, world: World)
     try:
         if world.is_writer:
             result = execute(run, resume=args.resume, exclusive=False)
-            summary = run.summary()
             if result is None:
-                print(f"error: run {run.id} failed: {summary['error']} (log: {run.log_path})", file=sys.stderr)
+                print(f"error: run {run.id} failed: {run.summary()['error']} (log: {run.log_path})", file=sys.stderr)
                 return 2
-            print(
-                json.dumps(summary)
-                if args.json
-                else f"{run.id}: {summary['state']} on {world.size} processes, best val_acc {summary['best_val_acc']}, in {run.dir}"
-            )
-            return 0 if result.status == "finished" else 1
+            return report(run, result, args.json, processes=world.size)
         state = load_checkpoint(run.checkpoint_path("last")) if args.resume else None
         train(config, load_cifar(config.data), resume=state)
         return 0
