@@ -3,8 +3,7 @@
 import streamlit as st
 import torch
 
-from cifar_core.images import grid, outline_box, upscale
-from cifar_core.lab import (
+from cifar_core.app.lab import (
     OP_NAMES,
     OP_TITLES,
     LabSettings,
@@ -15,7 +14,8 @@ from cifar_core.lab import (
     pick_samples,
     preview,
 )
-from cifar_core.plots import probability_figure
+from cifar_core.figures.images import grid, outline_box, upscale
+from cifar_core.figures.runs import probability_figure
 from cifar_core.train import TrainConfig
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors

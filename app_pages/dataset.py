@@ -3,10 +3,10 @@
 import streamlit as st
 import torch
 
+from cifar_core.app.sources import SYNTHETIC, allowed_roots, check_source, default_source
 from cifar_core.data.loader import load_cifar, project_data_dir
-from cifar_core.images import grid
-from cifar_core.plots import class_balance_figure
-from cifar_core.sources import SYNTHETIC, allowed_roots, check_source, default_source
+from cifar_core.figures.images import grid
+from cifar_core.figures.runs import class_balance_figure
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data

@@ -5,18 +5,18 @@ from pathlib import Path
 
 import streamlit as st
 
+from cifar_core.app.sources import SYNTHETIC, check_source
+from cifar_core.app.uploads import MAX_UPLOAD_BYTES, prepare_upload
 from cifar_core.errors import DataError
 from cifar_core.evaluate import labelled_splits, most_confused_pairs, predict_unlabelled
-from cifar_core.images import upscale
-from cifar_core.inference import TTA_MODES, TTA_PASSES
-from cifar_core.plots import confusion_cell, confusion_figure, per_class_frame, probability_figure
+from cifar_core.figures.images import upscale
+from cifar_core.figures.runs import confusion_cell, confusion_figure, per_class_frame, probability_figure
+from cifar_core.models.inference import TTA_MODES, TTA_PASSES
 from cifar_core.runs import RunStore
 from cifar_core.runs.store import ACTIVE_STATES
-from cifar_core.sources import SYNTHETIC, check_source
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split
-from cifar_core.uploads import MAX_UPLOAD_BYTES, prepare_upload
 
 GALLERY = 24
 GALLERY_COLUMNS = 6

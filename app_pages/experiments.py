@@ -7,10 +7,11 @@ import math
 import pandas as pd
 import streamlit as st
 
+from cifar_core.app.lab import OP_TITLES
 from cifar_core.augment import OP_NAMES
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.errors import CifarError
-from cifar_core.lab import OP_TITLES
+from cifar_core.figures.studies import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
 from cifar_core.runs import RunStore
 from cifar_core.runs.health import at_chance
 from cifar_core.study import (
@@ -27,7 +28,6 @@ from cifar_core.study import (
 )
 from cifar_core.study.definition import plan_study
 from cifar_core.study.folder import ACTIVE
-from cifar_core.study_plots import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
 from cifar_core.train import TrainConfig
 from cifar_core.train.config import STUDY_OPS
 from cifar_core.ui import state, studies

@@ -10,6 +10,7 @@ picture, with ``name``) and calling ``st.switch_page("app_pages/explain.py")``.
 import streamlit as st
 import torch
 
+from cifar_core.app.uploads import MAX_UPLOAD_BYTES, prepare_upload
 from cifar_core.explain import charts
 from cifar_core.explain.embedding import embedding_map
 from cifar_core.explain.features import first_layer_filters, stage_maps
@@ -17,13 +18,12 @@ from cifar_core.explain.label_issues import label_issues
 from cifar_core.explain.mistakes import mistakes, page, page_count
 from cifar_core.explain.saliency import overlay, saliency
 from cifar_core.explain.scope import SplitImages, source_size
-from cifar_core.images import upscale
+from cifar_core.figures.images import upscale
 from cifar_core.models import MODEL_REGISTRY
 from cifar_core.runs import RunStore
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
-from cifar_core.ui.loaders import checkpoint_stamp, has_labelled_test, load_data, load_model, score_split
-from cifar_core.uploads import MAX_UPLOAD_BYTES, prepare_upload
+from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split
 
 REQUEST = "explain_request"
 _FOCUS = "_explain_focus"
@@ -316,7 +316,7 @@ with user_errors():
     stamp = checkpoint_stamp(run, which)
     loaded = load_model(str(run.dir), which, stamp)
     data = load_data(loaded.config.data)
-    splits = ["val", "test"] if has_labelled_test(data) else ["val"]
+    splits = ["val", "test"] if data.has_labels("test") else ["val"]
     if st.session_state.get("explain_split") not in splits:
         st.session_state["explain_split"] = "val"
     split_name = controls[1].radio(

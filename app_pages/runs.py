@@ -9,10 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from cifar_core.classes import CIFAR10_CLASSES
-from cifar_core.compare import config_diff, readable_value
 from cifar_core.export import FORMATS, export_run
-from cifar_core.plots import curves_figure
+from cifar_core.figures.runs import curves_figure
 from cifar_core.runs import Run, RunStore
+from cifar_core.runs.compare import config_diff, readable_value
 from cifar_core.runs.health import chance_warning
 from cifar_core.runs.notes import RunNotes, read_notes, write_notes
 from cifar_core.runs.process import launch

@@ -4,19 +4,19 @@ import time
 
 import streamlit as st
 
+from cifar_core.app.lab import describe_augmentations
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.device import resolve_device
 from cifar_core.errors import CifarError, RunError, WeightsUnavailableError
-from cifar_core.lab import describe_augmentations
+from cifar_core.figures.runs import confusion_figure, curves_figure
 from cifar_core.models import MODEL_REGISTRY
 from cifar_core.models.mobilenet import hub_cache_file, load_imagenet_state_dict
-from cifar_core.plots import confusion_figure, curves_figure
-from cifar_core.presets import PRESETS
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
 from cifar_core.runs.process import cancel, launch
 from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.train import TrainConfig
+from cifar_core.train.presets import PRESETS
 from cifar_core.ui import state
 from cifar_core.ui.estimates import run_estimate
 from cifar_core.ui.feedback import show_error, user_errors

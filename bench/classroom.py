@@ -23,10 +23,10 @@ import time
 import torch  # noqa: E402
 
 from cifar_core.data import load_cifar  # noqa: E402
-from cifar_core.presets import get_preset  # noqa: E402
 from cifar_core.runs import RunStore  # noqa: E402
 from cifar_core.runs.process import launch  # noqa: E402
 from cifar_core.runs.store import ACTIVE_STATES  # noqa: E402
+from cifar_core.train.presets import get_preset  # noqa: E402
 
 TARGET, LIMIT_S = 0.60, 120.0
 POLL_S = 0.2

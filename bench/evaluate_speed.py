@@ -22,8 +22,8 @@ from cifar_core.classes import CIFAR10_CLASSES  # noqa: E402
 from cifar_core.device import memory_format, resolve_device  # noqa: E402
 from cifar_core.evaluate import LoadedModel, evaluate  # noqa: E402
 from cifar_core.models import build_model  # noqa: E402
-from cifar_core.presets import get_preset  # noqa: E402
 from cifar_core.train import TrainConfig  # noqa: E402
+from cifar_core.train.presets import get_preset  # noqa: E402
 
 
 def time_scoring(config: TrainConfig, images: torch.Tensor, tta: str) -> dict:

@@ -30,10 +30,10 @@ from time_to_accuracy import run_once  # noqa: E402
 from cifar_core.augment import AugmentPipeline  # noqa: E402
 from cifar_core.data import load_cifar  # noqa: E402
 from cifar_core.device import autocast  # noqa: E402
-from cifar_core.inference import to_model_input  # noqa: E402
 from cifar_core.models import build_model  # noqa: E402
-from cifar_core.presets import get_preset  # noqa: E402
+from cifar_core.models.inference import to_model_input  # noqa: E402
 from cifar_core.train import TrainConfig, train  # noqa: E402
+from cifar_core.train.presets import get_preset  # noqa: E402
 
 GOAL = {"val_tta": 0.906, "wall_s": 2.0}
 # each lever of the records, as config changes: switched on from fast_wide, off from airbench_gpu

@@ -29,8 +29,8 @@ from cifar_core.data import load_cifar  # noqa: E402
 from cifar_core.device import resolve_device  # noqa: E402
 from cifar_core.evaluate import LoadedModel, evaluate, split_images  # noqa: E402
 from cifar_core.models import build_model  # noqa: E402
-from cifar_core.presets import get_preset  # noqa: E402
 from cifar_core.train import train  # noqa: E402
+from cifar_core.train.presets import get_preset  # noqa: E402
 
 
 def run_once(preset: str, data, seed: int, targets: list[float], device: str, overrides: dict) -> dict:

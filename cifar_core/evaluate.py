@@ -20,9 +20,9 @@ from torch import nn
 from cifar_core.data import CifarData, iter_unlabelled_images
 from cifar_core.device import memory_format, resolve_device
 from cifar_core.errors import CheckpointError, DataError
-from cifar_core.inference import Progress, predict_logits
 from cifar_core.metrics import confusion_matrix
 from cifar_core.models import MODEL_REGISTRY, build_model
+from cifar_core.models.inference import Progress, predict_logits
 from cifar_core.runs import Run, load_checkpoint
 from cifar_core.train import TrainConfig
 from cifar_core.train.splits import run_splits

@@ -14,11 +14,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from cifar_core.figures.studies import gap_curves_figure, interval_bars_figure  # noqa: E402
 from cifar_core.study import StudyFolder, display_table, refresh_results, run_table  # noqa: E402
 from cifar_core.study.published import load_published  # noqa: E402
 from cifar_core.study.results import markdown_table  # noqa: E402
 from cifar_core.study.stats import compare_variants, comparison_table, conclusion  # noqa: E402
-from cifar_core.study_plots import gap_curves_figure, interval_bars_figure  # noqa: E402
 
 
 def main() -> int:

@@ -44,7 +44,7 @@ def test_a_new_sample_seed_shows_other_images(app_env):
 
 def test_without_a_configured_source_the_synthetic_set_comes_with_instructions(app_env, monkeypatch, tmp_path):
     monkeypatch.delenv("CIFAR_EXPLORER_DATA")
-    monkeypatch.setattr("cifar_core.sources.project_data_dir", lambda: tmp_path / "no-data-here")
+    monkeypatch.setattr("cifar_core.app.sources.project_data_dir", lambda: tmp_path / "no-data-here")
     text = page_text(open_app())
     assert "SYNTHETIC" in text and "To use real CIFAR-10" in text and "CIFAR_EXPLORER_DATA" in text
 

@@ -10,9 +10,9 @@ import pytest
 from app_support import APP, TIMEOUT, assert_ok, button, errors, metrics, navigate, open_app, page_text
 from streamlit.testing.v1 import AppTest
 
-from cifar_core.presets import PRESETS
 from cifar_core.runs import RunStore
 from cifar_core.study import Throughput, list_studies
+from cifar_core.train.presets import PRESETS
 
 # Train page settings that make the speed probe and any launched run quick.
 SMALL_TRAIN = {

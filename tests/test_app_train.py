@@ -13,9 +13,9 @@ from app_support import assert_ok, button, charts, errors, metrics, navigate, op
 from data_fixtures import make_images, write_image_folder
 
 from cifar_core.classes import CIFAR10_CLASSES
-from cifar_core.presets import PRESETS
 from cifar_core.runs import RunStore
 from cifar_core.study import Throughput
+from cifar_core.train.presets import PRESETS
 
 
 def header(at) -> str:

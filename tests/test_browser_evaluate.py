@@ -23,9 +23,9 @@ from test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_START_S, VIEW
 
 from cifar_core.data import load_cifar
 from cifar_core.evaluate import evaluate, load_run_model, most_confused_pairs, source_split_images
-from cifar_core.presets import get_preset
 from cifar_core.runs import RunStore
 from cifar_core.runs.process import execute
+from cifar_core.train.presets import get_preset
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 

@@ -1,6 +1,6 @@
 """Config diffs name exactly the fields that differ."""
 
-from cifar_core.compare import config_diff
+from cifar_core.runs.compare import config_diff
 from cifar_core.train import TrainConfig
 
 

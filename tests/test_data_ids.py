@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from data_fixtures import make_images, png_bytes, write_7z, write_image_folder, write_kaggle, write_labels_csv
+from data_fixtures import make_images, png_bytes, write_7z, write_image_folder, write_kaggle
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.cli import main
@@ -136,13 +136,3 @@ def test_has_labels_needs_a_present_non_empty_fully_labelled_split() -> None:
         },
     )
     assert not data.has_labels("train") and not data.has_labels("test")
-
-
-def test_the_app_helper_forwards_to_has_labels(tmp_path: Path) -> None:
-    from cifar_core.ui.loaders import has_labelled_test
-
-    images, labels = make_images(1, seed=3)
-    write_kaggle(tmp_path / "k", (images, labels), test_images=images[:2])
-    write_labels_csv(tmp_path / "k" / "trainLabels.csv", [(i, CIFAR10_CLASSES[label]) for i, label in enumerate(labels, 1)])
-    data = load_cifar(tmp_path / "k", cache_dir=tmp_path / "c")
-    assert not has_labelled_test(data) and data.has_labels("train") and not data.has_labels("test")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from cifar_core.images import grid, outline_box, to_hwc, upscale, upscale_many
+from cifar_core.figures.images import grid, outline_box, to_hwc, upscale, upscale_many
 
 
 def checker() -> torch.Tensor:

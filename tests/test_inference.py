@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cifar_core.inference import TTA_MODES, predict_logits
+from cifar_core.models.inference import TTA_MODES, predict_logits
 
 CPU = torch.device("cpu")
 

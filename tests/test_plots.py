@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from cifar_core.plots import (
+from cifar_core.figures.runs import (
     CLICK_LAYER,
     class_balance_figure,
     confusion_cell,

@@ -10,7 +10,7 @@ import pytest
 from cifar_core.cli import main
 from cifar_core.cli.config_flags import add_config_flags, config_from_args
 from cifar_core.errors import ConfigError
-from cifar_core.presets import PRESETS, get_preset
+from cifar_core.train.presets import PRESETS, get_preset
 
 
 def test_every_preset_is_a_valid_config_and_the_required_ones_exist():

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
+from cifar_core.app.sources import DEFAULT_ENV, ROOTS_ENV, allowed_roots, check_path, check_source, default_source
 from cifar_core.errors import DataError
-from cifar_core.sources import DEFAULT_ENV, ROOTS_ENV, allowed_roots, check_path, check_source, default_source
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_default_source_prefers_the_environment_then_falls_back_to_synthetic(mon
     chosen = default_source()
     assert chosen.source == str(tmp_path) and DEFAULT_ENV in chosen.reason
     monkeypatch.delenv(DEFAULT_ENV)
-    monkeypatch.setattr("cifar_core.sources.project_data_dir", lambda: tmp_path / "empty")
+    monkeypatch.setattr("cifar_core.app.sources.project_data_dir", lambda: tmp_path / "empty")
     fallback = default_source()
     assert fallback.is_synthetic and "SYNTHETIC" in fallback.reason and "real CIFAR-10" in fallback.reason
 

@@ -221,7 +221,7 @@ def test_new_speed_fields_are_validated():
 
 
 def test_the_gpu_preset_trains_on_the_cpu_at_tiny_size_checking_and_saving_only_at_the_end(synthetic):
-    from cifar_core.presets import get_preset
+    from cifar_core.train.presets import get_preset
 
     preset = get_preset("airbench_gpu")
     options = {**preset.values["model_options"], "widths": [8, 16, 16]}

@@ -12,11 +12,11 @@ import pytest
 from study_support import tiny_base, train_in_process
 
 from cifar_core.device import single_thread
+from cifar_core.figures.studies import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
 from cifar_core.runs import RunStore
 from cifar_core.study import StudyFolder, display_table, drive, list_studies, refresh_results, run_table, studies_root
 from cifar_core.study.definition import plan_study
 from cifar_core.study.results import markdown_table
-from cifar_core.study_plots import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
 
 
 def _final_epoch(store: RunStore, run_id: str) -> dict:

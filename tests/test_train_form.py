@@ -7,8 +7,8 @@ import json
 import pytest
 
 from cifar_core.errors import ConfigError
-from cifar_core.presets import PRESETS
 from cifar_core.train import TrainConfig
+from cifar_core.train.presets import PRESETS
 from cifar_core.ui.train_form import DEFAULT_PRESET, TrainForm, form_config, form_path, load_form, save_form
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from cifar_core import uploads
+from cifar_core.app import uploads
+from cifar_core.app.uploads import prepare_upload
 from cifar_core.errors import DataError
-from cifar_core.uploads import prepare_upload
 
 
 def encode(image: Image.Image, file_format: str, **options) -> bytes:

@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from cifar_core.errors import ConfigError
-from cifar_core.presets import get_preset
 from cifar_core.train import TrainConfig
+from cifar_core.train.presets import get_preset
 
 # flag dest -> TrainConfig field
 FIELD_FLAGS: dict[str, tuple[str, type, str]] = {

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError, RunError
 from cifar_core.evaluate import evaluate, load_run_model, predict_unlabelled, split_images
-from cifar_core.inference import TTA_MODES
+from cifar_core.models.inference import TTA_MODES
 from cifar_core.runs import Run
 from cifar_core.runs.atomic import write_atomic
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cifar_core.presets import PRESETS
+from cifar_core.train.presets import PRESETS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

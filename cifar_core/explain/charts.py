@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from cifar_core.explain.embedding import EmbeddingMap
-from cifar_core.images import to_hwc
+from cifar_core.figures.images import to_hwc
 
 SELECTION = "box"
 THUMBNAIL_QUALITY = 90

@@ -20,8 +20,8 @@ from sklearn.manifold import TSNE
 from cifar_core.evaluate import LoadedModel
 from cifar_core.explain import cache
 from cifar_core.explain.scope import SplitImages
-from cifar_core.inference import predict_logits
 from cifar_core.models import explain_layers
+from cifar_core.models.inference import predict_logits
 from cifar_core.runs import Run
 
 PCA_DIMENSIONS = 50

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from cifar_core.errors import ConfigError
-from cifar_core.inference import to_model_input
 from cifar_core.models import explain_layers
+from cifar_core.models.inference import to_model_input
 
 CHANNELS_PER_STAGE = 8
 

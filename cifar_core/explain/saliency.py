@@ -20,9 +20,9 @@ from PIL import Image
 from torch import nn
 
 from cifar_core.errors import ConfigError
-from cifar_core.images import to_hwc
-from cifar_core.inference import to_model_input
+from cifar_core.figures.images import to_hwc
 from cifar_core.models import explain_layers
+from cifar_core.models.inference import to_model_input
 
 METHODS = ("gradcam", "occlusion")
 OCCLUSION_WINDOW = 8

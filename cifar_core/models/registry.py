@@ -91,11 +91,6 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
 }
 
 
-def register_model(spec: ModelSpec) -> None:
-    """Add a model to the registry (later models plug in by name)."""
-    MODEL_REGISTRY[spec.name] = spec
-
-
 def check_model_options(name: str, options: Any) -> ModelSpec:
     """The registered spec of ``name``; ``ConfigError`` for an unknown model or option name.
 

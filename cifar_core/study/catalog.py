@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from cifar_core.errors import ConfigError
-from cifar_core.presets import FAST_RECIPE
 from cifar_core.study.definition import Study, new_study_id, plan_study
 from cifar_core.study.estimate import Estimate, Throughput, estimate_study
 from cifar_core.train import TrainConfig
 from cifar_core.train.config import STUDY_OPS
+from cifar_core.train.presets import FAST_RECIPE
 
 SUBSET = {"limit": 5000, "val_fraction": 0.2, "seed": 0, "split_seed": 0}
 FAST_SUBSET: dict[str, Any] = {**FAST_RECIPE, **SUBSET, "augment_ops": list(STUDY_OPS), "augment_params": {}, "epochs": 15}

@@ -25,9 +25,9 @@ from torch import nn
 from cifar_core.augment import AugmentPipeline
 from cifar_core.data import CifarData, class_coverage_warnings
 from cifar_core.errors import ConfigError
-from cifar_core.inference import predict_logits, to_model_input
 from cifar_core.metrics import confusion_matrix
 from cifar_core.models import count_parameters
+from cifar_core.models.inference import predict_logits, to_model_input
 from cifar_core.train.batches import augmented_batches
 from cifar_core.train.config import TrainConfig
 from cifar_core.train.distributed import (

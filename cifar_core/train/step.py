@@ -19,8 +19,8 @@ from torch import nn
 
 from cifar_core.augment import AugmentPipeline, AugmentResult
 from cifar_core.device import autocast, memory_format, resolve_device
-from cifar_core.inference import to_model_input
 from cifar_core.models import MODEL_REGISTRY, build_model
+from cifar_core.models.inference import to_model_input
 from cifar_core.train.config import TrainConfig
 from cifar_core.train.optim import make_optimizer
 

@@ -21,7 +21,7 @@ import torch
 from cifar_core.data import CifarData, load_cifar
 from cifar_core.errors import CheckpointError
 from cifar_core.evaluate import Evaluation, LoadedModel, evaluate, load_run_model, source_split_images, split_images
-from cifar_core.inference import Progress
+from cifar_core.models.inference import Progress
 from cifar_core.runs import Run
 
 
@@ -29,11 +29,6 @@ from cifar_core.runs import Run
 def load_data(source: str | None) -> CifarData:
     """``load_cifar(source)``, once per source for the whole app."""
     return load_cifar(source)
-
-
-def has_labelled_test(data: CifarData) -> bool:
-    """True when the source ships a test split with labels; kept until pages call ``data.has_labels("test")``."""
-    return data.has_labels("test")
 
 
 def checkpoint_stamp(run: Run, which: str) -> int:

@@ -11,9 +11,9 @@ from typing import Any
 
 import streamlit as st
 
-from cifar_core.presets import PRESETS
+from cifar_core.app.sources import SYNTHETIC, default_source
 from cifar_core.runs import RunStore
-from cifar_core.sources import SYNTHETIC, default_source
+from cifar_core.train.presets import PRESETS
 from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, KEY_PREFIX, TrainForm, load_form
 
 DATA_SOURCE = "data_source"

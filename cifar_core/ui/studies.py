@@ -13,12 +13,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from cifar_core.figures.studies import gap_curves_figure, interval_bars_figure
 from cifar_core.runs import RunStore
 from cifar_core.study import Study, Throughput, estimate_study
 from cifar_core.study.catalog import NAMED_STUDIES
 from cifar_core.study.published import list_published
 from cifar_core.study.stats import compare_variants, comparison_table, conclusion
-from cifar_core.study_plots import gap_curves_figure, interval_bars_figure
 from cifar_core.train import TrainConfig
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cifar_core.app.sources import check_path
 from cifar_core.data import CifarData
 from cifar_core.errors import CifarError, DataError
 from cifar_core.models import MODEL_REGISTRY
-from cifar_core.presets import PRESETS
 from cifar_core.runs.atomic import write_json_atomic
-from cifar_core.sources import check_path
 from cifar_core.train import TrainConfig
+from cifar_core.train.presets import PRESETS
 
 CUSTOM = "custom"
 DEFAULT_PRESET = next(iter(PRESETS))  # the first recipe (classroom)

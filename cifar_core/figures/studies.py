@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cifar_core.plots import TRAIN_COLOR, VAL_COLOR, epoch_frame
+from cifar_core.figures.runs import TRAIN_COLOR, VAL_COLOR, epoch_frame
 
 BAR_COLOR = "#4c78a8"
 GAP_COLOR = "#f58518"
