@@ -101,4 +101,4 @@ def test_the_published_studies_open_instantly_each_told_apart_with_its_conclusio
         # (the grid's heatmap), the gap-shaded curves, validation accuracy beside the over-fit panel
         assert figure_types(viewer) == (["heatmap"] if grid else []) + ["scatter", "bar"]
         [caption] = [c.value for c in viewer.caption if c.value.startswith(f"{len(study.runs)} of ")]
-        assert study.command in caption and study.device in caption
+        assert study.device in caption and [code.value for code in viewer.code] == [study.command]

@@ -78,7 +78,11 @@ def study_conclusions(runs: pd.DataFrame, reference: str, variants: Sequence[str
     comparisons = compare_variants(runs, reference, variants=variants)
     st.markdown(f"**{conclusion(comparisons)}**")
     st.markdown("\n".join(f"- {c.sentence()}" for c in comparisons if c.difference is not None))
-    st.dataframe(comparison_table(comparisons), hide_index=True)
+    st.dataframe(
+        comparison_table(comparisons),
+        hide_index=True,
+        column_config={"seeds": st.column_config.NumberColumn(width="small"), "verdict": st.column_config.TextColumn(width="large")},
+    )
     st.caption(
         f"Validation accuracy at the last epoch, mean ± 95% t-interval over seeds. Each variant is compared "
         f"with *{reference}* seed by seed (same seed, same validation images); a difference is called only "
@@ -182,8 +186,9 @@ def published_viewer() -> None:
     threads = f", {environment['cpu_threads']} torch thread(s) per run" if study.device == "CPU" and environment.get("cpu_threads") else ""
     st.caption(
         f"{len(study.runs)} of {planned} runs finished (seeds {', '.join(map(str, seeds))}) on {study.device}{threads}, torch "
-        f"{environment.get('torch', '?')}. Made with: `{study.command}`"
+        f"{environment.get('torch', '?')}. Made with:"
     )
+    st.code(study.command, language="bash", wrap_lines=True)  # a block: command.txt may hold several lines and a # note
     study_conclusions(study.runs, study.reference, study.variants)
     cells = grid_cells(definition, study.runs)
     if cells is not None:
