@@ -7,6 +7,7 @@ The page calls these; they read studies through ``cifar_core.study`` and never t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -145,7 +146,8 @@ def labels_past_intervals(figure: go.Figure) -> go.Figure:
             )
         )
         trace.textposition = "none"
-        low, high = min(0.0, *ends), max(0.0, *ends)
+        finite = [end for end in ends if math.isfinite(end)]  # a variant without a finished run has no bar
+        low, high = min([0.0, *finite]), max([0.0, *finite])
         sides = (low < 0) + (high > 0)
         span = (high - low) / (1 - LABEL_ROOM * sides)
         axis = "xaxis" + trace.xaxis[1:]
