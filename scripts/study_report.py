@@ -21,7 +21,7 @@ from cifar_core.study import StudyFolder, display_table, refresh_results, run_ta
 from cifar_core.study.published import GRID_METRIC, grid_cells, load_published  # noqa: E402
 from cifar_core.study.results import markdown_table  # noqa: E402
 from cifar_core.study.stats import compare_variants, comparison_table, conclusion  # noqa: E402
-from cifar_core.ui.studies import labels_past_intervals, ticks_on_every_panel  # noqa: E402
+from cifar_core.ui.studies import grid_spread, labels_past_intervals, ticks_on_every_panel  # noqa: E402
 
 pio.templates.default = "plotly"  # importing streamlit (cifar_core.ui) made its own theme the default; the PNGs keep plotly's
 
@@ -70,6 +70,7 @@ def main() -> int:
             parser.error("--heatmap-png needs a grid over two settings")
         frame, x_field, y_field = cells
         figure = grid_heatmap_figure(frame, x_field, y_field, metric=GRID_METRIC)
+        figure.update_layout(title={"text": grid_spread(frame).split(":")[0], "font": {"size": 13}}, margin={"t": 60})
         figure.write_image(str(args.heatmap_png), width=800, height=int(figure.layout.height) + 40)
         print(f"wrote {args.heatmap_png} ({args.heatmap_png.stat().st_size / 1024:.0f} KB)", file=sys.stderr)
     if args.curves_png:

@@ -14,8 +14,9 @@ from study_support import train_in_process
 from cifar_core.device import single_thread
 from cifar_core.study import StudyFolder, drive, list_studies, run_table, studies_root
 from cifar_core.study.catalog import get_named_study
-from cifar_core.study.published import list_published
+from cifar_core.study.published import grid_cells, list_published
 from cifar_core.study.stats import compare_variants, conclusion
+from cifar_core.ui.studies import grid_spread
 
 
 def open_experiments(session: dict | None = None, query_params: dict | None = None) -> AppTest:
@@ -100,5 +101,8 @@ def test_the_published_studies_open_instantly_each_told_apart_with_its_conclusio
         grid = study.definition["kind"] == "grid" and len(study.definition["axes"]) == 2  # the dropout sweep has one axis
         # (the grid's heatmap), the gap-shaded curves, validation accuracy beside the over-fit panel
         assert figure_types(viewer) == (["heatmap"] if grid else []) + ["scatter", "bar"]
+        if grid:  # the colours' spread in points, beside the cells' intervals, so a full colour scale is not read as a finding
+            frame = grid_cells(study.definition, study.runs)[0]
+            assert grid_spread(frame) in [c.value for c in viewer.caption]
         [caption] = [c.value for c in viewer.caption if c.value.startswith(f"{len(study.runs)} of ")]
         assert study.device in caption and [code.value for code in viewer.code] == [study.command]

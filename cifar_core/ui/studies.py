@@ -196,12 +196,26 @@ def published_viewer() -> None:
     if cells is not None:
         frame, x_field, y_field = cells
         st.markdown(f"**Validation accuracy over the grid** (mean ± 95% interval over seeds; {x_field} across, {y_field} down)")
+        st.caption(grid_spread(frame))
         st.plotly_chart(grid_heatmap_figure(frame, x_field, y_field, metric=GRID_METRIC), key=f"published_heatmap_{chosen}")
     teaching_curves(study.curve_events(), study.runs, study.reference, study.variants, key=f"published_{chosen}")
     with st.expander("Per run: variant, seed, final accuracies"):
         st.dataframe(study.runs[["variant", "seed", "final_train_acc", "final_val_acc", "acc_gap", "epochs_done"]], hide_index=True)
     with st.expander("Study definition (base config, variants, seeds)"):
         st.json(definition, expanded=False)
+
+
+def grid_spread(frame: pd.DataFrame) -> str:
+    """How far apart the heatmap's colours are, in points: a full colour scale over a spread smaller
+    than the cells' intervals would otherwise look like a finding."""
+    means = frame[f"{GRID_METRIC}_mean"].dropna()
+    if means.empty:
+        return "No cell has a finished run yet."
+    spread, widest = 100 * (means.max() - means.min()), 100 * frame[f"{GRID_METRIC}_std"].max()
+    sentence = f"The colours stretch over {spread:.1f} points from the lowest cell to the highest"
+    if widest == widest and widest >= spread / 2:  # not NaN, and as wide as half the spread
+        sentence += f", no more than the cells' own 95% intervals (up to ± {widest:.1f})"
+    return sentence + ": the paired comparisons above say which cells differ from the reference."
 
 
 def _size_sentence(study: PublishedStudy) -> str:
