@@ -14,8 +14,9 @@ from study_support import train_in_process
 from cifar_core.device import single_thread
 from cifar_core.study import StudyFolder, drive, list_studies, run_table, studies_root
 from cifar_core.study.catalog import get_named_study
-from cifar_core.study.published import list_published
+from cifar_core.study.published import grid_cells, list_published
 from cifar_core.study.stats import compare_variants, conclusion
+from cifar_core.ui.studies import grid_spread
 
 
 def open_experiments(session: dict | None = None, query_params: dict | None = None) -> AppTest:
@@ -80,18 +81,28 @@ def test_a_finished_named_study_states_its_computed_conclusion_and_teaching_figu
     assert figure_types(tab(at, "Your studies"))[-3:] == ["scatter", "scatter", "bar"]
 
 
-def test_the_published_studies_open_instantly_with_their_conclusion(app_env):
+def test_the_published_studies_open_instantly_each_told_apart_with_its_conclusion(app_env):
     published = list_published()
     if not published:
         pytest.skip("no study is published in this copy")
     at = open_experiments()
-    viewer = tab(at, "Published studies")
-    [picker] = [box for box in viewer.selectbox if box.label == "Published study"]
-    assert picker.options == [study.name for study in published]
-    first = published[0]
-    comparisons = compare_variants(first.runs, first.reference, variants=first.variants)
-    text = "\n".join(str(element.value) for element in viewer.markdown)
-    assert f"**{conclusion(comparisons)}**" in text
-    assert figure_types(viewer) == ["scatter", "bar"]
-    [caption] = [c.value for c in viewer.caption if c.value.startswith(f"{len(first.runs)} of ")]
-    assert first.command in caption
+    [picker] = [box for box in tab(at, "Published studies").selectbox if box.label == "Published study"]
+    # one named study may be published twice (CPU and GPU ablations): folder, size and device tell them apart
+    assert picker.options == [study.label for study in published] and len(set(picker.options)) == len(published)
+    for study in published:
+        [picker] = [box for box in tab(at, "Published studies").selectbox if box.label == "Published study"]
+        picker.set_value(study.dir.name).run()
+        assert_ok(at)
+        viewer = tab(at, "Published studies")
+        comparisons = compare_variants(study.runs, study.reference, variants=study.variants)
+        text = "\n".join(str(element.value) for element in viewer.markdown)
+        assert f"**{conclusion(comparisons)}**" in text
+        assert f"**This copy:** {study.size.split(' images')[0]} images ({study.split})" in text and f"on {study.device}." in text
+        grid = study.definition["kind"] == "grid" and len(study.definition["axes"]) == 2  # the dropout sweep has one axis
+        # (the grid's heatmap), the gap-shaded curves, validation accuracy beside the over-fit panel
+        assert figure_types(viewer) == (["heatmap"] if grid else []) + ["scatter", "bar"]
+        if grid:  # the colours' spread in points, beside the cells' intervals, so a full colour scale is not read as a finding
+            frame = grid_cells(study.definition, study.runs)[0]
+            assert grid_spread(frame) in [c.value for c in viewer.caption]
+        [caption] = [c.value for c in viewer.caption if c.value.startswith(f"{len(study.runs)} of ")]
+        assert study.device in caption and [code.value for code in viewer.code] == [study.command]

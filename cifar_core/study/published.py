@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from cifar_core.runs import RunStore
 from cifar_core.runs.atomic import write_atomic, write_json_atomic
 from cifar_core.study.definition import Study
 from cifar_core.study.results import epoch_events, run_table
+from cifar_core.study.stats import compare_variants
 
 RESULT_COLUMNS = (
     "variant",
@@ -45,6 +47,7 @@ RESULT_COLUMNS = (
 CURVE_FIELDS = ("epoch", "train_acc", "val_acc", "train_loss", "val_loss")
 PUBLISHED_ROOT = Path(__file__).resolve().parents[2] / "docs" / "studies"
 MAX_FILE_BYTES = 5_000_000  # the shipped files are kilobytes; anything larger is not ours
+GRID_METRIC = "val acc (95% CI)"  # the grid heatmap's cells: mean ± the t-interval's half-width, as the tables
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,41 @@ class PublishedStudy:
     def variants(self) -> list[str]:
         return [variant["name"] for variant in self.definition["variants"]]
 
+    @property
+    def size(self) -> str:
+        """How big this copy ran, read from its config: ``50,000 images, 10 epochs, 5 seeds``."""
+        base = self.definition.get("base", {})
+        seeds = len(self.definition.get("seeds", [])) or self.runs["seed"].nunique()
+        images = f"{base['limit']:,} images" if base.get("limit") else "all images"
+        return f"{images}, {base.get('epochs', '?')} epochs, {seeds} seed{'s' if seeds != 1 else ''}"
+
+    @property
+    def split(self) -> str:
+        """The train / validation sizes, e.g. ``40,000 train / 10,000 validation`` ("" when not limited)."""
+        base = self.definition.get("base", {})
+        limit = base.get("limit")
+        if not limit:
+            return ""
+        validation = math.ceil(limit * float(base.get("val_fraction") or 0.0))  # sklearn's stratified split rounds it up
+        return f"{limit - validation:,} train / {validation:,} validation"
+
+    @property
+    def device(self) -> str:
+        """What it trained on: ``CPU``, or the card's name (recorded in study.json, else in the command's note)."""
+        environment = self.definition.get("environment", {})
+        if environment.get("device_name"):
+            return str(environment["device_name"])
+        device = str(self.definition.get("base", {}).get("device", "?"))
+        if device == "cpu":
+            return "CPU"
+        found = re.search(r"\bon (?:one |an? |\d+ x )?((?:NVIDIA|AMD|Tesla|Intel)\b[^,;()\n]*)", self.command)
+        return found.group(1).strip() if found else f"device {device}"
+
+    @property
+    def label(self) -> str:
+        """The picker's entry: the folder (unique) with its size and device, since two folders may hold one named study."""
+        return f"{self.dir.name} · {self.size} · {self.device}"
+
     def curve_events(self) -> dict[str, list[list[dict[str, Any]]]]:
         """Curves as epoch events (what ``study_plots`` draws for live studies too)."""
         return {
@@ -77,6 +115,31 @@ class PublishedStudy:
             ]
             for variant in self.variants  # the study's order (the JSON file's keys may be sorted)
         }
+
+
+def grid_cells(definition: dict[str, Any], runs: pd.DataFrame) -> tuple[pd.DataFrame, str, str] | None:
+    """A two-axis grid's cells for ``figures.studies.grid_heatmap_figure`` (metric ``GRID_METRIC``).
+
+    One row per variant: its two axis values and its final validation accuracy over seeds, the mean
+    and the 95% t-interval's half-width (in the ``_std`` column the figure writes after "±"). None
+    for a study that is not a grid over exactly two settings.
+    """
+    axes = list(definition.get("axes") or {})
+    if definition.get("kind") != "grid" or len(axes) != 2:
+        return None
+    study = Study.from_dict({**definition, "runs_root": "."})
+    names = [variant.name for variant in study.variants]
+    comparisons = compare_variants(runs, study.reference_variant, variants=names)
+    rows = [
+        {
+            "variant": variant.name,
+            **{axis: variant.changes.get(axis) for axis in axes},
+            f"{GRID_METRIC}_mean": comparison.value.mean,
+            f"{GRID_METRIC}_std": comparison.value.half_width,
+        }
+        for variant, comparison in zip(study.variants, comparisons)
+    ]
+    return pd.DataFrame(rows), axes[0], axes[1]
 
 
 def export_study(study: Study, out: Path | str, command: str) -> Path:
@@ -99,6 +162,8 @@ def export_study(study: Study, out: Path | str, command: str) -> Path:
         "processor": platform.processor(),
         "cpu_threads": torch.get_num_threads(),
     }
+    if study.base.device != "cpu" and torch.cuda.is_available():  # the card's name, for the picker's label
+        definition["environment"]["device_name"] = torch.cuda.get_device_name(study.base.device if ":" in study.base.device else None)
     definition["runs_finished"] = len(finished)
     text = finished[list(RESULT_COLUMNS)].to_csv(index=False, float_format="%.6g").encode()
     write_atomic(out / "results.csv", lambda handle: handle.write(text))

@@ -7,17 +7,19 @@ The page calls these; they read studies through ``cifar_core.study`` and never t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-from cifar_core.figures.studies import gap_curves_figure, interval_bars_figure
+from cifar_core.figures.studies import gap_curves_figure, grid_heatmap_figure, interval_bars_figure
 from cifar_core.runs import RunStore
 from cifar_core.study import Study, Throughput, estimate_study
 from cifar_core.study.catalog import NAMED_STUDIES
-from cifar_core.study.published import list_published
+from cifar_core.study.published import GRID_METRIC, PublishedStudy, grid_cells, list_published
 from cifar_core.study.stats import compare_variants, comparison_table, conclusion
 from cifar_core.train import TrainConfig
 from cifar_core.ui import state
@@ -72,12 +74,27 @@ def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) 
     )
 
 
+# pixel widths that fit the results column (about 730 px) with "aug_p=0.06, mix_p=0.03" and the longest verdict whole
+TABLE_WIDTHS = {
+    "variant": st.column_config.TextColumn(width=165),
+    "seeds": st.column_config.NumberColumn(width=50),
+    "val acc (mean ± 95% CI)": st.column_config.TextColumn("val acc ± 95% CI", width=125, help="mean ± 95% t-interval over seeds"),
+    "vs reference (paired, points)": st.column_config.TextColumn(
+        "vs reference", width=125, help="paired difference from the reference, seed by seed, in points ± 95% t-interval"
+    ),
+    "verdict": st.column_config.TextColumn(width=255),
+}
+
+
 def study_conclusions(runs: pd.DataFrame, reference: str, variants: Sequence[str]) -> None:
     """The conclusion sentence, one sentence per variant, and the table of means and paired differences."""
     comparisons = compare_variants(runs, reference, variants=variants)
     st.markdown(f"**{conclusion(comparisons)}**")
     st.markdown("\n".join(f"- {c.sentence()}" for c in comparisons if c.difference is not None))
-    st.dataframe(comparison_table(comparisons), hide_index=True)
+    table = comparison_table(comparisons)
+    # the reference is named in the caption: a grid's long variant names in the heading pushed the verdict out of view
+    table = table.rename(columns={f"vs {reference} (paired, points)": "vs reference (paired, points)"})
+    st.dataframe(table, hide_index=True, column_config=TABLE_WIDTHS)
     st.caption(
         f"Validation accuracy at the last epoch, mean ± 95% t-interval over seeds. Each variant is compared "
         f"with *{reference}* seed by seed (same seed, same validation images); a difference is called only "
@@ -94,12 +111,12 @@ def teaching_curves(
             "**Train and validation accuracy per variant** (mean over seeds; shaded: the gap, what the model "
             "memorised about its training images that did not carry over to new ones)"
         )
-        st.plotly_chart(gap_curves_figure(curves), key=f"gap_curves_{key}")
+        st.plotly_chart(ticks_on_every_panel(gap_curves_figure(curves)), key=f"gap_curves_{key}")
     values = compare_variants(runs, reference, variants=variants)
     if any(c.value.n for c in values):
         gaps = compare_variants(runs, reference, metric="acc_gap", variants=variants)
         st.markdown("**How much does it over-fit?** Validation accuracy beside the final gap per variant")
-        st.plotly_chart(interval_bars_figure(values, gaps), key=f"overfit_{key}")
+        st.plotly_chart(labels_past_intervals(interval_bars_figure(values, gaps)), key=f"overfit_{key}")
         st.caption(
             "Right: final training accuracy minus validation accuracy. Training accuracy is measured on the "
             "augmented images, so strong augmentation lowers it by itself: read the gap together with "
@@ -107,27 +124,123 @@ def teaching_curves(
         )
 
 
+# The share of a panel's width that a "57.9 ± 5.1%" label needs beside its bar (at the page's or a report's width).
+LABEL_ROOM = 0.24
+
+
+def labels_past_intervals(figure: go.Figure) -> go.Figure:
+    """Move each interval bar's "mean ± half-width" label past the end of its error bar.
+
+    ``interval_bars_figure`` writes the label just outside the bar, where a wide interval's error
+    bar runs through it ("57.9 ± 5.1%" crossed out). Here each label starts where the interval ends
+    (to the left for a negative gap), and each panel's range is widened to hold it.
+    """
+    for trace in list(figure.data):
+        if trace.type != "bar" or trace.text is None:
+            continue
+        means = [float(x) for x in trace.x]
+        halves = [float(h) for h in (trace.error_x.array if trace.error_x.array is not None else [0.0] * len(means))]
+        ends = [m + h if m >= 0 else m - h for m, h in zip(means, halves)]
+        figure.add_trace(
+            go.Scatter(
+                x=ends,
+                y=list(trace.y),
+                mode="text",
+                text=[f" {label} " for label in trace.text],  # clear of the error bar's cap
+                textposition=["middle right" if m >= 0 else "middle left" for m in means],
+                textfont={"size": 11},
+                cliponaxis=False,
+                showlegend=False,
+                hoverinfo="skip",
+                xaxis=trace.xaxis,
+                yaxis=trace.yaxis,
+            )
+        )
+        trace.textposition = "none"
+        finite = [end for end in ends if math.isfinite(end)]  # a variant without a finished run has no bar
+        low, high = min([0.0, *finite]), max([0.0, *finite])
+        sides = (low < 0) + (high > 0)
+        span = (high - low) / (1 - LABEL_ROOM * sides)
+        axis = "xaxis" + trace.xaxis[1:]
+        low, high = (low - LABEL_ROOM * span if low < 0 else 0.0), (high + LABEL_ROOM * span if high > 0 else 0.0)
+        figure.layout[axis].range = [low, high]
+        if low >= 0:  # accuracy: no tick past 100%
+            figure.layout[axis].tickvals = [v / 10 for v in range(0, 11, 2) if v / 10 <= high]
+    return figure
+
+
+def ticks_on_every_panel(figure: go.Figure) -> go.Figure:
+    """Epoch numbers under every panel of ``gap_curves_figure``: with shared axes only the bottom row had
+    them, so a last row with fewer panels left the columns beside it without any."""
+    figure.update_xaxes(showticklabels=True)
+    return figure
+
+
 def published_viewer() -> None:
-    """Open a study published with the project (docs/studies): instant, no training."""
+    """Open a study published with the project (docs/studies): instant, no training.
+
+    Entries are told apart by folder, size and device: one named study may be published twice
+    (the 5,000-image CPU ablation and the full-size one from a GPU).
+    """
     published = list_published()
     if not published:
         st.info("No published studies are shipped with this copy of the project.")
         return
-    names = [study.name for study in published]
-    name = st.selectbox("Published study", names, key=state.sticky(PUBLISHED_KEY, names[0]))
-    study = published[names.index(name)]
+    folders = [study.dir.name for study in published]
+    labels = {study.dir.name: study.label for study in published}
+    chosen = st.selectbox("Published study", folders, format_func=labels.__getitem__, key=state.sticky(PUBLISHED_KEY, folders[0]))
+    study = published[folders.index(chosen)]
     definition = study.definition
-    planned = len(definition.get("runs", []))
     st.markdown(definition.get("description") or "")
+    st.markdown(f"**This copy:** {_size_sentence(study)}")
+    planned = len(definition.get("runs", []))
     seeds = sorted(study.runs["seed"].unique().tolist())
+    environment = definition.get("environment", {})
+    threads = f", {environment['cpu_threads']} torch thread(s) per run" if study.device == "CPU" and environment.get("cpu_threads") else ""
     st.caption(
-        f"{len(study.runs)} of {planned} runs finished (seeds {', '.join(map(str, seeds))}) on "
-        f"{definition.get('environment', {}).get('machine', 'an unknown machine')}, torch "
-        f"{definition.get('environment', {}).get('torch', '?')}. Made with: `{study.command}`"
+        f"{len(study.runs)} of {planned} runs finished (seeds {', '.join(map(str, seeds))}) on {study.device}{threads}, torch "
+        f"{environment.get('torch', '?')}. Made with:"
     )
+    st.code(study.command, language="bash", wrap_lines=True)  # a block: command.txt may hold several lines and a # note
     study_conclusions(study.runs, study.reference, study.variants)
-    teaching_curves(study.curve_events(), study.runs, study.reference, study.variants, key=f"published_{name}")
+    cells = grid_cells(definition, study.runs)
+    if cells is not None:
+        frame, x_field, y_field = cells
+        st.markdown(f"**Validation accuracy over the grid** (mean ± 95% interval over seeds; {x_field} across, {y_field} down)")
+        st.caption(grid_spread(frame))
+        st.plotly_chart(grid_heatmap_figure(frame, x_field, y_field, metric=GRID_METRIC), key=f"published_heatmap_{chosen}")
+    teaching_curves(study.curve_events(), study.runs, study.reference, study.variants, key=f"published_{chosen}")
     with st.expander("Per run: variant, seed, final accuracies"):
         st.dataframe(study.runs[["variant", "seed", "final_train_acc", "final_val_acc", "acc_gap", "epochs_done"]], hide_index=True)
     with st.expander("Study definition (base config, variants, seeds)"):
         st.json(definition, expanded=False)
+
+
+def grid_spread(frame: pd.DataFrame) -> str:
+    """How far apart the heatmap's colours are, in points: a full colour scale over a spread smaller
+    than the cells' intervals would otherwise look like a finding."""
+    means = frame[f"{GRID_METRIC}_mean"].dropna()
+    if means.empty:
+        return "No cell has a finished run yet."
+    spread, widest = 100 * (means.max() - means.min()), 100 * frame[f"{GRID_METRIC}_std"].max()
+    sentence = f"The colours stretch over {spread:.1f} points from the lowest cell to the highest"
+    if widest == widest and widest >= spread / 2:  # not NaN, and as wide as half the spread
+        sentence += f", no more than the cells' own 95% intervals (up to ± {widest:.1f})"
+    return sentence + ": the paired comparisons above say which cells differ from the reference."
+
+
+def _size_sentence(study: PublishedStudy) -> str:
+    """``50,000 images (40,000 train / 10,000 validation), 10 epochs, 5 seeds, on NVIDIA H100 …``, and whether
+    that is the named study's default size (the description above is written for the default)."""
+    sentence = study.size.replace(" images,", f" images ({study.split}),", 1) if study.split else study.size
+    sentence += f", on {study.device}."
+    named = NAMED_STUDIES.get(study.name)
+    if named is not None:
+        base = study.definition.get("base", {})
+        default = named.config()
+        if (base.get("limit"), base.get("epochs"), len(study.definition.get("seeds", []))) != (default.limit, default.epochs, named.seeds):
+            sentence += (
+                f" Not the named study's default size ({default.limit:,} images, {default.epochs} epochs, "
+                f"{named.seeds} seeds) that the description above is written for."
+            )
+    return sentence
