@@ -2,15 +2,22 @@
 map, suspect labels and, for the small CNNs, what each stage sees.
 
 Other pages open this one on an image by setting ``st.session_state["explain_request"] =
-{"run_id", "split", "index"}`` (``index``: the image's position in the source split, as the
-Evaluate galleries and ``mistakes --json`` give it; optional ``upload``: the bytes of an uploaded
-picture, with ``name``) and calling ``st.switch_page("app_pages/explain.py")``.
+{"run_id", "source", "split", "index"}`` (``index``: the image's position in the source's
+``split``, as the Evaluate galleries and ``mistakes --json`` give it; the run's held-out images
+lie in its source's ``train`` split; optional ``upload``: the bytes of an uploaded picture, with
+``name``) and calling ``st.switch_page("app_pages/explain.py")``. An image of another source than
+the run's (a separate test set scored on Evaluate) is carried over as a picture.
 """
+
+from pathlib import Path
 
 import streamlit as st
 import torch
 
 from cifar_core.app.uploads import MAX_UPLOAD_BYTES, prepare_upload
+from cifar_core.data import CifarData
+from cifar_core.errors import DataError
+from cifar_core.evaluate import source_split_images
 from cifar_core.explain import charts
 from cifar_core.explain.embedding import embedding_map
 from cifar_core.explain.features import first_layer_filters, stage_maps
@@ -28,8 +35,10 @@ from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score
 REQUEST = "explain_request"
 _FOCUS = "_explain_focus"
 _CARRIED_UPLOAD = "_explain_carried_upload"
+_CARRIED_IMAGE = "_explain_carried_image"
+_PENDING = "_explain_pending_image"
 VIEWS = ("Saliency", "Every mistake", "Embedding map", "Suspect labels", "Inside the CNN")
-FROM_SPLIT, FROM_UPLOAD = "an image of the split", "an uploaded picture"
+FROM_SPLIT, FROM_UPLOAD, FROM_ELSEWHERE = "an image of the split", "an uploaded picture", "the image sent from Evaluate"
 METHOD_LABELS = {"gradcam": "Grad-CAM", "occlusion": "Occlusion"}
 COLUMNS = 6
 SELECTED_SHOWN = 48
@@ -59,10 +68,29 @@ def _take_request() -> None:
         st.session_state[_CARRIED_UPLOAD] = (bytes(focus["upload"]), str(focus.get("name") or "the uploaded picture"))
         st.session_state["explain_from"] = FROM_UPLOAD
         return
-    if focus.get("split") in ("val", "test"):
-        st.session_state["explain_split"] = focus["split"]
-    if isinstance(focus.get("index"), int):
-        st.session_state["explain_index"] = focus["index"]
+    st.session_state[_PENDING] = focus  # placed by _place_image once the run's source is loaded
+
+
+def _place_image(own: CifarData) -> None:
+    """Point the widgets at the requested image: one of the run's own splits, or a picture from another source."""
+    focus = st.session_state.pop(_PENDING, None)
+    if not focus:
+        return
+    source, split, index = focus.get("source"), focus.get("split"), focus.get("index")
+    if source and source != own.source:  # a separate set scored on Evaluate: its indices are not this source's
+        with user_errors():
+            data = load_data(source)
+            images, labels, _ = source_split_images(data, split)
+            if not isinstance(index, int) or not 0 <= index < len(labels):
+                raise DataError(f"Image {index} is not in the {split} split of {data.source} ({len(labels):,} images).")
+            name = "the SYNTHETIC demo set" if data.is_synthetic else Path(data.source).name
+            st.session_state[_CARRIED_IMAGE] = (images[index], int(labels[index]), f"image {index} of the {split} split of {name}")
+            st.session_state["explain_from"] = FROM_ELSEWHERE
+        return
+    if split in ("train", "val", "test"):  # Evaluate names the run's held-out images by the split they lie in: train
+        st.session_state["explain_split"] = "test" if split == "test" else "val"
+    if isinstance(index, int):
+        st.session_state["explain_index"] = index
     st.session_state["explain_from"] = FROM_SPLIT
 
 
@@ -87,7 +115,13 @@ def _top3(item: dict) -> str:
 
 def _choose_image(split: SplitImages, classes: tuple[str, ...]):
     """The image to explain: (uint8 [3, 32, 32], true class or None, words naming it), or None."""
-    origin = st.radio("Explain", (FROM_SPLIT, FROM_UPLOAD), horizontal=True, key=state.sticky("explain_from", FROM_SPLIT))
+    carried = st.session_state.get(_CARRIED_IMAGE)
+    origins = (FROM_SPLIT, FROM_UPLOAD, FROM_ELSEWHERE) if carried else (FROM_SPLIT, FROM_UPLOAD)
+    if st.session_state.get("explain_from") not in (None, *origins):
+        st.session_state["explain_from"] = FROM_SPLIT
+    origin = st.radio("Explain", origins, horizontal=True, key=state.sticky("explain_from", FROM_SPLIT))
+    if origin == FROM_ELSEWHERE:
+        return carried
     if origin == FROM_UPLOAD:
         upload = st.file_uploader(
             f"Picture (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key="explain_upload"
@@ -96,6 +130,8 @@ def _choose_image(split: SplitImages, classes: tuple[str, ...]):
         if data is None:
             st.caption("Upload a picture of one of the ten classes; it is cropped square and shrunk to 32×32.")
             return None
+        if upload is None:
+            st.caption(f"Showing {name}, sent from Evaluate; upload another picture to explain that instead.")
         true = st.selectbox(
             "What it really shows (optional)",
             [None, *range(len(classes))],
@@ -316,6 +352,7 @@ with user_errors():
     stamp = checkpoint_stamp(run, which)
     loaded = load_model(str(run.dir), which, stamp)
     data = load_data(loaded.config.data)
+    _place_image(data)
     splits = ["val", "test"] if data.has_labels("test") else ["val"]
     if st.session_state.get("explain_split") not in splits:
         st.session_state["explain_split"] = "val"
