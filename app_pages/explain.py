@@ -100,12 +100,17 @@ def _focus_on(index: int) -> None:
 
 
 def _captioned_gallery(items: list[dict], images, caption, button_key: str, overlays=None) -> None:
-    """Images in rows of six, each with a caption and an "Explain" button."""
-    columns = st.columns(COLUMNS)
+    """Images in rows of six, each with a caption and an "Explain" button.
+
+    One ``st.columns`` per row, so a row starts below the longest caption of the row before and the
+    pictures and buttons line up (six long columns drift apart when captions wrap differently).
+    """
     for position, item in enumerate(items):
+        if position % COLUMNS == 0:
+            columns = st.columns(COLUMNS)
         column = columns[position % COLUMNS]
         picture = overlays[position] if overlays is not None else upscale(images[item["row"]], 4)
-        column.image(picture, caption=caption(item))
+        column.image(picture, caption=caption(item), width="stretch")
         column.button("Explain", key=f"{button_key}_{item['index']}", on_click=_focus_on, args=(item["index"],))
 
 
@@ -184,16 +189,18 @@ def _saliency_view(loaded, split: SplitImages) -> None:
             method,
         )
         shown = st.columns(3)
-        shown[0].image(upscale(image, 8), caption=f"{name}: the 32×32 pixels the model sees")
+        shown[0].image(upscale(image, 8), caption=f"{name}: the 32×32 pixels the model sees", width="stretch")
         shown[1].image(
             overlay(image, maps.predicted[0], 8, alpha),
             caption=f"Evidence for its answer, {loaded.classes[predicted]} ({probabilities[predicted]:.0%})",
+            width="stretch",
         )
         if maps.true is not None:
             verdict = "right" if predicted == true else "wrong"
             shown[2].image(
                 overlay(image, maps.true[0], 8, alpha),
                 caption=f"Evidence for the true class, {loaded.classes[true]} ({probabilities[true]:.0%}; the answer is {verdict})",
+                width="stretch",
             )
         else:
             shown[2].caption("Say what the picture really shows to see the evidence for that class too.")
@@ -254,9 +261,12 @@ def _thumbnails(run_dir: str, which: str, stamp: int, split: str) -> list[str]:
 def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitImages) -> None:
     st.markdown(
         "Each dot is one image, placed by the network's last hidden layer (PCA, then t-SNE): images the network "
-        "treats alike sit together. Colour = true class; **×** = a mistake. Where two colours mix (often cats and dogs) "
-        "the model cannot tell them apart. Hover over a dot to see its picture; drag a box to list the images inside."
+        "treats alike sit together. Colour = true class; **+** = a mistake. Where two colours mix (often cats and dogs) "
+        "the model cannot tell them apart. Hover over a dot to see its picture and the prediction; drag a box to list "
+        "the images inside (double-click the map to clear the box)."
     )
+    # Vega's tooltip shows each point's 32x32 thumbnail (the chart's "image" field); this enlarges it in the browser.
+    st.html(charts.TOOLTIP_CSS)
     bar = st.progress(0.0, text="Preparing the embedding map…")
     with user_errors():
         points = embedding_map(run, which, loaded.config.data, loaded, split, lambda fraction, text: bar.progress(fraction, text=text))
@@ -271,7 +281,8 @@ def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitIma
             return
         evaluation = scored.evaluation
         st.markdown(
-            f"**{len(chosen):,}** images in the box" + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":")
+            f"**{len(chosen):,}** image{'s' if len(chosen) != 1 else ''} in the box"
+            + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":")
         )
         items = [evaluation.describe(int(row)) for row in chosen[:SELECTED_SHOWN]]
         _captioned_gallery(items, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_selected")
@@ -314,7 +325,7 @@ def _inside_view(loaded, split: SplitImages) -> None:
         return
     image, _, name = chosen
     left, right = st.columns([1, 3])
-    left.image(upscale(image, 4), caption=name)
+    left.image(upscale(image, 8), caption=name, width="stretch")
     with user_errors():
         right.markdown(
             "**First-layer filters**: each colour patch is one filter of the first convolution, stretched to full "
@@ -327,7 +338,7 @@ def _inside_view(loaded, split: SplitImages) -> None:
             )
             tiles = st.columns(len(stage.channels))
             for column, channel, activation in zip(tiles, stage.channels, stage.maps):
-                column.image(charts.activation_tile(activation), caption=f"channel {channel}")
+                column.image(charts.activation_tile(activation), caption=f"channel {channel}", width="stretch")
 
 
 st.title("Explain")
