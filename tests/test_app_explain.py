@@ -168,6 +168,8 @@ def test_the_embedding_map_is_drawn_with_thumbnails_and_cached_in_the_run(traine
 def test_suspect_labels_are_shown_as_suspects(trained_run):
     at = show(open_app("explain"), "Suspect labels")
     assert "suspects for a person to check, not facts" in page_text(at)
+    weak = reference(trained_run).accuracy < 0.8  # a weak model's suspects are mostly its own mistakes, and the page says so
+    assert ("most suspects are likely its own mistakes" in page_text(at)) == weak
     assert all(" labelled " in caption and "model says" in caption for caption in captions(at))
 
 
