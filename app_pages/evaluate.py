@@ -52,10 +52,11 @@ def _score_with_progress(run, which: str, stamp: int, source: str | None, split:
 
 
 def _explain_button(column, run_id: str, scored, item: dict) -> None:
-    """ "Explain this image": hand the image to the Explain page (only once that page exists)."""
+    """ "Explain": hand the image to the Explain page (only once that page exists)."""
     if not EXPLAIN_PAGE.exists():
         return
-    if column.button("Explain this image", key=f"explain_{item['row']}", icon=":material/psychology:"):
+    # "Explain" alone: "Explain this image" is cut off in six columns; the tooltip says the rest
+    if column.button("Explain", key=f"explain_{item['row']}", icon=":material/psychology:", help="Open this image on the Explain page"):
         st.session_state[state.EXPLAIN_REQUEST] = {
             "run_id": run_id,
             "source": scored.data.source,
@@ -109,6 +110,9 @@ def _upload_section(loaded) -> None:
         )
         chart.metric("Prediction", best, f"{ranked[best]:.0%} sure", delta_color="off")
         chart.plotly_chart(probability_figure(ranked, height=320), key="evaluate_upload_probs")
+        if EXPLAIN_PAGE.exists() and seen.button("Explain this picture", key="evaluate_upload_explain", icon=":material/psychology:"):
+            st.session_state[state.EXPLAIN_REQUEST] = {"run_id": state.selected_run_id(), "upload": upload.getvalue(), "name": upload.name}
+            st.switch_page("app_pages/explain.py")
 
 
 def _other_source_box() -> None:

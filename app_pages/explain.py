@@ -2,15 +2,22 @@
 map, suspect labels and, for the small CNNs, what each stage sees.
 
 Other pages open this one on an image by setting ``st.session_state["explain_request"] =
-{"run_id", "split", "index"}`` (``index``: the image's position in the source split, as the
-Evaluate galleries and ``mistakes --json`` give it; optional ``upload``: the bytes of an uploaded
-picture, with ``name``) and calling ``st.switch_page("app_pages/explain.py")``.
+{"run_id", "source", "split", "index"}`` (``index``: the image's position in the source's
+``split``, as the Evaluate galleries and ``mistakes --json`` give it; the run's held-out images
+lie in its source's ``train`` split; optional ``upload``: the bytes of an uploaded picture, with
+``name``) and calling ``st.switch_page("app_pages/explain.py")``. An image of another source than
+the run's (a separate test set scored on Evaluate) is carried over as a picture.
 """
+
+from pathlib import Path
 
 import streamlit as st
 import torch
 
 from cifar_core.app.uploads import MAX_UPLOAD_BYTES, prepare_upload
+from cifar_core.data import CifarData
+from cifar_core.errors import DataError
+from cifar_core.evaluate import source_split_images
 from cifar_core.explain import charts
 from cifar_core.explain.embedding import embedding_map
 from cifar_core.explain.features import first_layer_filters, stage_maps
@@ -28,12 +35,15 @@ from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score
 REQUEST = "explain_request"
 _FOCUS = "_explain_focus"
 _CARRIED_UPLOAD = "_explain_carried_upload"
+_CARRIED_IMAGE = "_explain_carried_image"
+_PENDING = "_explain_pending_image"
 VIEWS = ("Saliency", "Every mistake", "Embedding map", "Suspect labels", "Inside the CNN")
-FROM_SPLIT, FROM_UPLOAD = "an image of the split", "an uploaded picture"
+FROM_SPLIT, FROM_UPLOAD, FROM_ELSEWHERE = "an image of the split", "an uploaded picture", "the image sent from Evaluate"
 METHOD_LABELS = {"gradcam": "Grad-CAM", "occlusion": "Occlusion"}
 COLUMNS = 6
 SELECTED_SHOWN = 48
 SUSPECTS_SHOWN = 24
+WEAK_MODEL = 0.8  # below this accuracy the suspects list says it is mostly the model's own mistakes
 
 
 def _take_request() -> None:
@@ -59,10 +69,29 @@ def _take_request() -> None:
         st.session_state[_CARRIED_UPLOAD] = (bytes(focus["upload"]), str(focus.get("name") or "the uploaded picture"))
         st.session_state["explain_from"] = FROM_UPLOAD
         return
-    if focus.get("split") in ("val", "test"):
-        st.session_state["explain_split"] = focus["split"]
-    if isinstance(focus.get("index"), int):
-        st.session_state["explain_index"] = focus["index"]
+    st.session_state[_PENDING] = focus  # placed by _place_image once the run's source is loaded
+
+
+def _place_image(own: CifarData) -> None:
+    """Point the widgets at the requested image: one of the run's own splits, or a picture from another source."""
+    focus = st.session_state.pop(_PENDING, None)
+    if not focus:
+        return
+    source, split, index = focus.get("source"), focus.get("split"), focus.get("index")
+    if source and source != own.source:  # a separate set scored on Evaluate: its indices are not this source's
+        with user_errors():
+            data = load_data(source)
+            images, labels, _ = source_split_images(data, split)
+            if not isinstance(index, int) or not 0 <= index < len(labels):
+                raise DataError(f"Image {index} is not in the {split} split of {data.source} ({len(labels):,} images).")
+            name = "the SYNTHETIC demo set" if data.is_synthetic else Path(data.source).name
+            st.session_state[_CARRIED_IMAGE] = (images[index], int(labels[index]), f"image {index} of the {split} split of {name}")
+            st.session_state["explain_from"] = FROM_ELSEWHERE
+        return
+    if split in ("train", "val", "test"):  # Evaluate names the run's held-out images by the split they lie in: train
+        st.session_state["explain_split"] = "test" if split == "test" else "val"
+    if isinstance(index, int):
+        st.session_state["explain_index"] = index
     st.session_state["explain_from"] = FROM_SPLIT
 
 
@@ -72,12 +101,17 @@ def _focus_on(index: int) -> None:
 
 
 def _captioned_gallery(items: list[dict], images, caption, button_key: str, overlays=None) -> None:
-    """Images in rows of six, each with a caption and an "Explain" button."""
-    columns = st.columns(COLUMNS)
+    """Images in rows of six, each with a caption and an "Explain" button.
+
+    One ``st.columns`` per row, so a row starts below the longest caption of the row before and the
+    pictures and buttons line up (six long columns drift apart when captions wrap differently).
+    """
     for position, item in enumerate(items):
+        if position % COLUMNS == 0:
+            columns = st.columns(COLUMNS)
         column = columns[position % COLUMNS]
         picture = overlays[position] if overlays is not None else upscale(images[item["row"]], 4)
-        column.image(picture, caption=caption(item))
+        column.image(picture, caption=caption(item), width="stretch")
         column.button("Explain", key=f"{button_key}_{item['index']}", on_click=_focus_on, args=(item["index"],))
 
 
@@ -87,7 +121,13 @@ def _top3(item: dict) -> str:
 
 def _choose_image(split: SplitImages, classes: tuple[str, ...]):
     """The image to explain: (uint8 [3, 32, 32], true class or None, words naming it), or None."""
-    origin = st.radio("Explain", (FROM_SPLIT, FROM_UPLOAD), horizontal=True, key=state.sticky("explain_from", FROM_SPLIT))
+    carried = st.session_state.get(_CARRIED_IMAGE)
+    origins = (FROM_SPLIT, FROM_UPLOAD, FROM_ELSEWHERE) if carried else (FROM_SPLIT, FROM_UPLOAD)
+    if st.session_state.get("explain_from") not in (None, *origins):
+        st.session_state["explain_from"] = FROM_SPLIT
+    origin = st.radio("Explain", origins, horizontal=True, key=state.sticky("explain_from", FROM_SPLIT))
+    if origin == FROM_ELSEWHERE:
+        return carried
     if origin == FROM_UPLOAD:
         upload = st.file_uploader(
             f"Picture (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key="explain_upload"
@@ -96,6 +136,8 @@ def _choose_image(split: SplitImages, classes: tuple[str, ...]):
         if data is None:
             st.caption("Upload a picture of one of the ten classes; it is cropped square and shrunk to 32×32.")
             return None
+        if upload is None:
+            st.caption(f"Showing {name}, sent from Evaluate; upload another picture to explain that instead.")
         true = st.selectbox(
             "What it really shows (optional)",
             [None, *range(len(classes))],
@@ -148,16 +190,18 @@ def _saliency_view(loaded, split: SplitImages) -> None:
             method,
         )
         shown = st.columns(3)
-        shown[0].image(upscale(image, 8), caption=f"{name}: the 32×32 pixels the model sees")
+        shown[0].image(upscale(image, 8), caption=f"{name}: the 32×32 pixels the model sees", width="stretch")
         shown[1].image(
             overlay(image, maps.predicted[0], 8, alpha),
             caption=f"Evidence for its answer, {loaded.classes[predicted]} ({probabilities[predicted]:.0%})",
+            width="stretch",
         )
         if maps.true is not None:
             verdict = "right" if predicted == true else "wrong"
             shown[2].image(
                 overlay(image, maps.true[0], 8, alpha),
                 caption=f"Evidence for the true class, {loaded.classes[true]} ({probabilities[true]:.0%}; the answer is {verdict})",
+                width="stretch",
             )
         else:
             shown[2].caption("Say what the picture really shows to see the evidence for that class too.")
@@ -218,9 +262,12 @@ def _thumbnails(run_dir: str, which: str, stamp: int, split: str) -> list[str]:
 def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitImages) -> None:
     st.markdown(
         "Each dot is one image, placed by the network's last hidden layer (PCA, then t-SNE): images the network "
-        "treats alike sit together. Colour = true class; **×** = a mistake. Where two colours mix (often cats and dogs) "
-        "the model cannot tell them apart. Hover over a dot to see its picture; drag a box to list the images inside."
+        "treats alike sit together. Colour = true class; **+** = a mistake. Where two colours mix (often cats and dogs) "
+        "the model cannot tell them apart. Hover over a dot to see its picture and the prediction; drag a box to list "
+        "the images inside (double-click the map to clear the box)."
     )
+    # Vega's tooltip shows each point's 32x32 thumbnail (the chart's "image" field); this enlarges it in the browser.
+    st.html(charts.TOOLTIP_CSS)
     bar = st.progress(0.0, text="Preparing the embedding map…")
     with user_errors():
         points = embedding_map(run, which, loaded.config.data, loaded, split, lambda fraction, text: bar.progress(fraction, text=text))
@@ -235,7 +282,8 @@ def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitIma
             return
         evaluation = scored.evaluation
         st.markdown(
-            f"**{len(chosen):,}** images in the box" + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":")
+            f"**{len(chosen):,}** image{'s' if len(chosen) != 1 else ''} in the box"
+            + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":")
         )
         items = [evaluation.describe(int(row)) for row in chosen[:SELECTED_SHOWN]]
         _captioned_gallery(items, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_selected")
@@ -257,9 +305,15 @@ def _suspects_view(run, which: str, stamp: int, scored, split: SplitImages) -> N
         if not suspects:
             st.caption("No suspect labels on this split.")
             return
+        accuracy = scored.evaluation.accuracy
         st.markdown(
             f"**{len(suspects):,}** suspects among {len(split.labels):,} images; the {min(len(suspects), SUSPECTS_SHOWN)} most suspect:"
         )
+        if accuracy < WEAK_MODEL:  # seen on a real-data run at 31%: 294 of 600 images "suspect"
+            st.caption(
+                f"This model is right on only {accuracy:.0%} of these images, so most suspects are likely its own mistakes "
+                "rather than wrong labels; a better-trained run gives a shorter, more telling list."
+            )
         _captioned_gallery(
             suspects[:SUSPECTS_SHOWN],
             scored.images,
@@ -278,7 +332,7 @@ def _inside_view(loaded, split: SplitImages) -> None:
         return
     image, _, name = chosen
     left, right = st.columns([1, 3])
-    left.image(upscale(image, 4), caption=name)
+    left.image(upscale(image, 8), caption=name, width="stretch")
     with user_errors():
         right.markdown(
             "**First-layer filters**: each colour patch is one filter of the first convolution, stretched to full "
@@ -291,7 +345,7 @@ def _inside_view(loaded, split: SplitImages) -> None:
             )
             tiles = st.columns(len(stage.channels))
             for column, channel, activation in zip(tiles, stage.channels, stage.maps):
-                column.image(charts.activation_tile(activation), caption=f"channel {channel}")
+                column.image(charts.activation_tile(activation), caption=f"channel {channel}", width="stretch")
 
 
 st.title("Explain")
@@ -316,6 +370,7 @@ with user_errors():
     stamp = checkpoint_stamp(run, which)
     loaded = load_model(str(run.dir), which, stamp)
     data = load_data(loaded.config.data)
+    _place_image(data)
     splits = ["val", "test"] if data.has_labels("test") else ["val"]
     if st.session_state.get("explain_split") not in splits:
         st.session_state["explain_split"] = "val"

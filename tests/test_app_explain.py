@@ -8,8 +8,10 @@ import json
 import numpy as np
 import pyarrow as pa
 from app_support import assert_ok, errors, open_app, page_text
+from data_fixtures import make_images, write_image_folder
 from PIL import Image
 
+from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data import load_cifar
 from cifar_core.evaluate import evaluate, load_run_model, split_images
 from cifar_core.explain.cache import FOLDER
@@ -59,6 +61,51 @@ def test_a_request_from_another_page_preselects_the_image_and_shows_both_maps(tr
     at.radio(key="explain_method").set_value("occlusion").run()
     assert_ok(at)
     assert len(captions(at)) == 3
+
+
+def test_a_request_naming_the_train_split_shows_the_run_s_held_out_image_even_from_the_test_split(trained_run):
+    # Evaluate names the run's own validation images by the source split they lie in ("train")
+    expected = reference(trained_run)
+    index = int(expected.indices[3])
+    at = open_app("explain")
+    at.radio(key="explain_split").set_value("test").run()
+    at.session_state["explain_request"] = {"run_id": trained_run.id, "source": "synthetic", "split": "train", "index": index}
+    at.switch_page("app_pages/explain.py").run()
+    assert_ok(at)
+    assert at.radio(key="explain_split").value == "val" and at.number_input(key="explain_index").value == index
+    assert captions(at)[0].startswith(f"image {index} of the val split")
+
+
+def test_an_image_of_another_source_is_carried_over_not_looked_up_in_the_run_s_own(trained_run, app_env):
+    images, labels = make_images(2, seed=5)
+    folder = write_image_folder(app_env / "data" / "held-out", {"test": (images, labels)})
+    index = 13  # a truck (class-grouped, two per class); the run's own source has an image 13 too, of another class
+    at = open_app()
+    at.session_state["explain_request"] = {"run_id": trained_run.id, "source": str(folder.resolve()), "split": "test", "index": index}
+    at.switch_page("app_pages/explain.py").run()
+    assert_ok(at)
+    assert at.radio(key="explain_from").value == "the image sent from Evaluate"
+    shown = captions(at)
+    assert shown[0].startswith(f"image {index} of the test split of held-out")
+    assert shown[2].startswith(f"Evidence for the true class, {CIFAR10_CLASSES[labels[index]]}")
+    at.radio(key="explain_from").set_value("an image of the split").run()  # the run's own images stay one click away
+    assert_ok(at)
+    assert captions(at)[0].startswith("image ") and "held-out" not in captions(at)[0]
+    at.session_state["explain_request"] = {"run_id": trained_run.id, "source": str(folder.resolve()), "split": "test", "index": 99}
+    at.switch_page("app_pages/explain.py").run()
+    assert errors(at) == [f"Image 99 is not in the test split of {folder.resolve()} (20 images)."]
+
+
+def test_explain_this_picture_in_evaluate_s_upload_box_opens_explain_on_it(trained_run):
+    at = open_app("evaluate")
+    at.file_uploader(key="evaluate_upload").set_value(("photo.png", png(), "image/png")).run()
+    assert_ok(at)
+    at.button(key="evaluate_upload_explain").click().run()
+    assert_ok(at)
+    assert "explain_request" not in at.session_state
+    assert at.radio(key="explain_view").value == "Saliency" and at.radio(key="explain_from").value == "an uploaded picture"
+    shown = captions(at)
+    assert shown[0].startswith("photo.png (64×48 PNG)") and shown[1].startswith("Evidence for its answer, ")
 
 
 def test_an_index_outside_the_split_is_one_sentence(trained_run):
@@ -121,6 +168,8 @@ def test_the_embedding_map_is_drawn_with_thumbnails_and_cached_in_the_run(traine
 def test_suspect_labels_are_shown_as_suspects(trained_run):
     at = show(open_app("explain"), "Suspect labels")
     assert "suspects for a person to check, not facts" in page_text(at)
+    weak = reference(trained_run).accuracy < 0.8  # a weak model's suspects are mostly its own mistakes, and the page says so
+    assert ("most suspects are likely its own mistakes" in page_text(at)) == weak
     assert all(" labelled " in caption and "model says" in caption for caption in captions(at))
 
 

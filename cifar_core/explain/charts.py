@@ -22,6 +22,12 @@ from cifar_core.figures.images import to_hwc
 
 SELECTION = "box"
 THUMBNAIL_QUALITY = 90
+THUMBNAIL_SHOWN_PX = 128
+TOOLTIP_CSS = (
+    f"<style>#vg-tooltip-element img {{width: {THUMBNAIL_SHOWN_PX}px; height: {THUMBNAIL_SHOWN_PX}px; image-rendering: pixelated;}}</style>"
+)
+"""The tooltip draws a thumbnail at its natural 32x32 pixels, too small to see; this enlarges it with
+sharp pixels in the browser, so the chart carries 1 KB per point rather than an enlarged picture."""
 
 
 def thumbnail_urls(images: torch.Tensor) -> list[str]:
@@ -52,17 +58,18 @@ def embedding_frame(points: EmbeddingMap, classes: tuple[str, ...], thumbnails: 
 
 
 def embedding_chart(frame: pd.DataFrame, classes: tuple[str, ...]) -> alt.Chart:
-    """Points coloured by true class, mistakes drawn as crosses; drag a box to select."""
+    """Points coloured by true class, mistakes drawn as crosses; drag a box to select (the rest fade)."""
     box = alt.selection_interval(name=SELECTION, encodings=["x", "y"])
     tooltip = [field for field in ("image", "index", "true class", "prediction") if field in frame.columns]
     return (
         alt.Chart(frame)
-        .mark_point(filled=True, size=28, opacity=0.75)
+        .mark_point(filled=True, size=28)
         .encode(
             x=alt.X("x:Q", axis=None),
             y=alt.Y("y:Q", axis=None),
             color=alt.Color("true class:N", scale=alt.Scale(domain=list(classes), scheme="tableau10"), title="true class"),
             shape=alt.Shape("mark:N", scale=alt.Scale(domain=["right", "mistake"], range=["circle", "cross"]), title="prediction"),
+            opacity=alt.condition(box, alt.value(0.8), alt.value(0.15)),
             tooltip=tooltip,
         )
         .add_params(box)
@@ -78,15 +85,16 @@ def selected_rows(points: EmbeddingMap, event: dict | None) -> np.ndarray:
     return points.in_box(tuple(selection["x"]), tuple(selection["y"]))
 
 
-def activation_tile(activation: torch.Tensor, size: int = 64) -> Image.Image:
+def activation_tile(activation: torch.Tensor, size: int = 128) -> Image.Image:
     """A [H, W] map in [0, 1] as a grey tile enlarged to about ``size`` pixels with nearest-neighbour."""
     scale = max(1, size // activation.shape[-1])
     grey = (activation.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
     return Image.fromarray(np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1), mode="L")
 
 
-def filter_sheet(patches: np.ndarray, scale: int = 12, gap: int = 3, columns: int = 8) -> Image.Image:
-    """First-layer filters [F, k, k, 3] as enlarged colour patches on a white sheet."""
+def filter_sheet(patches: np.ndarray, patch_px: int = 60, gap: int = 4, columns: int = 8) -> Image.Image:
+    """First-layer filters [F, k, k, 3] as colour patches of about ``patch_px`` pixels (sharp) on a white sheet."""
+    scale = max(1, round(patch_px / patches.shape[1]))
     count, size = len(patches), patches.shape[1] * scale
     rows = -(-count // columns)
     sheet = np.full((rows * (size + gap) - gap, min(count, columns) * (size + gap) - gap, 3), 255, dtype=np.uint8)
