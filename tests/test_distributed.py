@@ -25,11 +25,11 @@ TRAIN = [
     "--model",
     "fast_cnn",
     "--model-option",
-    "widths=[16,32,32]",
+    "widths=[32,64,64]",
     "--optimizer",
-    "sgd",
+    "adam",
     "--lr",
-    "0.2",
+    "0.003",
     "--limit",
     "1000",
     "--epochs",
@@ -39,11 +39,18 @@ TRAIN = [
     "--device",
     "cpu",
 ]
-# Seed-to-seed spread of one-process runs of TRAIN, measured: final val accuracy 1.0 (seed 0) and
-# 0.935 (seed 1); torchrun gave 0.95 and 0.93. Unsynchronised BatchNorm (CPU ranks normalise their
-# own 64 images) and per-rank augmentation draws make a two-process run another draw from that
-# spread, so "within noise" is a 10-point band, not bit-equality.
-SEED_SPREAD = 0.10
+# How far a two-process run's final val accuracy may sit from one process's (same seed, same
+# global batch), from measured spread. TRAIN, seeds 0-4, final val accuracy (200 images):
+#   one process   1.0, 1.0, 1.0, 1.0, 1.0    (val loss 0.54, 0.51, 0.44, 0.54, 0.61)
+#   two processes 0.995, 1.0, 1.0, 1.0, 1.0  (val loss 0.50, 0.51, 0.50, 0.51, 0.62)
+# so both are another draw from the same spread (BatchNorm is per rank, 64 images each on a CPU,
+# and augmentation draws are per rank). On this set errors come a class at a time: a class not yet
+# told from its neighbouring hue costs its 20 images (0.1). The former recipe (SGD at lr 0.2, widths
+# 16/32/32) stopped mid-way through that, one process spanning 0.63-0.995 over seeds 0-5 (two:
+# 0.48-0.875), so one seed each could not tell noise from a fault: its 0.82 vs 0.995 at seed 0 was
+# such a draw (it was 0.95 vs 1.0 only until a CutMix partner change moved one image of rank 0's
+# first batch). 0.03 is six images: six times the spread measured here, a third of one class.
+SEED_SPREAD = 0.03
 DIGEST = re.compile(r"rank (\d)/2: final weights sha256 ([0-9a-f]{64})")
 
 
@@ -95,11 +102,6 @@ def test_two_ranks_finish_with_identical_weights(ddp_run: tuple[Run, dict[int, s
     assert not list(run.dir.glob("*rank1*"))  # only rank 0 writes
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Open: after the speed levers landed, seed 0 gave 0.82 with two processes vs 0.995 with one "
-    "(before them 0.95 vs 1.0); not yet explained, so not claimed as within noise.",
-)
 def test_accuracy_matches_one_process_with_the_same_global_batch(ddp_run, tmp_path: Path) -> None:
     run, _ = ddp_run
     single = tmp_path / "single"
@@ -114,7 +116,7 @@ def test_accuracy_matches_one_process_with_the_same_global_batch(ddp_run, tmp_pa
     assert done.returncode == 0, done.stderr[-3000:]
     ddp_acc = run.events("epoch")[-1]["val_acc"]
     single_acc = Run(single).events("epoch")[-1]["val_acc"]
-    assert ddp_acc > 0.5 and single_acc > 0.5  # both learned (chance is 0.1)
+    assert single_acc >= 0.95  # the recipe converged here, so the comparison means something
     assert abs(ddp_acc - single_acc) <= SEED_SPREAD, (ddp_acc, single_acc)
 
 

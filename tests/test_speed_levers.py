@@ -107,6 +107,34 @@ def test_pipeline_alternating_flip_depends_on_the_image_index_and_epoch_not_on_p
     assert torch.equal(again, out[0][10:20])
 
 
+def test_alternating_flip_mirrors_the_same_half_on_every_torchrun_rank(synthetic, monkeypatch):
+    """Under torchrun each rank augments with a generator of its own (seed + rank * stride); the
+    half mirrored in an epoch must still follow the run's seed, or an image that changes rank
+    between epochs is mirrored twice in a row (the lever silently becomes a random flip)."""
+    from cifar_core.train import engine
+    from cifar_core.train.batches import augmented_batches
+    from cifar_core.train.distributed import World, augment_generator
+
+    images = torch.randint(0, 256, (40, 3, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    labels = torch.zeros(40, dtype=torch.long)
+    pipeline = AugmentPipeline(AugmentConfig([OpConfig("hflip", 0.0, {"alternate": True})]))
+    order = torch.randperm(40, generator=torch.Generator().manual_seed(2))
+
+    def epoch_images(generator, **kwargs):
+        return torch.cat([out.images for out in augmented_batches(pipeline, images, labels, order, 8, generator, 3, **kwargs)])
+
+    single = epoch_images(torch.Generator().manual_seed(5))
+    ranks = [augment_generator(World(rank, 2), 5, torch.Generator().manual_seed(5)) for rank in (0, 1)]
+    assert not torch.equal(epoch_images(ranks[1]), single)  # the rank's own seed would pick another half
+    assert all(torch.equal(epoch_images(generator, flip_seed=5), single) for generator in ranks)
+
+    seen = []
+    real = engine.augmented_batches
+    monkeypatch.setattr(engine, "augmented_batches", lambda *a, **k: seen.append(k["flip_seed"]) or real(*a, **k))
+    train(fast_config(epochs=1, seed=3), synthetic)
+    assert seen == [3]  # the engine hands every rank the run's seed
+
+
 # --- Muon ------------------------------------------------------------------------------------
 
 

@@ -74,11 +74,15 @@ class AugmentPipeline:
         pool: tuple[Tensor, Tensor] | None = None,
         indices: Tensor | None = None,
         epoch: int = 0,
+        flip_seed: int | None = None,
     ) -> AugmentResult:
         """Augment ``images`` ``[B, C, H, W]`` with integer ``labels`` ``[B]``; inputs are not modified.
 
-        ``indices`` (each image's position in the training set, default ``0..B-1``) and ``epoch``
-        matter only to an alternating flip, which mirrors an image on every other epoch.
+        ``indices`` (each image's position in the training set, default ``0..B-1``), ``epoch`` and
+        ``flip_seed`` (default: ``generator``'s seed) matter only to an alternating flip, which
+        mirrors an image on every other epoch. Under torchrun each rank augments with a generator
+        of its own, so the engine passes the run's seed: which half of the images is mirrored in
+        an epoch must not depend on the rank an image lands on.
         """
         _check_batch(images, labels)
         if pool is not None:
@@ -90,7 +94,7 @@ class AugmentPipeline:
         for name, p, params in self._standard:
             if name == "hflip" and params["alternate"]:
                 positions = torch.arange(count) if indices is None else indices.cpu()
-                mask = alternate_flip_mask(positions, epoch, generator.initial_seed())
+                mask = alternate_flip_mask(positions, epoch, generator.initial_seed() if flip_seed is None else flip_seed)
             else:
                 mask = sample_apply_mask(count, p, generator)
             chosen = mask.nonzero().squeeze(1)

@@ -26,18 +26,20 @@ def augmented_batches(
     epoch: int,
     *,
     whole_epoch: bool = False,
+    flip_seed: int | None = None,
 ) -> Iterator[AugmentResult]:
     """Yield the epoch's augmented batches in ``order`` (indices into ``images``, on the CPU).
 
     Each image's training-set index goes to the pipeline, so an alternating flip knows which
-    images to mirror in this epoch.
+    images to mirror in this epoch; ``flip_seed`` (the run's seed) picks that half the same way on
+    every rank (default: ``generator``'s seed).
     """
     on_device = order.to(images.device)
     if whole_epoch:
-        augmented = pipeline(images[on_device], labels[on_device], generator, indices=order, epoch=epoch)
+        augmented = pipeline(images[on_device], labels[on_device], generator, indices=order, epoch=epoch, flip_seed=flip_seed)
         for start in range(0, len(order), batch_size):
             yield AugmentResult(augmented.images[start : start + batch_size], augmented.soft_labels[start : start + batch_size])
         return
     for start in range(0, len(order), batch_size):
         index = on_device[start : start + batch_size]
-        yield pipeline(images[index], labels[index], generator, indices=order[start : start + batch_size], epoch=epoch)
+        yield pipeline(images[index], labels[index], generator, indices=order[start : start + batch_size], epoch=epoch, flip_seed=flip_seed)

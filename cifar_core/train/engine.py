@@ -262,6 +262,7 @@ def train_one_epoch(
         parts.augment_generator or parts.generator,
         epoch,
         whole_epoch=config.augment_per_epoch,
+        flip_seed=config.seed,  # not the rank's own augmentation seed: every rank mirrors the same half
     )
     epoch_start = time.perf_counter()
     # running sums stay on the device: reading one (.item()) waits for the GPU, so only log points do
