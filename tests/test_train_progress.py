@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 
 import pytest
+import support
 from app_support import metrics, navigate, open_app
+from support import cli_args
 
 from cifar_core.cli import main
 from cifar_core.data import load_synthetic
 from cifar_core.device import single_thread
 from cifar_core.runs import RunStore
 from cifar_core.runs.progress import progress_from_events
-from cifar_core.train import TrainConfig, train
+from cifar_core.train import train
 
-
-def tiny_config(**changes) -> TrainConfig:
-    values = dict(data="synthetic", epochs=2, batch_size=32, lr=3e-3, limit=200, seed=0, device="cpu", log_every=2)
-    values.update(changes)
-    return TrainConfig(**values)
+tiny_config = partial(support.tiny_config, epochs=2, batch_size=32, lr=3e-3)
 
 
 def _start(spe: int, planned: int | None, start_epoch: int = 0) -> dict:
@@ -74,25 +73,7 @@ def test_a_run_not_started_or_with_damaged_events_reports_what_it_can():
 
 def test_cli_bar_epoch_lines_train_and_runs_pages_and_run_summary_report_the_same_planned_epochs_on_a_budget_run(app_env, capsys):
     out = app_env / "runs" / "budget-run"
-    code = main(
-        [
-            "train",
-            "--data",
-            "synthetic",
-            "--epochs",
-            "60",
-            "--budget-minutes",
-            "0.1",
-            "--batch-size",
-            "32",
-            "--limit",
-            "200",
-            "--log-every",
-            "1",
-            "--out",
-            str(out),
-        ]
-    )
+    code = main(cli_args("train", data="synthetic", epochs=60, budget_minutes=0.1, batch_size=32, limit=200, log_every=1, out=out))
     assert code == 0
     captured = capsys.readouterr()
     run = RunStore(app_env / "runs").get("budget-run")

@@ -4,16 +4,18 @@ checkpoints carry every generator a resume needs (CUDA's included)."""
 from __future__ import annotations
 
 import copy
+from functools import partial
 from unittest import mock
 
 import pytest
+import support
 import torch
 from torch import nn
 from torch.nn.modules.module import register_module_forward_pre_hook
 
 from cifar_core.data import load_synthetic
 from cifar_core.study.estimate import probe_throughput
-from cifar_core.train import TrainConfig, engine, train
+from cifar_core.train import engine, train
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +23,7 @@ def synthetic():
     return load_synthetic(n_per_class=10, seed=0, n_test_per_class=0)
 
 
-def tiny_config(**changes) -> TrainConfig:
-    values = dict(data="synthetic", epochs=1, batch_size=32, lr=3e-3, seed=0, device="cpu", log_every=2)
-    values.update(changes)
-    return TrainConfig(**values)
+tiny_config = partial(support.tiny_config, batch_size=32, lr=3e-3, limit=None)  # all 100 images of ``synthetic``
 
 
 def _how_convolutions_ran(work) -> set[tuple[bool, bool, bool]]:
