@@ -16,23 +16,8 @@ pytestmark = pytest.mark.realdata
 def test_simple_cnn_on_2000_real_images_learns_well_above_chance_in_2_epochs(shared_tarball, tmp_path, capsys):
     out = tmp_path / "real-run"
     code = main(
-        cli_args(
-            "train",
-            model="simple_cnn",
-            data=shared_tarball,
-            epochs=2,
-            batch_size=16,
-            lr=1e-3,
-            dropout=0.2,
-            aug_p=0.06,
-            mix_p=0.03,
-            val_fraction=0.2,
-            limit=2000,
-            seed=0,
-            device="cpu",
-            out=out,
-            json=True,
-        )
+        # the study's simple CNN and settings (Adam 1e-3, dropout 0.2, aug_p 0.06, mix_p 0.03), shortened
+        cli_args("train", preset="study_cnn", data=shared_tarball, epochs=2, batch_size=16, limit=2000, device="cpu", out=out, json=True)
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
