@@ -13,22 +13,19 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from support import tiny_config
 
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.process import cancel, execute
 from cifar_core.runs.store import ACTIVE_STATES
-from cifar_core.train import TrainConfig
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 TIMEOUT = 180  # seconds per script run: the first one imports torch and loads data on a slow CPU
 RUN_ID = "tiny-run"
-
-
-def tiny_config(**changes) -> TrainConfig:
-    return TrainConfig(**{"data": "synthetic", "epochs": 1, "limit": 200, "batch_size": 64, "device": "cpu", **changes})
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +62,12 @@ def trained_run(app_env: Path, trained_root: Path) -> Run:
     return RunStore(app_env / "runs").get(RUN_ID)
 
 
-def open_app(page: str | None = None, query_params: dict[str, str] | None = None) -> AppTest:
-    """Run the app once (landing on the Dataset page), then switch to ``app_pages/<page>.py``."""
+def open_app(page: str | None = None, query_params: dict[str, str] | None = None, session: dict[str, Any] | None = None) -> AppTest:
+    """Run the app once (landing on the Dataset page), then switch to ``app_pages/<page>.py``;
+    ``session`` is set in the session state first, as an earlier visit to another page leaves it."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in (session or {}).items():
+        at.session_state[key] = value
     at.query_params.update(query_params or {})
     at.run()
     if page is not None:

@@ -1,10 +1,17 @@
-"""Shared pytest setup: the real-data locator and the ``--runslow`` switch."""
+"""Shared pytest setup: the real-data locator, the ``--runslow`` switch and the support modules.
+
+The support modules are registered here as plugins, so their fixtures reach every test file:
+``support`` (``tiny_config``, ``wait_for``), ``app_support`` (the Streamlit app tests' runs folder
+and trained run) and ``study_support`` (the finished study of the study tests).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["support", "app_support", "study_support"]
 
 SHARED_TARBALL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-jpg-train.tar.gz"
 
@@ -28,10 +35,3 @@ def shared_tarball() -> Path:
     if not SHARED_TARBALL.is_file():
         pytest.skip(f"real-data test needs {SHARED_TARBALL}, which is not present")
     return SHARED_TARBALL
-
-
-# Fixtures of the Streamlit app tests (tests/test_app_*.py), defined in app_support.py.
-from app_support import app_env, trained_root, trained_run  # noqa: E402,F401
-
-# The finished study of the study tests (tests/test_study_*.py, test_app_experiments.py), in study_support.py.
-from study_support import finished_study  # noqa: E402,F401

@@ -8,9 +8,10 @@ import os
 import numpy as np
 import psutil
 import pytest
-from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text, tiny_config
+from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text
 from data_fixtures import png_bytes, write_image_folder
 from PIL import Image
+from support import tiny_config
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data import load_cifar

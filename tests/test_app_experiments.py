@@ -4,13 +4,13 @@ over budget, launched and cancelled, and a finished study's table and figures.""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from app_support import APP, TIMEOUT, assert_ok, button, errors, metrics, navigate, open_app, page_text
-from streamlit.testing.v1 import AppTest
+from app_support import assert_ok, button, errors, metrics, navigate, open_app, page_text
+from support import wait_for
 
 from cifar_core.runs import RunStore
+from cifar_core.runs.procfolder import ACTIVE_STATES
 from cifar_core.study import Throughput, list_studies
 from cifar_core.train.presets import PRESETS
 
@@ -25,19 +25,8 @@ SMALL_TRAIN = {
 }
 
 
-def open_experiments(session: dict | None = None, query_params: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    for key, value in (session or {}).items():
-        at.session_state[key] = value
-    at.query_params.update(query_params or {})
-    at.run()
-    at.switch_page("app_pages/experiments.py").run()
-    assert_ok(at)
-    return at
-
-
 def test_page_explains_ablations_and_seeds_and_estimates_the_study_from_the_train_settings(app_env):
-    at = open_experiments(SMALL_TRAIN)
+    at = open_app("experiments", session=SMALL_TRAIN)
     text = page_text(at)
     assert "Why more than one seed?" in text and "all but X" in text
     assert "Base run (from the Train page): **simple_cnn**, 1 epoch(s), 200 images, batch 16" in text
@@ -49,35 +38,33 @@ def test_page_explains_ablations_and_seeds_and_estimates_the_study_from_the_trai
 
 
 def test_a_study_over_budget_is_refused_with_its_estimate(app_env):
-    at = open_experiments({**SMALL_TRAIN, "train_use_limit": False, "train_epochs": 500})
+    at = open_app("experiments", session={**SMALL_TRAIN, "train_use_limit": False, "train_epochs": 500})
     refusal = [error for error in errors(at) if error.startswith("The study would take about ")]
     assert refusal and "over the 30 min budget" in refusal[0]
     assert button(at, "Start study").disabled
 
 
 def test_a_grid_typo_is_reported_and_nothing_can_start(app_env):
-    at = open_experiments({**SMALL_TRAIN, "experiments_kind": "Grid of settings", "experiments_grid": "aug_p=0.1;aug_p=0.2"})
+    at = open_app("experiments", session={**SMALL_TRAIN, "experiments_kind": "Grid of settings", "experiments_grid": "aug_p=0.1;aug_p=0.2"})
     assert "Field aug_p appears twice in the grid; list all its values once: aug_p=a,b,c." in errors(at)
     assert not [b for b in at.button if b.label.startswith("Start study")]
 
 
 def test_starting_shows_the_study_live_and_cancel_stops_it(app_env):
-    at = open_experiments({**SMALL_TRAIN, "experiments_ops": ["translate"], "experiments_seeds": 1})
+    at = open_app("experiments", session={**SMALL_TRAIN, "experiments_ops": ["translate"], "experiments_seeds": 1})
     button(at, "Start study").click().run()
     assert_ok(at)
     [folder] = list_studies(app_env / "runs")
     assert at.query_params["study"] == folder.dir.name
     assert f"### `{folder.dir.name}` · " in page_text(at)
     button(at, "Cancel study").click().run()
-    deadline = time.monotonic() + 120
-    while folder.status()["state"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for(lambda: folder.status()["state"] not in ACTIVE_STATES, timeout=120, interval=0.5, what="the study ending")
     assert folder.status()["state"] == "cancelled" and folder.cancel_requested()
 
 
 def test_a_finished_study_shows_its_table_bars_heatmap_and_curves(app_env, finished_study, monkeypatch):
     monkeypatch.setenv("CIFAR_EXPLORER_RUNS", str(finished_study.study().runs_root))
-    at = open_experiments(SMALL_TRAIN, {"study": finished_study.dir.name})
+    at = open_app("experiments", {"study": finished_study.dir.name}, session=SMALL_TRAIN)
     text = page_text(at)
     assert f"### `{finished_study.dir.name}` · finished" in text
     [progress] = at.get("progress")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from app_support import assert_ok, button, charts, open_app, page_text, tiny_config
+from app_support import assert_ok, button, charts, open_app, page_text
+from support import tiny_config
 
 from cifar_core.runs import RunStore
 

@@ -9,8 +9,9 @@ import urllib.error
 
 import psutil
 import pytest
-from app_support import assert_ok, button, charts, errors, metrics, navigate, open_app, page_text, shown_value, tiny_config
+from app_support import assert_ok, button, charts, errors, metrics, navigate, open_app, page_text, shown_value
 from data_fixtures import make_images, write_image_folder
+from support import tiny_config, wait_for
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.runs import RunStore
@@ -118,12 +119,12 @@ def test_one_click_launches_one_background_run_that_is_watched_live_and_survives
     button(at, "Start training").click().run()  # the same click delivered twice
     assert len(store.list()) == 1
 
-    deadline = time.monotonic() + 240
-    while "finished" not in header(at) and time.monotonic() < deadline:
-        assert not any(word in header(at) for word in ("failed", "interrupted")), (header(at), errors(at))
-        time.sleep(2)
+    def finished() -> bool:
         at.run()
-    assert "finished" in header(at), runs[0].log_path.read_text()
+        assert not any(word in header(at) for word in ("failed", "interrupted")), (header(at), errors(at), runs[0].log_path.read_text())
+        return "finished" in header(at)
+
+    wait_for(finished, timeout=240, interval=2, what="the run finishing")
     curves, confusion = charts(at)
     assert {"train loss", "validation loss", "train accuracy", "validation accuracy"} <= {trace["name"] for trace in curves["data"]}
     assert confusion["data"][0]["x"] == list(CIFAR10_CLASSES)

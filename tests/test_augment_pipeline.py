@@ -103,7 +103,8 @@ def test_records_replay_to_the_same_images() -> None:
             if op["op"] == "rotation":
                 image = F.rotate(image, torch.tensor([float(op["angle"])]))
             elif op["op"] == "resized_crop":
-                image = F.resized_crop(image, torch.tensor([op["box"]]), 32)
+                box = op["box"]
+                image = F.resized_crop(image, torch.tensor([[box.top, box.left, box.height, box.width]]), 32)
             elif op["op"] == "translate":
                 image = F.translate(image, torch.tensor([op["shift"]]))
             elif op["op"] == "hflip":

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support import cli_args
 
 from cifar_core.cli import main
 
@@ -27,33 +28,22 @@ def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 def cli_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "cli-run"
     cli(
-        "train",
-        "--model",
-        "simple_cnn",
-        "--data",
-        "synthetic",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "64",
-        "--lr",
-        "1e-3",
-        "--dropout",
-        "0.2",
-        "--aug-p",
-        "0.06",
-        "--mix-p",
-        "0.03",
-        "--val-fraction",
-        "0.2",
-        "--limit",
-        "300",
-        "--seed",
-        "0",
-        "--device",
-        "cpu",
-        "--out",
-        str(out),
+        *cli_args(
+            "train",
+            model="simple_cnn",
+            data="synthetic",
+            epochs=2,
+            batch_size=64,
+            lr=1e-3,
+            dropout=0.2,
+            aug_p=0.06,
+            mix_p=0.03,
+            val_fraction=0.2,
+            limit=300,
+            seed=0,
+            device="cpu",
+            out=out,
+        )
     )
     return out
 

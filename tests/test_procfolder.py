@@ -11,6 +11,7 @@ import time
 
 import psutil
 import pytest
+from support import tiny_config, wait_for
 
 from cifar_core.errors import RunError
 from cifar_core.runs import RunStore
@@ -18,11 +19,6 @@ from cifar_core.runs.process import cancel, execute, launch
 from cifar_core.runs.procfolder import ProcessFolder
 from cifar_core.study.definition import plan_study
 from cifar_core.study.folder import StudyFolder
-from cifar_core.train import TrainConfig
-
-
-def tiny_config(**changes) -> TrainConfig:
-    return TrainConfig(**{"data": "synthetic", "epochs": 1, "limit": 200, "batch_size": 64, "device": "cpu", "seed": 0, **changes})
 
 
 def make_run(tmp_path):
@@ -130,13 +126,6 @@ def test_a_foreground_execute_on_a_run_held_by_another_worker_is_refused_and_wri
 def second_handle(folder):
     """A second handle on the same folder, as another process would have."""
     return type(folder)(folder.dir)
-
-
-def wait_for(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"condition not met within {timeout} s"
-        time.sleep(0.2)
 
 
 def test_two_resumes_at_once_start_one_worker(tmp_path):

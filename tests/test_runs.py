@@ -11,27 +11,11 @@ import time
 
 import pytest
 import torch
+from support import tiny_config, wait_for
 
 from cifar_core.errors import CheckpointError, RunError
 from cifar_core.runs import RunStore, load_checkpoint, save_checkpoint
 from cifar_core.runs.process import cancel, execute, launch
-from cifar_core.train import TrainConfig
-
-
-def tiny_config(**changes) -> TrainConfig:
-    values = dict(data="synthetic", epochs=1, batch_size=64, limit=400, seed=0, device="cpu", log_every=2)
-    values.update(changes)
-    return TrainConfig(**values)
-
-
-def wait_for(predicate, timeout: float = 120.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "", ".hidden", "x" * 81, "..", "run id", "/abs"])

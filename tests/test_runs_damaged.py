@@ -9,7 +9,8 @@ import os
 import pathlib
 
 import pytest
-from app_support import assert_ok, open_app, tiny_config
+from app_support import assert_ok, open_app
+from support import tiny_config
 
 from cifar_core.cli import main
 from cifar_core.runs import RunStore

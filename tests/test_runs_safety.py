@@ -11,11 +11,11 @@ import json
 import os
 import pathlib
 import shutil
-import time
 
 import psutil
 import pytest
 import torch
+from support import tiny_config, wait_for
 
 from cifar_core.cli import main
 from cifar_core.cli.train_cmd import store_and_id
@@ -24,13 +24,6 @@ from cifar_core.runs import RunStore, load_checkpoint, save_checkpoint
 from cifar_core.runs.process import execute, launch
 from cifar_core.runs.procfolder import FolderGone
 from cifar_core.runs.store import MARKER_NAME
-from cifar_core.train import TrainConfig
-
-
-def tiny_config(**changes) -> TrainConfig:
-    values = dict(data="synthetic", epochs=1, batch_size=64, limit=200, seed=0, device="cpu", log_every=2)
-    values.update(changes)
-    return TrainConfig(**values)
 
 
 def project_like_folder(path: pathlib.Path) -> pathlib.Path:
@@ -185,10 +178,14 @@ def test_a_run_folder_removed_during_training_is_not_recreated(tmp_path):
 def test_a_detached_worker_whose_folder_is_removed_stops_and_recreates_nothing(tmp_path):
     run = RunStore(tmp_path).create(tiny_config(epochs=500), "doomed")
     worker = psutil.Process(launch(run))
-    deadline = time.monotonic() + 120
-    while not run.events("step"):
-        assert time.monotonic() < deadline and worker.is_running(), "the worker never started training"
-        time.sleep(0.2)
+
+    def training() -> bool:
+        if run.events("step"):
+            return True
+        assert worker.is_running(), "the worker ended before it trained"
+        return False
+
+    wait_for(training, timeout=120, interval=0.2, what="the worker training")
     while run.dir.exists():  # the worker may add a file while rmtree runs: remove until gone
         shutil.rmtree(run.dir, ignore_errors=True)
     worker.wait(timeout=60)  # it notices (heartbeat or its next write) and stops by itself

@@ -4,30 +4,18 @@ finished named study's computed conclusion and teaching figures, and the publish
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from app_support import APP, TIMEOUT, assert_ok, button, page_text
+from app_support import assert_ok, button, open_app, page_text
 from streamlit.testing.v1 import AppTest
-from study_support import train_in_process
+from support import wait_for
 
-from cifar_core.device import single_thread
-from cifar_core.study import StudyFolder, drive, list_studies, run_table, studies_root
+from cifar_core.runs.procfolder import ACTIVE_STATES
+from cifar_core.study import list_studies, run_table
 from cifar_core.study.catalog import get_named_study
 from cifar_core.study.published import grid_cells, list_published
 from cifar_core.study.stats import compare_variants, conclusion
 from cifar_core.ui.studies import grid_spread
-
-
-def open_experiments(session: dict | None = None, query_params: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    for key, value in (session or {}).items():
-        at.session_state[key] = value
-    at.query_params.update(query_params or {})
-    at.run()
-    at.switch_page("app_pages/experiments.py").run()
-    assert_ok(at)
-    return at
 
 
 def tab(at: AppTest, label: str):
@@ -39,19 +27,8 @@ def figure_types(container) -> list[str]:
     return [json.loads(element.proto.spec)["data"][0]["type"] for element in container.get("plotly_chart")]
 
 
-@pytest.fixture(scope="module")
-def finished_named(tmp_path_factory: pytest.TempPathFactory) -> StudyFolder:
-    """The named dropout study at a tiny size (1 epoch, 200 generated images, 2 seeds), trained in-process."""
-    root = tmp_path_factory.mktemp("named-runs")
-    study = get_named_study("dropout").plan(root, data="synthetic", device="cpu", epochs=1, limit=200, seeds=2)
-    folder = StudyFolder.create(studies_root(root) / study.id, study)
-    with single_thread():
-        assert drive(folder, train_in_process) == "finished"
-    return folder
-
-
 def test_the_picker_starts_a_quick_look_named_study_from_the_page_and_cancel_stops_it(app_env):
-    at = open_experiments({"experiments_named": "dropout", "experiments_named_size": "quick look (2 epochs, 500 images)"})
+    at = open_app("experiments", session={"experiments_named": "dropout", "experiments_named_size": "quick look (2 epochs, 500 images)"})
     text = page_text(at)
     assert get_named_study("dropout").description in text
     assert "4 variants × 3 seeds, compared with `dropout=0.0`; about " in text
@@ -62,15 +39,13 @@ def test_the_picker_starts_a_quick_look_named_study_from_the_page_and_cancel_sto
     assert (study.name, study.base.epochs, study.base.limit, study.seeds) == ("dropout", 2, 500, [0, 1, 2])
     assert at.query_params["study"] == folder.dir.name
     button(at, "Cancel study").click().run()
-    deadline = time.monotonic() + 120
-    while folder.status()["state"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for(lambda: folder.status()["state"] not in ACTIVE_STATES, timeout=120, interval=0.5, what="the study ending")
     assert folder.status()["state"] == "cancelled"
 
 
 def test_a_finished_named_study_states_its_computed_conclusion_and_teaching_figures(app_env, finished_named, monkeypatch):
     monkeypatch.setenv("CIFAR_EXPLORER_RUNS", str(finished_named.study().runs_root))
-    at = open_experiments(query_params={"study": finished_named.dir.name})
+    at = open_app("experiments", {"study": finished_named.dir.name})
     study = finished_named.study()
     comparisons = compare_variants(run_table(study), "dropout=0.0", variants=[v.name for v in study.variants])
     text = page_text(at)
@@ -85,7 +60,7 @@ def test_the_published_studies_open_instantly_each_told_apart_with_its_conclusio
     published = list_published()
     if not published:
         pytest.skip("no study is published in this copy")
-    at = open_experiments()
+    at = open_app("experiments")
     [picker] = [box for box in tab(at, "Published studies").selectbox if box.label == "Published study"]
     # one named study may be published twice (CPU and GPU ablations): folder, size and device tell them apart
     assert picker.options == [study.label for study in published] and len(set(picker.options)) == len(published)

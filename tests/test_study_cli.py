@@ -8,15 +8,16 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from study_support import tiny_base
+from support import wait_for
 
 from cifar_core.cli import main
 from cifar_core.runs import RunStore
+from cifar_core.runs.procfolder import ACTIVE_STATES
 from cifar_core.study import StudyFolder, cancel_study, list_studies, studies_root
 from cifar_core.study.definition import plan_study
 
@@ -104,9 +105,7 @@ def test_background_study_runs_in_a_detached_driver_and_fills_results(tmp_path):
     launched = json.loads(result.stdout)
     folder = StudyFolder(launched["dir"])
     assert folder.dir.parent == studies_root(tmp_path / "runs")
-    deadline = time.monotonic() + 240
-    while folder.status()["state"] in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for(lambda: folder.status()["state"] not in ACTIVE_STATES, timeout=240, interval=0.5, what="the study ending")
     assert folder.status()["state"] == "finished", folder.log_path.read_text()
     table = pd.read_csv(folder.results_path)
     assert table["variant"].tolist() == ["none", "translate"] and table["runs_finished"].tolist() == [1, 1]

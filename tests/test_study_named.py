@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 import pytest
+from study_support import ABLATION_VARIANTS
 
 from cifar_core.cli import main
 from cifar_core.device import single_thread
@@ -16,18 +17,6 @@ from cifar_core.study import list_studies
 from cifar_core.study.catalog import NAMED_STUDIES, get_named_study
 from cifar_core.study.estimate import Throughput
 
-ABLATION_VARIANTS = [
-    "none",
-    "rotation",
-    "resized_crop",
-    "translate",
-    "cutmix",
-    "all but rotation",
-    "all but resized_crop",
-    "all but translate",
-    "all but cutmix",
-    "all",
-]
 # Training images/s measured on the idle 2-core development CPU (README, bench/epoch_time.py):
 # fast_cnn 32/64/128 at batch 512 and simple_cnn at batch 256, both bf16 + channels_last.
 QUIET_CPU = {"fast_cnn": 2261.0, "simple_cnn": 1182.0}

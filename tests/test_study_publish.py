@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from study_support import ABLATION_VARIANTS
 
 from cifar_core.errors import RunError
 from cifar_core.study.catalog import NAMED_STUDIES, get_named_study
@@ -182,18 +183,7 @@ def test_the_shipped_ablation_names_its_variants_as_the_issue_asks():
     if not (PUBLISHED_ROOT / "ablation").is_dir():
         pytest.skip("the ablation has not been published in this copy")
     study = load_published(PUBLISHED_ROOT / "ablation")
-    assert study.variants == [
-        "none",
-        "rotation",
-        "resized_crop",
-        "translate",
-        "cutmix",
-        "all but rotation",
-        "all but resized_crop",
-        "all but translate",
-        "all but cutmix",
-        "all",
-    ]
+    assert study.variants == ABLATION_VARIANTS
 
 
 def test_a_damaged_published_folder_is_named_in_one_sentence_and_skipped_by_the_list(tmp_path):

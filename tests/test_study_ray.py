@@ -14,6 +14,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from study_support import tiny_base  # noqa: E402
+from support import wait_for  # noqa: E402
 
 from cifar_core.cli import main  # noqa: E402
 from cifar_core.errors import RunError  # noqa: E402
@@ -56,16 +57,14 @@ def test_killed_worker_is_retried_and_resumes(local_ray, tmp_path: Path) -> None
     driver = threading.Thread(target=lambda: outcome.update(state=drive_on_ray(folder)))
     driver.start()
     run_dir = tmp_path / study.runs[0].run_id
-    deadline = time.time() + 120
-    killed = None
-    while time.time() < deadline and killed is None:
-        status_file, metrics = run_dir / "status.json", run_dir / "metrics.jsonl"
-        if status_file.is_file() and metrics.is_file() and '"type": "epoch"' in metrics.read_text():
-            pid = folder.store().get(study.runs[0].run_id).raw_status()["pid"]
-            os.kill(pid, signal.SIGKILL)
-            killed = pid
-        time.sleep(0.05)
-    assert killed is not None, "the run never finished an epoch"
+    status_file, metrics = run_dir / "status.json", run_dir / "metrics.jsonl"
+
+    def epoch_done() -> bool:
+        return status_file.is_file() and metrics.is_file() and '"type": "epoch"' in metrics.read_text()
+
+    wait_for(epoch_done, timeout=120, interval=0.05, what="the run finishing an epoch")
+    killed = folder.store().get(study.runs[0].run_id).raw_status()["pid"]
+    os.kill(killed, signal.SIGKILL)
     driver.join(timeout=240)
     assert outcome.get("state") == "finished"
     run = folder.store().get(study.runs[0].run_id)

@@ -1,24 +1,25 @@
-"""One progress for every reader (C1), and time budgets that are used to the end (issue 11 bug 10)."""
+"""One progress for every reader (C1: the CLI bar, the Train and Runs pages, the summary), and time
+budgets that are used to the end (issue 11 bug 10)."""
 
 from __future__ import annotations
 
 import re
 import time
+from functools import partial
 
 import pytest
+import support
+from app_support import metrics, navigate, open_app
+from support import cli_args
 
 from cifar_core.cli import main
 from cifar_core.data import load_synthetic
 from cifar_core.device import single_thread
 from cifar_core.runs import RunStore
 from cifar_core.runs.progress import progress_from_events
-from cifar_core.train import TrainConfig, train
+from cifar_core.train import train
 
-
-def tiny_config(**changes) -> TrainConfig:
-    values = dict(data="synthetic", epochs=2, batch_size=32, lr=3e-3, limit=200, seed=0, device="cpu", log_every=2)
-    values.update(changes)
-    return TrainConfig(**values)
+tiny_config = partial(support.tiny_config, epochs=2, batch_size=32, lr=3e-3)
 
 
 def _start(spe: int, planned: int | None, start_epoch: int = 0) -> dict:
@@ -70,30 +71,12 @@ def test_a_run_not_started_or_with_damaged_events_reports_what_it_can():
     assert (progress.epochs_done, progress.epochs_planned, progress.steps_done) == (1, 2, 5)
 
 
-def test_cli_bar_epoch_lines_and_run_summary_report_the_same_planned_epochs_on_a_budget_run(tmp_path, capsys):
-    out = tmp_path / "budget-run"
-    code = main(
-        [
-            "train",
-            "--data",
-            "synthetic",
-            "--epochs",
-            "60",
-            "--budget-minutes",
-            "0.1",
-            "--batch-size",
-            "32",
-            "--limit",
-            "200",
-            "--log-every",
-            "1",
-            "--out",
-            str(out),
-        ]
-    )
+def test_cli_bar_epoch_lines_train_and_runs_pages_and_run_summary_report_the_same_planned_epochs_on_a_budget_run(app_env, capsys):
+    out = app_env / "runs" / "budget-run"
+    code = main(cli_args("train", data="synthetic", epochs=60, budget_minutes=0.1, batch_size=32, limit=200, log_every=1, out=out))
     assert code == 0
     captured = capsys.readouterr()
-    run = RunStore(tmp_path).get("budget-run")
+    run = RunStore(app_env / "runs").get("budget-run")
     summary, progress = run.summary(), run.progress()
     budget = run.events("budget")[-1]
     assert budget["epochs"] < 60  # the budget, not the cap, decided the length
@@ -103,6 +86,10 @@ def test_cli_bar_epoch_lines_and_run_summary_report_the_same_planned_epochs_on_a
     assert f"{summary['epochs_done']}/{summary['epochs_planned']} epochs" in captured.out
     bar_counts = re.findall(r"(\d+)/(\d+) \[", captured.err)  # tqdm's "n/total [elapsed<remaining"
     assert bar_counts[-1] == (str(progress.steps_planned), str(progress.steps_planned))
+    shown = f"{summary['epochs_done']}/{summary['epochs_planned']}"
+    page = open_app("train", {"run": "budget-run"})
+    assert metrics(page)["Epochs done"] == shown
+    assert navigate(page, "runs").dataframe[0].value.set_index("run").loc["budget-run", "epochs"] == shown
 
 
 def test_a_budget_is_used_to_its_end_counting_what_was_spent_before_training():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import cli_args
 
 from cifar_core.cli import main
 from cifar_core.runs import Run
@@ -15,36 +16,8 @@ pytestmark = pytest.mark.realdata
 def test_simple_cnn_on_2000_real_images_learns_well_above_chance_in_2_epochs(shared_tarball, tmp_path, capsys):
     out = tmp_path / "real-run"
     code = main(
-        [
-            "train",
-            "--model",
-            "simple_cnn",
-            "--data",
-            str(shared_tarball),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "16",
-            "--lr",
-            "1e-3",
-            "--dropout",
-            "0.2",
-            "--aug-p",
-            "0.06",
-            "--mix-p",
-            "0.03",
-            "--val-fraction",
-            "0.2",
-            "--limit",
-            "2000",
-            "--seed",
-            "0",
-            "--device",
-            "cpu",
-            "--out",
-            str(out),
-            "--json",
-        ]
+        # the study's simple CNN and settings (Adam 1e-3, dropout 0.2, aug_p 0.06, mix_p 0.03), shortened
+        cli_args("train", preset="study_cnn", data=shared_tarball, epochs=2, batch_size=16, limit=2000, device="cpu", out=out, json=True)
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -58,24 +31,7 @@ def test_simple_cnn_on_2000_real_images_learns_well_above_chance_in_2_epochs(sha
 @pytest.mark.slow
 def test_fast_preset_reaches_75_percent_within_a_five_minute_budget(shared_tarball, tmp_path, capsys):
     out = tmp_path / "fast-run"
-    code = main(
-        [
-            "train",
-            "--preset",
-            "fast",
-            "--data",
-            str(shared_tarball),
-            "--val-fraction",
-            "0.1",
-            "--budget-minutes",
-            "5",
-            "--device",
-            "cpu",
-            "--out",
-            str(out),
-            "--json",
-        ]
-    )
+    code = main(cli_args("train", preset="fast", data=shared_tarball, val_fraction=0.1, budget_minutes=5, device="cpu", out=out, json=True))
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["duration_s"] < 5 * 60 * 1.15

@@ -3,14 +3,19 @@ checkpoints carry every generator a resume needs (CUDA's included)."""
 
 from __future__ import annotations
 
+import copy
+from functools import partial
+from unittest import mock
+
 import pytest
+import support
 import torch
 from torch import nn
 from torch.nn.modules.module import register_module_forward_pre_hook
 
 from cifar_core.data import load_synthetic
 from cifar_core.study.estimate import probe_throughput
-from cifar_core.train import TrainConfig, train
+from cifar_core.train import engine, train
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +23,7 @@ def synthetic():
     return load_synthetic(n_per_class=10, seed=0, n_test_per_class=0)
 
 
-def tiny_config(**changes) -> TrainConfig:
-    values = dict(data="synthetic", epochs=1, batch_size=32, lr=3e-3, seed=0, device="cpu", log_every=2)
-    values.update(changes)
-    return TrainConfig(**values)
+tiny_config = partial(support.tiny_config, batch_size=32, lr=3e-3, limit=None)  # all 100 images of ``synthetic``
 
 
 def _how_convolutions_ran(work) -> set[tuple[bool, bool, bool]]:
@@ -65,8 +67,32 @@ def test_a_checkpoint_carries_the_cuda_generators_and_resumes_without_them_on_a_
     else:
         assert state["cuda_rng"] is None
     straight = train(config, synthetic)
-    resumed = train(config, synthetic, resume=state)
-    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
+    resumed = train(config, synthetic, resume=copy.deepcopy(state))  # a resume trains the optimiser state it is given in place
+    older = train(config, synthetic, resume={key: value for key, value in state.items() if key != "cuda_rng"})  # saved before the field
+    expected = [h["train_loss"] for h in straight.history]
+    assert [h["train_loss"] for h in resumed.history] == expected == [h["train_loss"] for h in older.history]
+
+
+def test_with_cuda_present_the_checkpoint_saves_every_gpus_generator_and_resume_restores_each(synthetic, monkeypatch):
+    """Where GPUs are, each one's generator is saved and restored. CPU-testable: while the engine
+    builds and restores a checkpoint, two GPUs are stood in for (CUDA itself is never touched)."""
+    gpu_states = [torch.tensor([1, 2, 3], dtype=torch.uint8), torch.tensor([4, 5, 6], dtype=torch.uint8)]
+    restored = []
+    two_gpus = mock.patch.multiple(
+        torch.cuda,
+        is_available=lambda: True,
+        device_count=lambda: len(gpu_states),
+        get_rng_state_all=lambda: [state.clone() for state in gpu_states],
+        set_rng_state=lambda state, device: restored.append((device, state.tolist())),
+    )
+    for name in ("checkpoint_state", "restore"):
+        monkeypatch.setattr(engine, name, two_gpus(getattr(engine, name)))
+    config = tiny_config(epochs=2)
+    saved = {}
+    train(config, synthetic, save=saved.__setitem__, should_stop=lambda: "last" in saved)
+    assert [state.tolist() for state in saved["last"]["cuda_rng"]] == [[1, 2, 3], [4, 5, 6]]
+    train(config, synthetic, resume=saved["last"])
+    assert restored == [(0, [1, 2, 3]), (1, [4, 5, 6])]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from cifar_core.augment import MIX_OPS, OP_NAMES, AugmentConfig, AugmentPipeline, AugmentResult, OpConfig
+from cifar_core.augment.box import Box
 from cifar_core.device import single_thread
 from cifar_core.train import TrainConfig
 
@@ -94,8 +95,8 @@ def describe_op(entry: Mapping[str, Any]) -> str:
     if op == "rotation":
         return f"rotated {entry['angle']:.0f}°"
     if op == "resized_crop":
-        top, left, height, width = entry["box"]
-        return f"cropped {width}×{height} px at ({left}, {top}) and resized"
+        box = Box.of(entry["box"])
+        return f"cropped {box.width}×{box.height} px at ({box.left}, {box.top}) and resized"
     if op == "translate":
         dx, dy = entry["shift"]
         parts = [f"{abs(dx)} px {'right' if dx > 0 else 'left'}" if dx else "", f"{abs(dy)} px {'down' if dy > 0 else 'up'}" if dy else ""]
@@ -103,8 +104,8 @@ def describe_op(entry: Mapping[str, Any]) -> str:
     if op == "hflip":
         return "mirrored"
     if op == "cutout":
-        y0, x0, y1, x1 = entry["box"]
-        return f"blacked out {x1 - x0}×{y1 - y0} px"
+        box = Box.of(entry["box"])
+        return f"blacked out {box.width}×{box.height} px"
     if op in MIX_OPS:
         verb = "pasted" if op == "cutmix" else "blended in"
         return f"{OP_TITLES[op]}: {entry['weight']:.0%} {verb} from image #{entry['partner'] + 1}"

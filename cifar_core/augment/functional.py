@@ -161,7 +161,7 @@ def hflip(images: Tensor) -> Tensor:
 
 
 def box_mask(boxes: Tensor, height: int, width: int) -> Tensor:
-    """``[B, 1, H, W]`` bool mask of ``boxes[b] = (y0, x0, y1, x1)`` (half-open), from comparisons."""
+    """``[B, 1, H, W]`` bool mask of ``boxes[b] = (top, left, bottom, right)`` (half-open, as ``box.Box``), from comparisons."""
     device = boxes.device
     rows = torch.arange(height, device=device).view(1, -1)
     cols = torch.arange(width, device=device).view(1, -1)
@@ -171,13 +171,13 @@ def box_mask(boxes: Tensor, height: int, width: int) -> Tensor:
 
 
 def box_area_fraction(boxes: Tensor, height: int, width: int) -> Tensor:
-    """Fraction of the image each half-open ``(y0, x0, y1, x1)`` box covers, float64 on the CPU."""
+    """Fraction of the image each half-open ``(top, left, bottom, right)`` box covers, float64 on the CPU."""
     sides = (boxes[:, 2:4] - boxes[:, 0:2]).clamp(min=0).cpu().to(torch.float64)
     return sides[:, 0] * sides[:, 1] / (height * width)
 
 
 def cutout(images: Tensor, boxes: Tensor) -> Tensor:
-    """Zero the pixels of ``boxes[b] = (y0, x0, y1, x1)`` in image ``b`` (all channels)."""
+    """Zero the pixels of ``boxes[b] = (top, left, bottom, right)`` (half-open) in image ``b`` (all channels)."""
     height, width = images.shape[-2:]
     return images.masked_fill(box_mask(boxes.to(images.device), height, width), 0)
 

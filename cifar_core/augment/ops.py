@@ -2,8 +2,8 @@
 
 A runner receives only the images that drew "apply", samples their parameters and applies them.
 It returns the new images and a zero-argument ``describe`` that turns the sampled parameters into
-one JSON-friendly record entry per image; the pipeline calls it only when asked to record, so
-training never pays for building dicts.
+one JSON-friendly record entry per image (every region as a ``box.Box``); the pipeline calls it
+only when asked to record, so training never pays for building dicts.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from cifar_core.augment import functional as F
+from cifar_core.augment.box import boxes_from_corners, boxes_from_sizes
 from cifar_core.augment.mix import cutmix, mixup
 from cifar_core.augment.sampling import (
     sample_beta,
@@ -61,7 +62,7 @@ def _resized_crop(images: Tensor, params: dict[str, Any], generator: torch.Gener
     height, width = images.shape[-2:]
     boxes = sample_resized_crop_boxes(len(images), height, width, params["scale"], params["ratio"], generator)
     cropped = F.resized_crop(images, boxes, (height, width))
-    return cropped, lambda: [{"op": "resized_crop", "box": box} for box in boxes.tolist()]
+    return cropped, lambda: [{"op": "resized_crop", "box": box} for box in boxes_from_sizes(boxes)]
 
 
 def _translate(images: Tensor, params: dict[str, Any], generator: torch.Generator) -> tuple[Tensor, Describe]:
@@ -78,7 +79,7 @@ def _cutout(images: Tensor, params: dict[str, Any], generator: torch.Generator) 
     height, width = images.shape[-2:]
     sides = torch.full((len(images),), params["size"], dtype=torch.long, device=generator.device)
     boxes = sample_square_boxes(height, width, sides, generator)
-    return F.cutout(images, boxes), lambda: [{"op": "cutout", "box": box} for box in boxes.tolist()]
+    return F.cutout(images, boxes), lambda: [{"op": "cutout", "box": box} for box in boxes_from_corners(boxes)]
 
 
 def _cutmix(
@@ -89,7 +90,7 @@ def _cutmix(
     mixed, soft, weights = cutmix(images, soft_labels, partners.images, partners.soft_labels, boxes)
 
     def describe() -> list[dict[str, Any]]:
-        rows = zip(boxes.tolist(), partners.index.tolist(), weights.tolist())
+        rows = zip(boxes_from_corners(boxes), partners.index.tolist(), weights.tolist())
         return [
             {"op": "cutmix", "box": box, "partner": partner, "source": partners.source, "weight": weight} for box, partner, weight in rows
         ]

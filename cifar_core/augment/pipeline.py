@@ -30,15 +30,17 @@ class AugmentResult:
 
         {"index": i,
          "ops": [{"op": "rotation", "angle": 90},
-                 {"op": "resized_crop", "box": [top, left, height, width]},
+                 {"op": "resized_crop", "box": Box(top, left, bottom, right)},
                  {"op": "translate", "shift": [dx, dy]},
                  {"op": "hflip"},
-                 {"op": "cutout", "box": [y0, x0, y1, x1]},
-                 {"op": "cutmix", "box": [y0, x0, y1, x1], "partner": j, "source": "batch", "weight": w},
+                 {"op": "cutout", "box": Box(top, left, bottom, right)},
+                 {"op": "cutmix", "box": Box(top, left, bottom, right), "partner": j, "source": "batch", "weight": w},
                  {"op": "mixup", "partner": j, "source": "pool", "weight": w}],
          "label_weights": {class_index: weight, ...}}   # non-zero weights, largest first
 
-    Boxes are half-open; ``weight`` is the partner's share of the label. ``partner`` indexes the
+    Every box is a ``box.Box``: half-open, named fields, a JSON list ``[top, left, bottom, right]``
+    (resized_crop's is the region cropped, cutout's the region blacked out, cutmix's the region
+    pasted from the partner). ``weight`` is the partner's share of the label. ``partner`` indexes the
     batch (``source="batch"``) or the pool passed to the call (``source="pool"``).
     """
 

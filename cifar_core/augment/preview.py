@@ -15,6 +15,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
+from cifar_core.augment.box import Box
+
 BACKGROUND = (246, 246, 246)
 TEXT = (20, 20, 20)
 PATCH_OUTLINE = (255, 214, 0)
@@ -75,12 +77,12 @@ def _to_pil(images: Tensor) -> list[Image.Image]:
 
 
 def _outline_patches(draw: ImageDraw.ImageDraw, record: dict[str, Any], x: int, y: int, scale: int) -> None:
-    """Outline each CutMix box (half-open pixel box) on the augmented tile at ``(x, y)``."""
+    """Outline each CutMix patch (its record's ``Box``) on the augmented tile at ``(x, y)``."""
     for op in record["ops"]:
         if op["op"] == "cutmix":
-            y0, x0, y1, x1 = op["box"]
-            if y1 > y0 and x1 > x0:
-                shape = (x + x0 * scale, y + y0 * scale, x + x1 * scale - 1, y + y1 * scale - 1)
+            box = Box.of(op["box"])
+            if box.area:
+                shape = box.outline(scale, (x, y))
                 draw.rectangle(shape, outline=PATCH_SHADOW, width=3)
                 draw.rectangle(shape, outline=PATCH_OUTLINE, width=2)
 

@@ -114,7 +114,7 @@ def sample_translations(count: int, height: int, width: int, translate: tuple[fl
 
 
 def sample_square_boxes(height: int, width: int, sides: Tensor, generator: torch.Generator) -> Tensor:
-    """Long ``[count, 4]`` half-open boxes ``(y0, x0, y1, x1)`` of the given pixel ``sides``.
+    """Long ``[count, 4]`` half-open boxes ``(top, left, bottom, right)`` (as ``box.Box``) of the given pixel ``sides``.
 
     The centre is a uniformly random pixel; the box is clipped at the border, so boxes near an
     edge cover less than ``side**2`` pixels (callers weigh by the clipped area).

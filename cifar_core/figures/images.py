@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from cifar_core.augment.box import Box
+
 DEFAULT_SCALE = 6
 """32 px x 6 = 192 px: big enough to see single pixels, small enough for 16 on one screen."""
 
@@ -87,14 +89,14 @@ def outline_box(
     color: tuple[int, int, int] = (255, 214, 0),
     width: int = 3,
 ) -> Image.Image:
-    """A copy of an upscaled ``image`` with the half-open box ``(y0, x0, y1, x1)`` outlined.
+    """A copy of an upscaled ``image`` with ``box`` (an augmentation record's ``Box``, or its
+    ``[top, left, bottom, right]`` list) outlined.
 
     Coordinates are in source pixels (as the augmentation records give them); the outline is
     drawn just inside the box's upscaled edges so it does not hide neighbouring pixels.
     """
-    y0, x0, y1, x1 = (int(v) for v in box)
+    box = Box.of(box)
     out = image.copy()
-    if y1 <= y0 or x1 <= x0:
-        return out
-    ImageDraw.Draw(out).rectangle((x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1), outline=color, width=width)
+    if box.area:
+        ImageDraw.Draw(out).rectangle(box.outline(scale), outline=color, width=width)
     return out

@@ -7,7 +7,7 @@ same figures from the same tables (``study.results.variant_table`` / ``run_table
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,34 +29,23 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
     seed's own value, so two variants whose dots overlap are not told apart by this study. Bars
     lie horizontally so the variant names ("all but resized_crop") stay readable.
     """
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        shared_yaxes=True,
-        horizontal_spacing=0.04,
-        subplot_titles=("Validation accuracy (final epoch)", "Gap: train acc − validation acc"),
-    )
+    figure = _bar_panels("Validation accuracy (final epoch)", "Gap: train acc − validation acc")
     names = list(variants["variant"])
     for col, metric, color in ((1, "final_val_acc", BAR_COLOR), (2, "acc_gap", GAP_COLOR)):
         means, stds = variants[f"{metric}_mean"], variants[f"{metric}_std"]
-        figure.add_trace(
-            go.Bar(
-                y=names,
-                x=means,
-                orientation="h",
-                marker_color=color,
-                showlegend=False,
-                error_x={"type": "data", "array": stds.fillna(0), "visible": True, "thickness": 1.5, "width": 5},
-                # numbers written on the accuracy bars only: gaps near zero leave no room inside a bar
-                text=[_mean_std(m, s) for m, s in zip(means, stds)],
-                textposition="inside" if col == 1 else "none",
-                insidetextanchor="start",
-                textangle=0,
-                textfont={"color": "white"},
-                hovertemplate="%{y}: %{text}<extra></extra>",
-            ),
-            row=1,
-            col=col,
+        _add_bars(
+            figure,
+            col,
+            names,
+            means,
+            stds.fillna(0),
+            color,
+            [_mean_std(m, s) for m, s in zip(means, stds)],
+            # numbers written on the accuracy bars only: gaps near zero leave no room inside a bar
+            textposition="inside" if col == 1 else "none",
+            insidetextanchor="start",
+            textangle=0,
+            textfont={"color": "white"},
         )
         if runs is not None:
             done = runs[runs["state"] == "finished"]
@@ -74,14 +63,12 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
                 row=1,
                 col=col,
             )
-    figure.update_xaxes(tickformat=".0%")
     figure.update_xaxes(range=[0, _top(variants, "final_val_acc")], row=1, col=1)
-    figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
-    figure.update_layout(
-        title=title,
-        height=140 + 34 * len(names),
-        bargap=0.3,
-        margin={"l": 10, "r": 10, "t": 80 if title else 50, "b": 10},
+    _bar_layout(
+        figure,
+        names,
+        title,
+        right_margin=10,
         legend={"orientation": "h", "y": 0.99, "yanchor": "top", "x": 0.99, "xanchor": "right", "yref": "container"},
     )
     return figure
@@ -96,19 +83,9 @@ def variant_curves_figure(
     of a curve and the space between train and validation can be compared across panels.
     """
     names = list(curves)
-    cols = max(1, min(columns, len(names)))
-    rows = max(1, math.ceil(len(names) / cols))
-    figure = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=names,
-        shared_xaxes=True,
-        shared_yaxes=True,
-        horizontal_spacing=0.03,
-        vertical_spacing=0.12 if rows > 1 else 0.05,
-    )
+    figure, rows, place = _panels(names, names, columns, horizontal_spacing=0.03, vertical_spacing=0.12)
     for number, name in enumerate(names):
-        row, col = number // cols + 1, number % cols + 1
+        row, col = place(number)
         for events in curves[name]:
             epochs = epoch_frame(events)
             for split, color, dash in (("train", TRAIN_COLOR, "solid"), ("val", VAL_COLOR, "dash")):
@@ -132,9 +109,7 @@ def variant_curves_figure(
                 )
     for split, color, dash in (("train", TRAIN_COLOR, "solid"), ("validation", VAL_COLOR, "dash")):
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line={"color": color, "dash": dash}, name=split))
-    if metric == "acc":
-        figure.update_yaxes(range=[0, 1], tickformat=".0%")
-    figure.update_xaxes(rangemode="tozero")
+    _curve_axes(figure, metric)
     figure.update_layout(
         height=260 * rows + 60,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
@@ -200,54 +175,33 @@ def gap_curves_figure(curves: Mapping[str, Sequence[Sequence[Mapping[str, Any]]]
     both axes, so bands can be compared across variants at a glance.
     """
     names = [name for name in curves if any(len(epoch_frame(events)) for events in curves[name])]  # variants with a finished epoch
-    cols = max(1, min(columns, len(names)))
-    rows = max(1, math.ceil(len(names) / cols))
-    figure = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=names or None,
-        shared_xaxes=True,
-        shared_yaxes=True,
-        horizontal_spacing=0.02,
-        vertical_spacing=0.14 if rows > 1 else 0.05,
+    figure, rows, place = _panels(names, names or None, columns, horizontal_spacing=0.02, vertical_spacing=0.14)
+    # validation first, then train filled down to it ("tonexty"): the band between them is the gap
+    lines = (
+        ("val", "validation", "validation", VAL_COLOR, {}),
+        ("train", "train", "train (gap shaded)", TRAIN_COLOR, {"fill": "tonexty", "fillcolor": "rgba(245, 133, 24, 0.25)"}),
     )
     for number, name in enumerate(names):
-        row, col = number // cols + 1, number % cols + 1
+        row, col = place(number)
         means = mean_curves(curves[name])
         seeds = len([events for events in curves[name] if len(epoch_frame(events))])
-        figure.add_trace(
-            go.Scatter(
-                x=means["epoch"],
-                y=means[f"val_{metric}"],
-                mode="lines",
-                line={"color": VAL_COLOR, "width": 2},
-                name="validation",
-                legendgroup="val",
-                showlegend=number == 0,
-                hovertemplate=f"{name} · validation %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
-            ),
-            row=row,
-            col=col,
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=means["epoch"],
-                y=means[f"train_{metric}"],
-                mode="lines",
-                line={"color": TRAIN_COLOR, "width": 2},
-                fill="tonexty",
-                fillcolor="rgba(245, 133, 24, 0.25)",
-                name="train (gap shaded)",
-                legendgroup="train",
-                showlegend=number == 0,
-                hovertemplate=f"{name} · train %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
-            ),
-            row=row,
-            col=col,
-        )
-    if metric == "acc":
-        figure.update_yaxes(range=[0, 1], tickformat=".0%")
-    figure.update_xaxes(rangemode="tozero")
+        for split, label, legend_name, color, fill in lines:
+            figure.add_trace(
+                go.Scatter(
+                    x=means["epoch"],
+                    y=means[f"{split}_{metric}"],
+                    mode="lines",
+                    line={"color": color, "width": 2},
+                    **fill,
+                    name=legend_name,
+                    legendgroup=split,
+                    showlegend=number == 0,
+                    hovertemplate=f"{name} · {label} %{{y:.3f}} at epoch %{{x}} (mean of {seeds} seeds)<extra></extra>",
+                ),
+                row=row,
+                col=col,
+            )
+    _curve_axes(figure, metric)
     figure.update_annotations(font_size=12)  # the panel titles: long variant names must not run into each other
     figure.update_layout(
         height=230 * rows + 70,
@@ -263,13 +217,7 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
 
     ``values`` and ``gaps`` are ``stats.Comparison`` lists on ``final_val_acc`` and ``acc_gap``.
     """
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        shared_yaxes=True,
-        horizontal_spacing=0.04,
-        subplot_titles=("Validation accuracy (95% CI)", "Over-fit: train − val accuracy"),
-    )
+    figure = _bar_panels("Validation accuracy (95% CI)", "Over-fit: train − val accuracy")
     names = [c.variant for c in values]
     for col, comparisons, color in ((1, values, BAR_COLOR), (2, gaps, GAP_COLOR)):
         means = [c.value.mean for c in comparisons]
@@ -278,23 +226,7 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
             f"{100 * m:.1f}%" if math.isnan(c.value.half_width) else f"{100 * m:.1f} ± {100 * h:.1f}%"
             for m, h, c in zip(means, halves, comparisons)
         ]
-        figure.add_trace(
-            go.Bar(
-                y=names,
-                x=means,
-                orientation="h",
-                marker_color=color,
-                showlegend=False,
-                text=text,
-                textposition="outside",
-                cliponaxis=False,
-                error_x={"type": "data", "array": halves, "visible": True, "thickness": 1.5, "width": 5},
-                hovertemplate="%{y}: %{text}<extra></extra>",
-            ),
-            row=1,
-            col=col,
-        )
-    figure.update_xaxes(tickformat=".0%")
+        _add_bars(figure, col, names, means, halves, color, text, textposition="outside", cliponaxis=False)
     tops = [c.value.mean + (0 if math.isnan(c.value.half_width) else c.value.half_width) for c in values]
     finite = [top for top in tops if math.isfinite(top)]
     figure.update_xaxes(range=[0, min(1.0, max(finite, default=1.0) * 1.25 + 0.02)], row=1, col=1)
@@ -302,8 +234,71 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
     gap_reach = max((top for top in gap_tops if math.isfinite(top)), default=0.5) * 1.35 + 0.02
     lowest = min((c.value.mean for c in gaps if math.isfinite(c.value.mean)), default=0.0)
     figure.update_xaxes(range=[min(0.0, lowest * 1.35 - 0.02), gap_reach], row=1, col=2)
+    _bar_layout(figure, names, title, right_margin=30)
+    return figure
+
+
+def _bar_panels(left_title: str, right_title: str) -> go.Figure:
+    """Two side-by-side panels sharing the variant axis: one horizontal bar per variant in each."""
+    return make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=(left_title, right_title))
+
+
+def _add_bars(
+    figure: go.Figure, col: int, names: Sequence[str], means: Any, errors: Any, color: str, text: Sequence[str], **style: Any
+) -> None:
+    """One horizontal bar per variant in panel ``col``, with its error bar; ``text`` is what
+    hovering (and, as ``style`` places it, the bar itself) says."""
+    figure.add_trace(
+        go.Bar(
+            y=names,
+            x=means,
+            orientation="h",
+            marker_color=color,
+            showlegend=False,
+            error_x={"type": "data", "array": errors, "visible": True, "thickness": 1.5, "width": 5},
+            text=text,
+            hovertemplate="%{y}: %{text}<extra></extra>",
+            **style,
+        ),
+        row=1,
+        col=col,
+    )
+
+
+def _bar_layout(figure: go.Figure, names: Sequence[str], title: str | None, *, right_margin: int, **layout: Any) -> None:
+    """Percent axes; variants top to bottom in study order, 34 px a bar; room for a title."""
+    figure.update_xaxes(tickformat=".0%")
     figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
     figure.update_layout(
-        title=title, height=140 + 34 * len(names), bargap=0.3, margin={"l": 10, "r": 30, "t": 80 if title else 50, "b": 10}
+        title=title,
+        height=140 + 34 * len(names),
+        bargap=0.3,
+        margin={"l": 10, "r": right_margin, "t": 80 if title else 50, "b": 10},
+        **layout,
     )
-    return figure
+
+
+def _panels(
+    names: Sequence[str], titles: Sequence[str] | None, columns: int, *, horizontal_spacing: float, vertical_spacing: float
+) -> tuple[go.Figure, int, Callable[[int], tuple[int, int]]]:
+    """A grid of panels sharing both axes, one per name, ``columns`` wide: the figure, its row
+    count and where panel ``number`` sits (row, col)."""
+    cols = max(1, min(columns, len(names)))
+    rows = max(1, math.ceil(len(names) / cols))
+    figure = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        shared_xaxes=True,
+        shared_yaxes=True,
+        horizontal_spacing=horizontal_spacing,
+        vertical_spacing=vertical_spacing if rows > 1 else 0.05,
+    )
+    return figure, rows, lambda number: (number // cols + 1, number % cols + 1)
+
+
+def _curve_axes(figure: go.Figure, metric: str) -> None:
+    """Epochs from zero; accuracy from 0 to 100 % on every panel."""
+    if metric == "acc":
+        figure.update_yaxes(range=[0, 1], tickformat=".0%")
+    figure.update_xaxes(rangemode="tozero")

@@ -29,21 +29,13 @@ from cifar_core.study.definition import Study, new_study_id, plan_study
 from cifar_core.study.estimate import Estimate, Throughput, estimate_study
 from cifar_core.train import TrainConfig
 from cifar_core.train.config import STUDY_OPS
-from cifar_core.train.presets import FAST_RECIPE
+from cifar_core.train.presets import FAST_RECIPE, STUDY_CNN_RECIPE
 
+# Each named study's base is a recipe (train/presets.py) on the pinned subset, with only what the
+# question changes restated here.
 SUBSET = {"limit": 5000, "val_fraction": 0.2, "seed": 0, "split_seed": 0}
 FAST_SUBSET: dict[str, Any] = {**FAST_RECIPE, **SUBSET, "augment_ops": list(STUDY_OPS), "augment_params": {}, "epochs": 15}
-STUDY_CNN_SUBSET: dict[str, Any] = {
-    "model": "simple_cnn",
-    "optimizer": "adam",
-    "lr": 1e-3,
-    "batch_size": 256,
-    "schedule": "constant",
-    **SUBSET,
-    "augment_ops": [],
-    "augment_params": {},
-    "epochs": 20,
-}
+STUDY_CNN_SUBSET: dict[str, Any] = {**STUDY_CNN_RECIPE, **SUBSET, "augment_ops": [], "augment_params": {}, "epochs": 20}
 DEFAULT_SEEDS = 3
 # What a full 50,000-image train split holds; the named studies' limits are far below it.
 FULL_TRAIN_SET = 50_000

@@ -1,0 +1,50 @@
+"""What every test file may use, registered once from ``conftest.py`` (``pytest_plugins``).
+
+- ``tiny_config(**overrides)``: a run that trains in seconds on the synthetic set on the CPU. A
+  test file that needs other defaults binds them once, e.g.
+  ``tiny_config = partial(support.tiny_config, lr=3e-3)``; a call's own overrides still win.
+- ``wait_for(predicate, timeout, interval)``: poll until ``predicate()`` is truthy and return that
+  value, or fail the test with how long it waited. Exceptions inside ``predicate`` end the wait.
+- ``cli_args(command, **flags)``: a CLI command line, ``batch_size=64`` as ``--batch-size 64``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from cifar_core.train import TrainConfig
+
+T = TypeVar("T")
+
+# 200 synthetic images (160 train / 40 validation), batch 64: 3 steps an epoch.
+TINY: dict[str, Any] = {"data": "synthetic", "epochs": 1, "batch_size": 64, "limit": 200, "seed": 0, "device": "cpu", "log_every": 2}
+
+
+def tiny_config(**overrides: Any) -> TrainConfig:
+    """A seconds-long run on the synthetic set (``TINY``), with ``overrides``."""
+    return TrainConfig(**{**TINY, **overrides})
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 120.0, interval: float = 0.1, what: str = "condition") -> T:
+    """``predicate()``'s first truthy value, polled every ``interval`` s; an ``AssertionError``
+    naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} not met within {timeout:g} s")
+        time.sleep(interval)
+
+
+def cli_args(command: str, **flags: Any) -> list[str]:
+    """``command`` with ``flags`` as the CLI spells them: ``--name value``, or ``--name`` alone for ``True``."""
+    args = [command]
+    for name, value in flags.items():
+        args.append("--" + name.replace("_", "-"))
+        if value is not True:
+            args.append(str(value))
+    return args
