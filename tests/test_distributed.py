@@ -1,9 +1,11 @@
 """torchrun with two Gloo processes on the CPU: the run completes, both ranks end on identical
-weights, accuracy matches one process with the same global batch, a resume is exact, and a world
-with a rank missing is one sentence that leaves nothing behind."""
+weights, the two ranks train exactly as one process that splits each global batch in two, accuracy
+matches one process with the same global batch, a resume is exact, and a world with a rank missing
+is one sentence that leaves nothing behind."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -14,8 +16,16 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
+from cifar_core.augment.mix import one_hot
+from cifar_core.data import load_cifar
+from cifar_core.models.inference import to_model_input
 from cifar_core.runs import Run
+from cifar_core.runs.checkpoint import load_checkpoint
+from cifar_core.train.optim import lr_factor, make_optimizer
+from cifar_core.train.splits import run_splits
+from cifar_core.train.step import INIT_SAMPLE, StepSettings, build_training_model, soft_cross_entropy
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = [
@@ -51,6 +61,55 @@ TRAIN = [
 # such a draw (it was 0.95 vs 1.0 only until a CutMix partner change moved one image of rank 0's
 # first batch). 0.03 is six images: six times the spread measured here, a third of one class.
 SEED_SPREAD = 0.03
+# A run whose every step the test can redo in-process: nothing random but the shuffle (no
+# augmentation, no dropout), fp32, SGD (Adam would hide summed gradients: it is blind to a
+# gradient's scale) on a cosine schedule with warm-up (the LR depends on the steps per epoch), and
+# 560 training images in global batches of 128 (5 steps an epoch, the last one 48 images).
+EXACT = [
+    "train",
+    "--data",
+    "synthetic",
+    "--model",
+    "fast_cnn",
+    "--model-option",
+    "widths=[32,64,64]",
+    "--optimizer",
+    "sgd",
+    "--lr",
+    "0.02",
+    "--schedule",
+    "cosine",
+    "--warmup-epochs",
+    "0.4",
+    "--ops",
+    "",
+    "--dropout",
+    "0",
+    "--precision",
+    "fp32",
+    "--limit",
+    "700",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "128",
+    "--log-every",
+    "1",
+    "--device",
+    "cpu",
+]
+# How far the torchrun run may sit from the in-process imitation. With one thread (as each rank has)
+# the two agree bit for bit: every loss, LR and weight. What may differ elsewhere is the order of
+# float sums; measured by rerunning the imitation on 2 threads (oneDNN then reduces in another
+# order): per-step loss 7.6e-6 at most, parameters 8.6e-4 of the distance they moved, BatchNorm
+# running statistics 3.5e-5. The faults this test exists for, measured the same way (EXACT, 10 steps):
+#   both ranks on rank 0's half of each batch   loss 5.8e-3, parameters 0.59 of the distance moved
+#   gradients summed, not averaged              loss 7.9e-2, parameters 0.94
+#   the schedule planned for twice the steps    LR off by 1.3e-2, 20 steps for 10, parameters 1.09
+# The bounds sit about ten times above the reordering and fifty below the smallest fault.
+EXACT_LOSS_TOLERANCE = 1e-4
+EXACT_WEIGHT_TOLERANCE = 1e-2  # of the distance the parameters moved from their initial values
+EXACT_BUFFER_TOLERANCE = 1e-3
 DIGEST = re.compile(r"rank (\d)/2: final weights sha256 ([0-9a-f]{64})")
 
 
@@ -118,6 +177,106 @@ def test_accuracy_matches_one_process_with_the_same_global_batch(ddp_run, tmp_pa
     single_acc = Run(single).events("epoch")[-1]["val_acc"]
     assert single_acc >= 0.95  # the recipe converged here, so the comparison means something
     assert abs(ddp_acc - single_acc) <= SEED_SPREAD, (ddp_acc, single_acc)
+
+
+def _imitate_two_ranks(run: Run) -> dict:
+    """``run``'s training redone in this process, as two ranks would do it: each global batch of the
+    shuffled order split into its two halves (rank r takes images r, r + 2, ...), each half forward
+    and backward through its own copy of the model (so BatchNorm normalises per half), the two
+    gradients averaged, one optimiser step, the schedule stepped per global batch. Rank 0's losses,
+    the LRs and rank 0's final weights come back."""
+    config = run.config()
+    data = load_cifar(config.data)
+    settings = StepSettings.of(config)
+    torch.manual_seed(config.seed)
+    shuffle = torch.Generator().manual_seed(config.seed)
+    splits = run_splits(config, data)
+    images, labels = data.splits["train"].images[splits.train], data.splits["train"].labels[splits.train]
+    ranks = [build_training_model(config, len(data.classes), settings)]
+    ranks[0].init_from_data(to_model_input(images[:INIT_SAMPLE], settings.device))
+    ranks.append(copy.deepcopy(ranks[0]))
+    start = {name: p.detach().clone() for name, p in ranks[0].named_parameters()}
+    optimizer = make_optimizer(config, ranks[0])
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    n, batch = len(labels), config.batch_size
+    steps_per_epoch = -(-n // batch)  # every global batch, the last one short
+    total = config.epochs * steps_per_epoch
+
+    def set_lr(steps_done: int) -> None:
+        for group, base_lr in zip(optimizer.param_groups, base_lrs):
+            group["lr"] = base_lr * lr_factor(config, steps_done, total, steps_per_epoch)
+
+    losses, lrs, epoch_losses = [], [], []
+    set_lr(0)
+    for epoch in range(config.epochs):
+        order = torch.randperm(n, generator=shuffle)
+        loss_sum = seen = 0
+        for first in range(0, n, batch):
+            step_batch = order[first : first + batch]
+            for rank, model in enumerate(ranks):
+                half = step_batch[rank::2]
+                model.train()
+                model.zero_grad(set_to_none=True)
+                x = to_model_input(images[half], settings.device).contiguous(memory_format=settings.memory_format)
+                loss = soft_cross_entropy(model(x), one_hot(labels[half], len(data.classes)))
+                loss.backward()
+                if rank == 0:
+                    losses.append(loss.item())
+                    loss_sum, seen = loss_sum + loss.item() * len(half), seen + len(half)
+            with torch.no_grad():
+                for mine, other in zip(ranks[0].parameters(), ranks[1].parameters()):
+                    if mine.grad is not None:  # DDP: each rank's gradient times 1/world, summed over ranks
+                        mine.grad = mine.grad * 0.5 + other.grad * 0.5
+            optimizer.step()
+            set_lr(len(losses))
+            lrs.append(optimizer.param_groups[0]["lr"])
+            with torch.no_grad():
+                for mine, other in zip(ranks[0].parameters(), ranks[1].parameters()):
+                    other.copy_(mine)
+        epoch_losses.append(loss_sum / seen)
+    return {
+        "steps_per_epoch": steps_per_epoch,
+        "losses": losses,
+        "lrs": lrs,
+        "epoch_losses": epoch_losses,
+        "start": start,
+        "state": ranks[0].state_dict(),
+        "parameters": dict(ranks[0].named_parameters()),
+    }
+
+
+def test_two_ranks_train_exactly_as_one_process_splitting_each_global_batch(tmp_path: Path) -> None:
+    out = tmp_path / "exact"
+    done = _torchrun(*EXACT, "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = Run(out)
+    config = run.config()
+    assert config.augment_ops == [] and config.dropout == 0 and config.optimizer == "sgd" and config.precision == "fp32"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each rank runs (OMP_NUM_THREADS=1): same reduction order, bit-exact here
+    try:
+        with torch.random.fork_rng(devices=[]):
+            expected = _imitate_two_ranks(run)
+    finally:
+        torch.set_num_threads(threads)
+
+    assert run.events("start")[0]["steps_per_epoch"] == expected["steps_per_epoch"] == 5
+    steps = run.events("step")
+    assert [event["global_step"] for event in steps] == list(range(1, len(expected["losses"]) + 1))
+    assert [event["lr"] for event in steps] == pytest.approx(expected["lrs"], rel=1e-9)
+    loss_gap = max(abs(event["train_loss"] - loss) for event, loss in zip(steps, expected["losses"]))
+    assert loss_gap <= EXACT_LOSS_TOLERANCE, (loss_gap, [e["train_loss"] for e in steps], expected["losses"])
+    epoch_gap = max(abs(e["train_loss"] - loss) for e, loss in zip(run.events("epoch"), expected["epoch_losses"], strict=True))
+    assert epoch_gap <= EXACT_LOSS_TOLERANCE, (epoch_gap, expected["epoch_losses"])
+
+    saved = load_checkpoint(run.checkpoint_path("last"))["model"]
+    params = expected["parameters"]
+    gap = sum(((saved[name] - p.detach()) ** 2).sum() for name, p in params.items()).sqrt().item()
+    moved = sum(((expected["start"][name] - p.detach()) ** 2).sum() for name, p in params.items()).sqrt().item()
+    assert moved > 0.1  # the run trained, so "a share of the distance moved" means something
+    assert gap <= EXACT_WEIGHT_TOLERANCE * moved, (gap, moved, gap / moved)
+    buffer_gap = max((saved[name].double() - b.double()).abs().max().item() for name, b in expected["state"].items() if name not in params)
+    assert buffer_gap <= EXACT_BUFFER_TOLERANCE, buffer_gap
 
 
 def test_cancel_and_resume_under_torchrun_is_exact(ddp_run, tmp_path: Path) -> None:
