@@ -223,7 +223,7 @@ which = controls[0].radio(
     "Checkpoint",
     ["best", "last"],
     horizontal=True,
-    key=state.sticky("evaluate_checkpoint", "best"),
+    **state.persist("evaluate_checkpoint", "best"),
     help="best: the epoch with the highest validation accuracy; last: the latest epoch.",
 )
 tta = controls[1].radio(
@@ -231,7 +231,7 @@ tta = controls[1].radio(
     TTA_MODES,
     horizontal=True,
     format_func=lambda mode: TTA_LABELS.get(mode, mode),
-    key=state.sticky("evaluate_tta", "none"),
+    **state.persist("evaluate_tta", "none"),
     help="Average the model's answers over views that keep the class: the mirror image (2 passes), "
     "or the mirror image and one-pixel shifts (6 passes). Often a point or more of accuracy, for more compute.",
 )
@@ -279,7 +279,7 @@ st.dataframe(
 )
 
 st.subheader("Confusion matrix")
-normalize = st.toggle("Row-normalised (share of each true class)", key=state.sticky("evaluate_normalize", False))
+normalize = st.toggle("Row-normalised (share of each true class)", **state.persist("evaluate_normalize", False))
 confusion = evaluation.confusion
 classes = list(evaluation.classes)
 event = st.plotly_chart(

@@ -42,14 +42,14 @@ def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) 
         "Ready-made studies of the reference study's question: which regularisation helps a model that "
         "over-fits? Each trains every variant over 3 seeds and compares it with its reference, seed by seed."
     )
-    name = st.selectbox("Named study", list(NAMED_STUDIES), key=state.sticky(NAMED_KEY, "ablation"))
+    name = st.selectbox("Named study", list(NAMED_STUDIES), **state.persist(NAMED_KEY, "ablation"))
     named = NAMED_STUDIES[name]
     st.markdown(named.description)
     size = st.radio(
         "Size",
         list(SIZES),
         horizontal=True,
-        key=state.sticky(SIZE_KEY, "as published"),
+        **state.persist(SIZE_KEY, "as published"),
         help="A quick look trains too briefly to over-fit: its numbers show the machinery, not the answer.",
     )
     study = estimate = None
@@ -114,7 +114,7 @@ def published_viewer() -> None:
         st.info("No published studies are shipped with this copy of the project.")
         return
     names = [study.name for study in published]
-    name = st.selectbox("Published study", names, key=state.sticky(PUBLISHED_KEY, names[0]))
+    name = st.selectbox("Published study", names, **state.persist(PUBLISHED_KEY, names[0]))
     study = published[names.index(name)]
     definition = study.definition
     planned = len(definition.get("runs", []))
