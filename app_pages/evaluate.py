@@ -27,6 +27,7 @@ EXPLAIN_PAGE = Path(__file__).with_name("explain.py")
 LAST_CLICK = "_evaluate_last_click"
 OTHER_SOURCE = "_evaluate_other_source"
 PREDICTIONS = "_evaluate_predictions"
+UPLOAD_KEY = "evaluate_upload"
 
 
 def source_name(source: str) -> str:
@@ -94,7 +95,10 @@ def _upload_section(loaded) -> None:
         "Upload a photo of one of the ten classes. It is cropped to a square and shrunk to 32×32 pixels: "
         "exactly what the model sees, and a reminder of how little detail it has to go on."
     )
-    upload = st.file_uploader(f"Image (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key="evaluate_upload")
+    upload = st.file_uploader(f"Image (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key=UPLOAD_KEY)
+    # Streamlit's own cap is set a little above ours (.streamlit/config.toml) so that our sentence, not
+    # Streamlit's, answers a file over 20 MB; its dropzone hint would then announce that higher cap.
+    st.html(f"<style>.st-key-{UPLOAD_KEY} [data-testid='stFileUploaderDropzoneInstructions'] {{display: none}}</style>")
     if upload is None:
         return
     with user_errors():
