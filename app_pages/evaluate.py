@@ -56,7 +56,7 @@ def _explain_button(column, run_id: str, scored, item: dict) -> None:
     """ "Explain this image": hand the image to the Explain page (only once that page exists)."""
     if not EXPLAIN_PAGE.exists():
         return
-    if column.button("Explain this image", key=f"explain_{item['row']}", icon=":material/psychology:"):
+    if column.button("Explain", key=f"explain_{item['row']}", icon=":material/psychology:", help="Open this image on the Explain page"):
         st.session_state[state.EXPLAIN_REQUEST] = {
             "run_id": run_id,
             "source": scored.data.source,
@@ -261,9 +261,9 @@ if scored is None:
     st.stop()
 
 evaluation = scored.evaluation
-data_name = "SYNTHETIC demo set" if scored.data.is_synthetic else f"CIFAR-10 ({scored.data.source})"
 scored_part = "validation images" if (source, split) == (OWN, "val") else f"{split} images"
-st.caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {scored_part} of the {data_name}")
+scored_source = "the SYNTHETIC demo set" if scored.data.is_synthetic else f"`{scored.data.source}`"
+st.caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {scored_part} of {scored_source}")
 metrics = st.columns(3)
 metrics[0].metric("Accuracy", f"{evaluation.accuracy:.1%}")
 metrics[1].metric("Loss", f"{evaluation.loss:.3f}")
@@ -273,12 +273,13 @@ st.subheader("Per class")
 st.markdown(
     "**Precision**: when the model says *cat*, how often it is a cat. **Recall**: of all cats, how many it finds. **F1** balances the two."
 )
+SHARES = ("precision", "recall", "f1")
+per_class = per_class_frame(evaluation.per_class())
+per_class[list(SHARES)] *= 100  # shown as 33.3%, one decimal like the accuracy above
 st.dataframe(
-    per_class_frame(evaluation.per_class()),
+    per_class,
     hide_index=True,
-    column_config={
-        name: st.column_config.ProgressColumn(name, format="percent", min_value=0, max_value=1) for name in ("precision", "recall", "f1")
-    },
+    column_config={name: st.column_config.ProgressColumn(name, format="%.1f%%", min_value=0, max_value=100) for name in SHARES},
     key="evaluate_per_class",
 )
 

@@ -140,7 +140,7 @@ def test_a_separate_labelled_test_set_loaded_on_the_dataset_page_is_scored(train
     loaded = load_run_model(trained_run, "best")
     expected = evaluate(loaded, *source_split_images(load_cifar(separate_test_set), "test"))
     assert metrics(at) == {"Accuracy": f"{expected.accuracy:.1%}", "Loss": f"{expected.loss:.3f}", "Images": "200"}
-    assert "test images of the CIFAR-10 (" + str(separate_test_set) in page_text(at)
+    assert f"test images of `{separate_test_set}`" in page_text(at)
     assert "no labelled test split" not in page_text(at)
     heat = charts(at)[0]["data"][0]
     assert [[int(cell or 0) for cell in row] for row in heat["text"]] == expected.confusion.tolist()
