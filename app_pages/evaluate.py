@@ -25,6 +25,7 @@ TTA_LABELS = {"none": "none", "flip": "mirror", "flip_shift": "mirror + shifts"}
 OWN = "__run__"  # the run's own source in the "images to score" choices
 EXPLAIN_PAGE = Path(__file__).with_name("explain.py")
 LAST_CLICK = "_evaluate_last_click"
+CELL_SET = "_evaluate_cell_set"  # the scored set the cell dropdowns were chosen on
 OTHER_SOURCE = "_evaluate_other_source"
 PREDICTIONS = "_evaluate_predictions"
 UPLOAD_KEY = "evaluate_upload"
@@ -291,6 +292,11 @@ event = st.plotly_chart(
     confusion_figure(confusion, classes, normalize=normalize), key="evaluate_confusion", on_select="rerun", selection_mode="points"
 )
 clicked = confusion_cell(event.selection, classes)
+if st.session_state.get(CELL_SET) != (run.id, which, tta, source, split):
+    # another set (or model): its own most confused pair, not a cell chosen on the last one
+    st.session_state[CELL_SET] = (run.id, which, tta, source, split)
+    st.session_state.pop("evaluate_true", None)
+    st.session_state.pop("evaluate_pred", None)
 if clicked is not None and clicked != st.session_state.get(LAST_CLICK):
     # a new click moves the dropdowns to its cell; a dropdown changed later wins until the next click
     st.session_state["evaluate_true"], st.session_state["evaluate_pred"] = clicked

@@ -223,3 +223,14 @@ def test_streamlit_lets_uploads_over_our_cap_reach_the_page_so_that_it_can_say_w
     config = tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text())
     streamlit_cap = config["server"]["maxUploadSize"] * 1024 * 1024  # Streamlit's megabytes are MiB
     assert MAX_UPLOAD_BYTES < streamlit_cap <= 2 * MAX_UPLOAD_BYTES
+
+
+def test_another_set_opens_the_cell_dropdowns_on_its_own_most_confused_pair(trained_run):
+    at = open_app("evaluate")
+    expected = reference(trained_run, "test")
+    pairs = most_confused_pairs(expected.confusion, expected.classes)
+    default = (expected.classes.index(pairs[0]["true"]), expected.classes.index(pairs[0]["predicted"])) if pairs else (0, 1)
+    at.selectbox(key="evaluate_true").set_value((default[0] + 1) % 10).run()  # a cell chosen on the validation images
+    at.selectbox(key="evaluate_images").set_value(("__run__", "test")).run()
+    assert_ok(at)
+    assert (at.selectbox(key="evaluate_true").value, at.selectbox(key="evaluate_pred").value) == default
