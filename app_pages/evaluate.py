@@ -25,8 +25,10 @@ TTA_LABELS = {"none": "none", "flip": "mirror", "flip_shift": "mirror + shifts"}
 OWN = "__run__"  # the run's own source in the "images to score" choices
 EXPLAIN_PAGE = Path(__file__).with_name("explain.py")
 LAST_CLICK = "_evaluate_last_click"
+CELL_SET = "_evaluate_cell_set"  # the scored set the cell dropdowns were chosen on
 OTHER_SOURCE = "_evaluate_other_source"
 PREDICTIONS = "_evaluate_predictions"
+UPLOAD_KEY = "evaluate_upload"
 
 
 def source_name(source: str) -> str:
@@ -95,7 +97,10 @@ def _upload_section(loaded) -> None:
         "Upload a photo of one of the ten classes. It is cropped to a square and shrunk to 32×32 pixels: "
         "exactly what the model sees, and a reminder of how little detail it has to go on."
     )
-    upload = st.file_uploader(f"Image (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key="evaluate_upload")
+    upload = st.file_uploader(f"Image (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key=UPLOAD_KEY)
+    # Streamlit's own cap is set a little above ours (.streamlit/config.toml) so that our sentence, not
+    # Streamlit's, answers a file over 20 MB; its dropzone hint would then announce that higher cap.
+    st.html(f"<style>.st-key-{UPLOAD_KEY} [data-testid='stFileUploaderDropzoneInstructions'] {{display: none}}</style>")
     if upload is None:
         return
     with user_errors():
@@ -227,7 +232,7 @@ which = controls[0].radio(
     "Checkpoint",
     ["best", "last"],
     horizontal=True,
-    key=state.sticky("evaluate_checkpoint", "best"),
+    **state.persist("evaluate_checkpoint", "best"),
     help="best: the epoch with the highest validation accuracy; last: the latest epoch.",
 )
 tta = controls[1].radio(
@@ -235,7 +240,7 @@ tta = controls[1].radio(
     TTA_MODES,
     horizontal=True,
     format_func=lambda mode: TTA_LABELS.get(mode, mode),
-    key=state.sticky("evaluate_tta", "none"),
+    **state.persist("evaluate_tta", "none"),
     help="Average the model's answers over views that keep the class: the mirror image (2 passes), "
     "or the mirror image and one-pixel shifts (6 passes). Often a point or more of accuracy, for more compute.",
 )
@@ -261,9 +266,9 @@ if scored is None:
     st.stop()
 
 evaluation = scored.evaluation
-data_name = "SYNTHETIC demo set" if scored.data.is_synthetic else f"CIFAR-10 ({scored.data.source})"
 scored_part = "validation images" if (source, split) == (OWN, "val") else f"{split} images"
-st.caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {scored_part} of the {data_name}")
+scored_source = "the SYNTHETIC demo set" if scored.data.is_synthetic else f"`{scored.data.source}`"
+st.caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {scored_part} of {scored_source}")
 metrics = st.columns(3)
 metrics[0].metric("Accuracy", f"{evaluation.accuracy:.1%}")
 metrics[1].metric("Loss", f"{evaluation.loss:.3f}")
@@ -273,23 +278,29 @@ st.subheader("Per class")
 st.markdown(
     "**Precision**: when the model says *cat*, how often it is a cat. **Recall**: of all cats, how many it finds. **F1** balances the two."
 )
+SHARES = ("precision", "recall", "f1")
+per_class = per_class_frame(evaluation.per_class())
+per_class[list(SHARES)] *= 100  # shown as 33.3%, one decimal like the accuracy above
 st.dataframe(
-    per_class_frame(evaluation.per_class()),
+    per_class,
     hide_index=True,
-    column_config={
-        name: st.column_config.ProgressColumn(name, format="percent", min_value=0, max_value=1) for name in ("precision", "recall", "f1")
-    },
+    column_config={name: st.column_config.ProgressColumn(name, format="%.1f%%", min_value=0, max_value=100) for name in SHARES},
     key="evaluate_per_class",
 )
 
 st.subheader("Confusion matrix")
-normalize = st.toggle("Row-normalised (share of each true class)", key=state.sticky("evaluate_normalize", False))
+normalize = st.toggle("Row-normalised (share of each true class)", **state.persist("evaluate_normalize", False))
 confusion = evaluation.confusion
 classes = list(evaluation.classes)
 event = st.plotly_chart(
     confusion_figure(confusion, classes, normalize=normalize), key="evaluate_confusion", on_select="rerun", selection_mode="points"
 )
 clicked = confusion_cell(event.selection, classes)
+if st.session_state.get(CELL_SET) != (run.id, which, tta, source, split):
+    # another set (or model): its own most confused pair, not a cell chosen on the last one
+    st.session_state[CELL_SET] = (run.id, which, tta, source, split)
+    st.session_state.pop("evaluate_true", None)
+    st.session_state.pop("evaluate_pred", None)
 if clicked is not None and clicked != st.session_state.get(LAST_CLICK):
     # a new click moves the dropdowns to its cell; a dropdown changed later wins until the next click
     st.session_state["evaluate_true"], st.session_state["evaluate_pred"] = clicked

@@ -13,6 +13,7 @@ from data_fixtures import png_bytes, write_image_folder
 from PIL import Image
 from support import tiny_config
 
+from cifar_core.app.uploads import MAX_UPLOAD_BYTES
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data import load_cifar
 from cifar_core.evaluate import evaluate, load_run_model, most_confused_pairs, predict_unlabelled, source_split_images, split_images
@@ -140,7 +141,7 @@ def test_a_separate_labelled_test_set_loaded_on_the_dataset_page_is_scored(train
     loaded = load_run_model(trained_run, "best")
     expected = evaluate(loaded, *source_split_images(load_cifar(separate_test_set), "test"))
     assert metrics(at) == {"Accuracy": f"{expected.accuracy:.1%}", "Loss": f"{expected.loss:.3f}", "Images": "200"}
-    assert "test images of the CIFAR-10 (" + str(separate_test_set) in page_text(at)
+    assert f"test images of `{separate_test_set}`" in page_text(at)
     assert "no labelled test split" not in page_text(at)
     heat = charts(at)[0]["data"][0]
     assert [[int(cell or 0) for cell in row] for row in heat["text"]] == expected.confusion.tolist()
@@ -202,3 +203,35 @@ def test_explain_this_image_hands_the_image_to_the_explain_page(trained_run):
     assert "explain_request" not in at.session_state
     assert at.session_state["explain_index"] == first["index"]
     assert at.session_state["explain_view"] == "Saliency"
+
+
+def test_an_upload_over_20_mb_is_refused_in_our_words_under_the_uploader_and_clears_the_old_prediction(trained_run):
+    at = open_app("evaluate")
+    uploader = at.file_uploader(key="evaluate_upload")
+    uploader.set_value(("photo.png", png(300, 200), "image/png")).run()
+    assert "Prediction" in metrics(at)
+    too_big = png(64, 64) + bytes(MAX_UPLOAD_BYTES)  # a valid PNG start, just over the cap
+    at.file_uploader(key="evaluate_upload").set_value(("huge.png", too_big, "image/png")).run()
+    assert_ok(at)
+    assert errors(at) == [f"huge.png is {len(too_big) / 1e6:.1f} MB; uploads are limited to 20 MB."]
+    assert "Prediction" not in metrics(at)  # the earlier photo's prediction is gone
+    assert not [element for element in at.image if element.captions[0].startswith("What the model sees")]
+
+
+def test_streamlit_lets_uploads_over_our_cap_reach_the_page_so_that_it_can_say_why():
+    """Streamlit refuses files above ``server.maxUploadSize`` in the browser, before the page sees them."""
+    tomllib = pytest.importorskip("tomllib")
+    config = tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text())
+    streamlit_cap = config["server"]["maxUploadSize"] * 1024 * 1024  # Streamlit's megabytes are MiB
+    assert MAX_UPLOAD_BYTES < streamlit_cap <= 2 * MAX_UPLOAD_BYTES
+
+
+def test_another_set_opens_the_cell_dropdowns_on_its_own_most_confused_pair(trained_run):
+    at = open_app("evaluate")
+    expected = reference(trained_run, "test")
+    pairs = most_confused_pairs(expected.confusion, expected.classes)
+    default = (expected.classes.index(pairs[0]["true"]), expected.classes.index(pairs[0]["predicted"])) if pairs else (0, 1)
+    at.selectbox(key="evaluate_true").set_value((default[0] + 1) % 10).run()  # a cell chosen on the validation images
+    at.selectbox(key="evaluate_images").set_value(("__run__", "test")).run()
+    assert_ok(at)
+    assert (at.selectbox(key="evaluate_true").value, at.selectbox(key="evaluate_pred").value) == default

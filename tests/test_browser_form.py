@@ -6,24 +6,21 @@ defaults, and a selectbox kept the old sample's label), so they are checked here
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
-from test_browser_e2e import open_page, page, server, settle, snap  # noqa: F401  (fixtures)
+from browser_support import number_value, open_page, set_number, settle, snap
+from test_browser_e2e import page, screenshot_on_failure, server  # noqa: F401  (fixtures)
+
+from cifar_core.ui.train_form import FORM_FILE
 
 pytestmark = pytest.mark.browser
 FIELDS = ("Epochs", "Seed", "Number of images (class-balanced)", "Learning rate", "Batch size")
 
 
 def values(page) -> dict[str, str]:  # noqa: F811
-    return {label: page.get_by_label(label, exact=True).input_value() for label in FIELDS}
-
-
-def set_number(page, label: str, value) -> None:  # noqa: F811
-    field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    settle(page)
+    return {label: number_value(page, label) for label in FIELDS}
 
 
 def test_the_train_form_survives_other_pages_and_a_reload(server, page):  # noqa: F811
@@ -47,23 +44,27 @@ def test_the_train_form_survives_other_pages_and_a_reload(server, page):  # noqa
     snap(page, "train_form_after_pages")
 
 
-@pytest.mark.xfail(
-    reason="after a reload the browser showed Epochs 0 while the other fields came back (seen once, 19:10); "
-    "the AppTest reload test passes: not yet understood",
-    strict=False,
-)
-def test_a_reload_restores_the_train_form(server, page):  # noqa: F811
-    url, _ = server
+def test_a_reload_restores_the_last_train_form(server, page):  # noqa: F811
+    """A reload is a new session: the form comes back from the runs folder, every field as it was.
+
+    Issue 11 saw Epochs come back 0 once after a reload; it was not seen again in more than 60
+    reloads (this test, and loops of it with other values and page visits), so this keeps the
+    check without a known cause.
+    """
+    url, runs = server
     page.goto(url)
     open_page(page, "Train")
-    set_number(page, "Epochs", 3)
-    set_number(page, "Seed", 7)
+    set_number(page, "Epochs", 4)
+    set_number(page, "Seed", 11)
     before = values(page)
+    assert (before["Epochs"], before["Seed"]) == ("4", "11")
     page.reload()
     page.get_by_role("heading", name="Train", exact=True).first.wait_for()
     settle(page)
     page.wait_for_timeout(1500)
-    assert values(page) == before
+    saved = json.loads((runs / FORM_FILE).read_text())
+    assert values(page) == before, f"saved form: {saved}"
+    assert (saved["epochs"], saved["seed"]) == (4, 11)
 
 
 def test_the_cutmix_close_up_names_the_images_it_shows(server, page):  # noqa: F811
@@ -74,7 +75,6 @@ def test_the_cutmix_close_up_names_the_images_it_shows(server, page):  # noqa: F
     for _ in range(3):
         page.get_by_role("button", name=re.compile("Resample")).click()
         settle(page)
-        page.wait_for_timeout(500)
         chosen = page.locator('[data-testid="stSelectbox"]').filter(has_text="Image A").locator("input").first.input_value()
         caption = page.get_by_text(re.compile(r"^A: #")).first.inner_text()
         assert caption == f"A: {chosen}"

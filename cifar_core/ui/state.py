@@ -76,22 +76,17 @@ def selected_run_id() -> str | None:
 
 
 def sticky(key: str, default: Any) -> str:
-    """Give the widget ``key`` its last value (or ``default``) and return ``key`` for the widget.
+    """Older form of ``persist``, left only for the Explain page until it moves to ``persist``; do not use.
 
-    Call it right before drawing the widget with ``key=sticky(key, default)`` and no ``value=``;
-    the value then survives visits to other pages.
+    Gives the widget ``key`` its last value (or ``default``) from a copy and returns ``key``:
+    ``key=sticky(key, default)``. The browser can overwrite such a value with the widget's blank
+    default (issue 11), which ``persist`` does not allow.
     """
     remembered = st.session_state.setdefault(_STICKY, {})
     if key not in st.session_state:
         st.session_state[key] = remembered.get(key, default)
     remembered[key] = st.session_state[key]
     return key
-
-
-def set_sticky(key: str, value: Any) -> None:
-    """Change a sticky widget's value before it is drawn (e.g. settings carried from another page)."""
-    st.session_state.setdefault(_STICKY, {})[key] = value
-    st.session_state[key] = value
 
 
 def persist(key: str, default: Any) -> dict[str, Any]:

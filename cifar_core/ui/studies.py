@@ -44,14 +44,14 @@ def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) 
         "Ready-made studies of the reference study's question: which regularisation helps a model that "
         "over-fits? Each trains every variant over 3 seeds and compares it with its reference, seed by seed."
     )
-    name = st.selectbox("Named study", list(NAMED_STUDIES), key=state.sticky(NAMED_KEY, "ablation"))
+    name = st.selectbox("Named study", list(NAMED_STUDIES), **state.persist(NAMED_KEY, "ablation"))
     named = NAMED_STUDIES[name]
     st.markdown(named.description)
     size = st.radio(
         "Size",
         list(SIZES),
         horizontal=True,
-        key=state.sticky(SIZE_KEY, "as published"),
+        **state.persist(SIZE_KEY, "as published"),
         help="A quick look trains too briefly to over-fit: its numbers show the machinery, not the answer.",
     )
     study = estimate = None
@@ -188,7 +188,7 @@ def published_viewer() -> None:
         return
     folders = [study.dir.name for study in published]
     labels = {study.dir.name: study.label for study in published}
-    chosen = st.selectbox("Published study", folders, format_func=labels.__getitem__, key=state.sticky(PUBLISHED_KEY, folders[0]))
+    chosen = st.selectbox("Published study", folders, format_func=labels.__getitem__, **state.persist(PUBLISHED_KEY, folders[0]))
     study = published[folders.index(chosen)]
     definition = study.definition
     st.markdown(definition.get("description") or "")
