@@ -125,7 +125,7 @@ def _choose_image(split: SplitImages, classes: tuple[str, ...]):
     origins = (FROM_SPLIT, FROM_UPLOAD, FROM_ELSEWHERE) if carried else (FROM_SPLIT, FROM_UPLOAD)
     if st.session_state.get("explain_from") not in (None, *origins):
         st.session_state["explain_from"] = FROM_SPLIT
-    origin = st.radio("Explain", origins, horizontal=True, key=state.sticky("explain_from", FROM_SPLIT))
+    origin = st.radio("Explain", origins, horizontal=True, **state.persist("explain_from", FROM_SPLIT))
     if origin == FROM_ELSEWHERE:
         return carried
     if origin == FROM_UPLOAD:
@@ -175,9 +175,9 @@ def _saliency_view(loaded, split: SplitImages) -> None:
     image, true, name = chosen
     controls = st.columns(2)
     method = controls[0].radio(
-        "Method", tuple(METHOD_LABELS), horizontal=True, format_func=METHOD_LABELS.get, key=state.sticky("explain_method", "gradcam")
+        "Method", tuple(METHOD_LABELS), horizontal=True, format_func=METHOD_LABELS.get, **state.persist("explain_method", "gradcam")
     )
-    alpha = controls[1].slider("Heat-map opacity", 0.0, 1.0, step=0.05, key=state.sticky("explain_alpha", 0.5))
+    alpha = controls[1].slider("Heat-map opacity", 0.0, 1.0, step=0.05, **state.persist("explain_alpha", 0.5))
     probabilities = loaded.probabilities(image.unsqueeze(0))[0]
     predicted = int(probabilities.argmax())
     with user_errors():
@@ -364,7 +364,7 @@ if run is None:
     st.stop()
 
 controls = st.columns(3)
-which = controls[0].radio("Checkpoint", ["best", "last"], horizontal=True, key=state.sticky("explain_checkpoint", "best"))
+which = controls[0].radio("Checkpoint", ["best", "last"], horizontal=True, **state.persist("explain_checkpoint", "best"))
 scored = loaded = split = stamp = None
 with user_errors():
     stamp = checkpoint_stamp(run, which)
@@ -389,7 +389,7 @@ if split is None:
 data_name = "SYNTHETIC demo set" if scored.data.is_synthetic else f"CIFAR-10 ({scored.data.source})"
 controls[2].caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {split.name} split of the {data_name}")
 
-view = st.radio("Show", VIEWS, horizontal=True, key=state.sticky("explain_view", VIEWS[0]), label_visibility="collapsed")
+view = st.radio("Show", VIEWS, horizontal=True, **state.persist("explain_view", VIEWS[0]), label_visibility="collapsed")
 st.divider()
 if view == "Saliency":
     _saliency_view(loaded, split)

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser_support import OVERFLOW_JS, ROOT, VIEWPORT, click_cell, open_page, settle
 from explain_support import trained_explain_run
 from PIL import Image
-from test_browser_e2e import OVERFLOW_JS, ROOT, VIEWPORT, open_page, page, server, settle  # noqa: F401
-from test_browser_evaluate import click_cell
+from test_browser_e2e import page, server  # noqa: F401  (the synthetic-set server and its tab, shared)
 
 from cifar_core.data import load_cifar
 from cifar_core.evaluate import evaluate, load_run_model, most_confused_pairs, split_images

@@ -20,7 +20,6 @@ DATA_SOURCE = "data_source"
 DATA_REASON = "data_source_reason"
 SELECTED_RUN = "selected_run"  # the sidebar's run picker (a widget key)
 _PENDING_RUN = "_pending_selected_run"
-_STICKY = "_sticky_values"
 TRAIN_AUGMENT = "train_augment"  # the Train form's augmentations carried over from the Augmentation lab (no widget)
 _FORM_SEEDED = "_train_form_seeded"
 _FORM_KEYS = {key.removeprefix(KEY_PREFIX): key for key in TrainForm().widget_values()}  # field -> widget key
@@ -75,27 +74,13 @@ def selected_run_id() -> str | None:
     return st.session_state.get(SELECTED_RUN)
 
 
-def sticky(key: str, default: Any) -> str:
-    """Older form of ``persist``, left only for the Explain page until it moves to ``persist``; do not use.
-
-    Gives the widget ``key`` its last value (or ``default``) from a copy and returns ``key``:
-    ``key=sticky(key, default)``. The browser can overwrite such a value with the widget's blank
-    default (issue 11), which ``persist`` does not allow.
-    """
-    remembered = st.session_state.setdefault(_STICKY, {})
-    if key not in st.session_state:
-        st.session_state[key] = remembered.get(key, default)
-    remembered[key] = st.session_state[key]
-    return key
-
-
 def persist(key: str, default: Any) -> dict[str, Any]:
     """Widget arguments that keep ``key``'s value across page switches: ``st.slider(..., **persist(key, default))``.
 
     Streamlit's own ``persist_state="session"`` keeps the value while the page is not shown, and
-    keeps the browser in step with it. (``sticky`` re-wrote the key from a copy instead, which the
-    browser could overwrite with the widget's blank default: the Train form came back all zeros
-    after a visit to Experiments, issue 11.) ``default`` applies the first time only.
+    keeps the browser in step with it. (Re-writing the key from a copy instead, as an older helper did, let the browser overwrite
+    it with the widget's blank default: the Train form came back all zeros after a visit to
+    Experiments, issue 11.) ``default`` applies the first time only.
     """
     if key not in st.session_state:
         st.session_state[key] = default
