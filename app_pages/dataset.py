@@ -16,8 +16,14 @@ UNLABELLED_SAMPLES = 30
 FORMAT_NAMES = {
     "torchvision": "torchvision's python batches",
     "kaggle": "Kaggle competition files",
-    "image_folder": "train/<class>/ image folders",
 }
+
+
+def format_name(data) -> str:
+    """The source's format in words; image folders named by the splits they hold (a test set is ``test/<class>/``)."""
+    if data.format == "image_folder":
+        return " and ".join(f"{split}/<class>/" for split in data.splits) + " image folders"
+    return FORMAT_NAMES.get(data.format, data.format)
 
 
 def uses_sentence(data) -> str | None:
@@ -62,7 +68,7 @@ if data is not None:
         )
     else:
         st.success(
-            f"**CIFAR-10** from `{data.source}` ({FORMAT_NAMES.get(data.format, data.format)}).",
+            f"**CIFAR-10** from `{data.source}` ({format_name(data)}).",
             icon=":material/dataset:",
         )
     st.caption(f"Why this source: {state.data_source_reason()}.")

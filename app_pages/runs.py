@@ -42,15 +42,16 @@ def _row(run: Run, study_runs: dict[str, str]) -> dict[str, Any]:
         "epochs": f"{progress.epochs_done}/{progress.epochs_planned}",
         "best val acc": None if summary["best_val_acc"] is None else 100 * summary["best_val_acc"],
         "learned?": CHANCE_MARK if at_chance else "",
+        "minutes": summary["duration_s"] / 60 if summary["duration_s"] else None,
+        "created": datetime.datetime.fromtimestamp(created) if created else None,
+        "study": study_runs.get(run.id, ""),
+        "processes": next((event.get("world_size", 1) for event in reversed(events) if event["type"] == "start"), 1),
+        # the settings last: what scrolls out of a narrow window is also in the config diff below
         "dropout": summary["dropout"],
         "aug_p": summary["aug_p"],
         "mix_p": summary["mix_p"],
         "batch": summary["batch_size"],
         "lr": summary["lr"],
-        "minutes": summary["duration_s"] / 60 if summary["duration_s"] else None,
-        "processes": next((event.get("world_size", 1) for event in reversed(events) if event["type"] == "start"), 1),
-        "created": datetime.datetime.fromtimestamp(created) if created else None,
-        "study": study_runs.get(run.id, ""),
     }
 
 

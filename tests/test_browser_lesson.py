@@ -201,7 +201,8 @@ def play_training(page, app) -> tuple[object, float]:
     assert best == pytest.approx(max(event["val_acc"] for event in epochs), abs=6e-4)
     assert best >= GOAL, (
         f"classroom reached {best:.1%} validation accuracy, below {GOAL:.0%}, {took:.0f} s after Start over "
-        f"{len(epochs)} epochs; on a loaded machine the time budget fits fewer epochs"
+        f"{len(epochs)} epochs at {[round(event['images_per_s']) for event in epochs]} images/s; the time budget "
+        "fits fewer epochs on a loaded machine (on 2 quiet cores: about 12 epochs near 1,400 images/s, above 70%)"
     )
     return run, best
 
