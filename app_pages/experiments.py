@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from cifar_core.app.lab import OP_TITLES
-from cifar_core.augment import OP_NAMES
+from cifar_core.augment import MIX_OPS, OP_NAMES
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.errors import CifarError
 from cifar_core.figures.studies import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
@@ -129,11 +129,13 @@ def _setup(store: RunStore) -> None:
     )
     ablate = grid = None
     if kind.startswith("Ablation"):
-        ablate = st.pills(
+        # a multiselect wraps its chips in this narrow column (pills ran off its edge: "Trans…"); by default
+        # only the study ops the base applies at all, so a base with mix_p 0 (classroom) does not open on an error
+        applied = [op for op in STUDY_OPS if (base.mix_p if op in MIX_OPS else base.aug_p) > 0]
+        ablate = st.multiselect(
             "Augmentations to ablate",
             list(OP_NAMES),
-            selection_mode="multi",
-            **state.persist("experiments_ops", list(STUDY_OPS)),
+            **state.persist("experiments_ops", applied),
             format_func=OP_TITLES.get,
             help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.",
         )

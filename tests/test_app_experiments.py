@@ -114,3 +114,15 @@ def test_train_and_experiments_build_the_same_config_from_every_recipe(app_env, 
     base, launched = folder.study().base.to_dict(), run.config().to_dict()
     differing = {field: (launched[field], base[field]) for field in launched if launched[field] != base[field]}
     assert differing == {"split_seed": (None, launched["seed"])}  # a study fixes one split for all its seeds, nothing else differs
+
+
+def test_the_classroom_base_opens_on_the_ops_it_applies_without_an_error(app_env):
+    # classroom trains with flip and shifts at aug_p 0.5 and no CutMix (mix_p 0): an ablation of CutMix would
+    # compare identical runs, so it is not pre-selected, and a teacher opening the page sees no red refusal
+    at = open_app("experiments")
+    assert at.session_state["train_preset"] == "classroom"
+    [ops] = [box for box in at.multiselect if box.label == "Augmentations to ablate"]
+    assert ops.value == ["rotation", "resized_crop", "translate"]
+    assert not errors(at)
+    ops.set_value(["translate", "cutmix"]).run()
+    assert [e for e in errors(at) if "cutmix (mix_p is 0) never applies" in e]

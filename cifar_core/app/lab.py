@@ -93,7 +93,7 @@ def describe_op(entry: Mapping[str, Any]) -> str:
     """One applied op from a pipeline record, in words."""
     op = entry["op"]
     if op == "rotation":
-        return f"rotated {entry['angle']:.0f}°"
+        return f"rotated {round(entry['angle'])}°"  # round(), not :.0f, which prints -0 for -0.3
     if op == "resized_crop":
         box = Box.of(entry["box"])
         return f"cropped {box.width}×{box.height} px at ({box.left}, {box.top}) and resized"
