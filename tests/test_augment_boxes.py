@@ -98,3 +98,15 @@ def test_the_outlines_of_the_lab_and_the_preview_frame_the_recorded_box(scale):
     rows, cols = np.nonzero((with_box != without).any(axis=2))
     frame = (rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
     assert frame == (box.height * scale, box.width * scale)  # the preview's outline spans the box exactly
+
+
+@pytest.mark.parametrize(
+    ("entry", "caption"),
+    [
+        ({"op": "rotation", "angle": -0.3}, "rotated 0°"),  # :.0f printed "-0°"
+        ({"op": "cutmix", "weight": 4 / 1024, "partner": 8}, "0.4% pasted from image #9"),  # a 2x2 patch is not 0%
+        ({"op": "cutmix", "weight": 0.25, "partner": 0}, "25% pasted from image #1"),
+    ],
+)
+def test_lab_captions_never_round_a_real_change_to_nothing(entry, caption):
+    assert describe_op(entry).endswith(caption)

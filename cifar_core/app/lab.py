@@ -108,7 +108,7 @@ def describe_op(entry: Mapping[str, Any]) -> str:
         return f"blacked out {box.width}×{box.height} px"
     if op in MIX_OPS:
         verb = "pasted" if op == "cutmix" else "blended in"
-        return f"{OP_TITLES[op]}: {entry['weight']:.0%} {verb} from image #{entry['partner'] + 1}"
+        return f"{OP_TITLES[op]}: {_share(entry['weight'])} {verb} from image #{entry['partner'] + 1}"
     return op
 
 
@@ -167,3 +167,8 @@ __all__ = [
     "pick_samples",
     "preview",
 ]
+
+
+def _share(weight: float) -> str:
+    """A pasted share in words: whole percent, but a small patch (a 2x2 box is 0.4%) is never called 0%."""
+    return f"{weight:.0%}" if weight >= 0.01 or weight == 0 else f"{weight:.1%}"
