@@ -14,16 +14,17 @@ import argparse
 import sys
 from pathlib import Path
 
-import plotly.io as pio
-
-from cifar_core.figures.studies import gap_curves_figure, grid_heatmap_figure, interval_bars_figure  # noqa: E402
+from cifar_core.figures.studies import (  # noqa: E402
+    gap_curves_figure,
+    grid_heatmap_figure,
+    interval_bars_figure,
+    labels_past_intervals,
+    ticks_on_every_panel,
+)
 from cifar_core.study import StudyFolder, display_table, refresh_results, run_table  # noqa: E402
-from cifar_core.study.published import GRID_METRIC, grid_cells, load_published  # noqa: E402
+from cifar_core.study.published import GRID_METRIC, grid_cells, grid_spread, load_published  # noqa: E402
 from cifar_core.study.results import markdown_table  # noqa: E402
 from cifar_core.study.stats import compare_variants, comparison_table, conclusion  # noqa: E402
-from cifar_core.ui.studies import grid_spread, labels_past_intervals, ticks_on_every_panel  # noqa: E402
-
-pio.templates.default = "plotly"  # importing streamlit (cifar_core.ui) made its own theme the default; the PNGs keep plotly's
 
 
 def main() -> int:

@@ -13,9 +13,8 @@ from support import wait_for
 from cifar_core.runs.procfolder import ACTIVE_STATES
 from cifar_core.study import list_studies, run_table
 from cifar_core.study.catalog import get_named_study
-from cifar_core.study.published import grid_cells, list_published
+from cifar_core.study.published import grid_cells, grid_spread, list_published
 from cifar_core.study.stats import compare_variants, conclusion
-from cifar_core.ui.studies import grid_spread
 
 
 def tab(at: AppTest, label: str):

@@ -302,3 +302,55 @@ def _curve_axes(figure: go.Figure, metric: str) -> None:
     if metric == "acc":
         figure.update_yaxes(range=[0, 1], tickformat=".0%")
     figure.update_xaxes(rangemode="tozero")
+
+
+# The share of a panel's width that a "57.9 ± 5.1%" label needs beside its bar (at the page's or a report's width).
+LABEL_ROOM = 0.24
+
+
+def labels_past_intervals(figure: go.Figure) -> go.Figure:
+    """Move each interval bar's "mean ± half-width" label past the end of its error bar.
+
+    ``interval_bars_figure`` writes the label just outside the bar, where a wide interval's error
+    bar runs through it ("57.9 ± 5.1%" crossed out). Here each label starts where the interval ends
+    (to the left for a negative gap), and each panel's range is widened to hold it.
+    """
+    for trace in list(figure.data):
+        if trace.type != "bar" or trace.text is None:
+            continue
+        means = [float(x) for x in trace.x]
+        halves = [float(h) for h in (trace.error_x.array if trace.error_x.array is not None else [0.0] * len(means))]
+        ends = [m + h if m >= 0 else m - h for m, h in zip(means, halves)]
+        figure.add_trace(
+            go.Scatter(
+                x=ends,
+                y=list(trace.y),
+                mode="text",
+                text=[f" {label} " for label in trace.text],  # clear of the error bar's cap
+                textposition=["middle right" if m >= 0 else "middle left" for m in means],
+                textfont={"size": 11},
+                cliponaxis=False,
+                showlegend=False,
+                hoverinfo="skip",
+                xaxis=trace.xaxis,
+                yaxis=trace.yaxis,
+            )
+        )
+        trace.textposition = "none"
+        finite = [end for end in ends if math.isfinite(end)]  # a variant without a finished run has no bar
+        low, high = min([0.0, *finite]), max([0.0, *finite])
+        sides = (low < 0) + (high > 0)
+        span = (high - low) / (1 - LABEL_ROOM * sides)
+        axis = "xaxis" + trace.xaxis[1:]
+        low, high = (low - LABEL_ROOM * span if low < 0 else 0.0), (high + LABEL_ROOM * span if high > 0 else 0.0)
+        figure.layout[axis].range = [low, high]
+        if low >= 0:  # accuracy: no tick past 100%
+            figure.layout[axis].tickvals = [v / 10 for v in range(0, 11, 2) if v / 10 <= high]
+    return figure
+
+
+def ticks_on_every_panel(figure: go.Figure) -> go.Figure:
+    """Epoch numbers under every panel of ``gap_curves_figure``: with shared axes only the bottom row had
+    them, so a last row with fewer panels left the columns beside it without any."""
+    figure.update_xaxes(showticklabels=True)
+    return figure

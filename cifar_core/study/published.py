@@ -211,6 +211,19 @@ def list_published(root: Path | str = PUBLISHED_ROOT) -> list[PublishedStudy]:
     return found
 
 
+def grid_spread(frame: pd.DataFrame) -> str:
+    """How far apart the heatmap's colours are, in points: a full colour scale over a spread smaller
+    than the cells' intervals would otherwise look like a finding."""
+    means = frame[f"{GRID_METRIC}_mean"].dropna()
+    if means.empty:
+        return "No cell has a finished run yet."
+    spread, widest = 100 * (means.max() - means.min()), 100 * frame[f"{GRID_METRIC}_std"].max()
+    sentence = f"The colours stretch over {spread:.1f} points from the lowest cell to the highest"
+    if widest == widest and widest >= spread / 2:  # not NaN, and as wide as half the spread
+        sentence += f", no more than the cells' own 95% intervals (up to ± {widest:.1f})"
+    return sentence + ": the paired comparisons above say which cells differ from the reference."
+
+
 def _read(path: Path) -> str:
     if path.is_symlink() or not path.is_file():
         raise OSError(f"{path.name} is missing or not a regular file")

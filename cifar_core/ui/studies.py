@@ -7,19 +7,23 @@ The page calls these; they read studies through ``cifar_core.study`` and never t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from cifar_core.figures.studies import gap_curves_figure, grid_heatmap_figure, interval_bars_figure
+from cifar_core.figures.studies import (
+    gap_curves_figure,
+    grid_heatmap_figure,
+    interval_bars_figure,
+    labels_past_intervals,
+    ticks_on_every_panel,
+)
 from cifar_core.runs import RunStore
 from cifar_core.study import Study, Throughput, estimate_study
 from cifar_core.study.catalog import NAMED_STUDIES
-from cifar_core.study.published import GRID_METRIC, PublishedStudy, grid_cells, list_published
+from cifar_core.study.published import GRID_METRIC, PublishedStudy, grid_cells, grid_spread, list_published
 from cifar_core.study.stats import compare_variants, comparison_table, conclusion
 from cifar_core.train import TrainConfig
 from cifar_core.ui import state
@@ -124,58 +128,6 @@ def teaching_curves(
         )
 
 
-# The share of a panel's width that a "57.9 ± 5.1%" label needs beside its bar (at the page's or a report's width).
-LABEL_ROOM = 0.24
-
-
-def labels_past_intervals(figure: go.Figure) -> go.Figure:
-    """Move each interval bar's "mean ± half-width" label past the end of its error bar.
-
-    ``interval_bars_figure`` writes the label just outside the bar, where a wide interval's error
-    bar runs through it ("57.9 ± 5.1%" crossed out). Here each label starts where the interval ends
-    (to the left for a negative gap), and each panel's range is widened to hold it.
-    """
-    for trace in list(figure.data):
-        if trace.type != "bar" or trace.text is None:
-            continue
-        means = [float(x) for x in trace.x]
-        halves = [float(h) for h in (trace.error_x.array if trace.error_x.array is not None else [0.0] * len(means))]
-        ends = [m + h if m >= 0 else m - h for m, h in zip(means, halves)]
-        figure.add_trace(
-            go.Scatter(
-                x=ends,
-                y=list(trace.y),
-                mode="text",
-                text=[f" {label} " for label in trace.text],  # clear of the error bar's cap
-                textposition=["middle right" if m >= 0 else "middle left" for m in means],
-                textfont={"size": 11},
-                cliponaxis=False,
-                showlegend=False,
-                hoverinfo="skip",
-                xaxis=trace.xaxis,
-                yaxis=trace.yaxis,
-            )
-        )
-        trace.textposition = "none"
-        finite = [end for end in ends if math.isfinite(end)]  # a variant without a finished run has no bar
-        low, high = min([0.0, *finite]), max([0.0, *finite])
-        sides = (low < 0) + (high > 0)
-        span = (high - low) / (1 - LABEL_ROOM * sides)
-        axis = "xaxis" + trace.xaxis[1:]
-        low, high = (low - LABEL_ROOM * span if low < 0 else 0.0), (high + LABEL_ROOM * span if high > 0 else 0.0)
-        figure.layout[axis].range = [low, high]
-        if low >= 0:  # accuracy: no tick past 100%
-            figure.layout[axis].tickvals = [v / 10 for v in range(0, 11, 2) if v / 10 <= high]
-    return figure
-
-
-def ticks_on_every_panel(figure: go.Figure) -> go.Figure:
-    """Epoch numbers under every panel of ``gap_curves_figure``: with shared axes only the bottom row had
-    them, so a last row with fewer panels left the columns beside it without any."""
-    figure.update_xaxes(showticklabels=True)
-    return figure
-
-
 def published_viewer() -> None:
     """Open a study published with the project (docs/studies): instant, no training.
 
@@ -214,19 +166,6 @@ def published_viewer() -> None:
         st.dataframe(study.runs[["variant", "seed", "final_train_acc", "final_val_acc", "acc_gap", "epochs_done"]], hide_index=True)
     with st.expander("Study definition (base config, variants, seeds)"):
         st.json(definition, expanded=False)
-
-
-def grid_spread(frame: pd.DataFrame) -> str:
-    """How far apart the heatmap's colours are, in points: a full colour scale over a spread smaller
-    than the cells' intervals would otherwise look like a finding."""
-    means = frame[f"{GRID_METRIC}_mean"].dropna()
-    if means.empty:
-        return "No cell has a finished run yet."
-    spread, widest = 100 * (means.max() - means.min()), 100 * frame[f"{GRID_METRIC}_std"].max()
-    sentence = f"The colours stretch over {spread:.1f} points from the lowest cell to the highest"
-    if widest == widest and widest >= spread / 2:  # not NaN, and as wide as half the spread
-        sentence += f", no more than the cells' own 95% intervals (up to ± {widest:.1f})"
-    return sentence + ": the paired comparisons above say which cells differ from the reference."
 
 
 def _size_sentence(study: PublishedStudy) -> str:
