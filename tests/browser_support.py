@@ -214,12 +214,14 @@ OVERFLOW_JS = """() => Math.max(0, ...Array.from(document.querySelectorAll('*'),
 IMAGES_LOADED_JS = "() => Array.from(document.images).every(image => image.complete)"
 
 
-def snap(page, name: str, folder: Path | None = None) -> Path:
-    """Screenshot the whole page: Streamlit scrolls inside a container, so grow the window until nothing scrolls."""
+def snap(page, name: str, folder: Path | None = None, images_loaded: str = IMAGES_LOADED_JS) -> Path:
+    """Screenshot the whole page: Streamlit scrolls inside a container, so grow the window until nothing scrolls.
+
+    ``images_loaded`` is the page condition waited for before each measure (a stricter one may ask for decoded pixels)."""
     height = VIEWPORT["height"]
     for _ in range(5):  # images and charts that load late make the page taller
         settle(page)
-        page.wait_for_function(IMAGES_LOADED_JS)
+        page.wait_for_function(images_loaded)
         overflow = page.evaluate(OVERFLOW_JS)
         if overflow <= 0 or height >= 8000:
             break

@@ -18,9 +18,10 @@ import re
 import shutil
 from pathlib import Path
 
+import browser_support
 import numpy as np
 import pytest
-from browser_support import OVERFLOW_JS, ROOT, VIEWPORT, click_cell, open_page, settle
+from browser_support import ROOT, click_cell, open_page, settle
 from explain_support import trained_explain_run
 from PIL import Image
 from test_browser_e2e import page, server  # noqa: F401  (the synthetic-set server and its tab, shared)
@@ -64,18 +65,8 @@ def shots() -> Path:
 
 
 def snap(page, name: str) -> None:
-    """The whole page: grow the window until nothing scrolls (Streamlit scrolls inside a container)."""
-    height = VIEWPORT["height"]
-    for _ in range(5):
-        settle(page)
-        page.wait_for_function(IMAGES_LOADED_JS)
-        overflow = page.evaluate(OVERFLOW_JS)
-        if overflow <= 0 or height >= 8000:
-            break
-        height = min(height + overflow, 8000)
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
-    page.screenshot(path=shots() / f"{name}.png")
-    page.set_viewport_size(VIEWPORT)
+    """The whole page, once every gallery image has decoded pixels (the shared check asks only that loading ended)."""
+    browser_support.snap(page, name, shots(), images_loaded=IMAGES_LOADED_JS)
 
 
 @pytest.fixture(autouse=True)
