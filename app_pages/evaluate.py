@@ -16,7 +16,7 @@ from cifar_core.runs import RunStore
 from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
-from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split
+from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, selected_run_or_stop
 
 GALLERY = 24
 GALLERY_COLUMNS = 6
@@ -212,14 +212,8 @@ st.markdown(
     "and trucks, or frogs taken for birds when a green blob sits on a branch. Click a cell to "
     "see the images behind the number."
 )
-run_id = state.selected_run_id()
 store = RunStore()
-run = None
-with user_errors():
-    run = store.get(run_id) if run_id else None
-if run is None:
-    st.info("No run selected: train one on the Train page, then pick it in the sidebar.")
-    st.stop()
+run = selected_run_or_stop(store)
 
 if run.state in ACTIVE_STATES:
     doing = "still training" if run.state == "running" else "waiting to start training"

@@ -30,7 +30,7 @@ from cifar_core.models import MODEL_REGISTRY
 from cifar_core.runs import RunStore
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
-from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split
+from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, selected_run_or_stop
 
 REQUEST = "explain_request"
 _FOCUS = "_explain_focus"
@@ -355,13 +355,7 @@ st.markdown(
 )
 _take_request()
 store = RunStore()
-run_id = state.selected_run_id()
-run = None
-with user_errors():
-    run = store.get(run_id) if run_id else None
-if run is None:
-    st.info("No run selected: train one on the Train page, then pick it in the sidebar.")
-    st.stop()
+run = selected_run_or_stop(store)
 
 controls = st.columns(3)
 which = controls[0].radio("Checkpoint", ["best", "last"], horizontal=True, **state.persist("explain_checkpoint", "best"))

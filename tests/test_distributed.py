@@ -117,8 +117,9 @@ def _env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **extra}
 
 
-def _torchrun(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    command = [
+def _torchrun_command(*args: str) -> list[str]:
+    """``python -m torch.distributed.run`` with two processes on a free port, running ``cifar_core *args``."""
+    return [
         sys.executable,
         "-m",
         "torch.distributed.run",
@@ -130,7 +131,10 @@ def _torchrun(*args: str, timeout: float = 300, **env: str) -> subprocess.Comple
         "cifar_core",
         *args,
     ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=_env(**env), cwd=ROOT)
+
+
+def _torchrun(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(_torchrun_command(*args), capture_output=True, text=True, timeout=timeout, env=_env(**env), cwd=ROOT)
 
 
 def _free_port() -> int:
@@ -282,20 +286,7 @@ def test_two_ranks_train_exactly_as_one_process_splitting_each_global_batch(tmp_
 def test_cancel_and_resume_under_torchrun_is_exact(ddp_run, tmp_path: Path) -> None:
     _, uninterrupted = ddp_run
     out = tmp_path / "resumed"
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(_free_port()),
-        "-m",
-        "cifar_core",
-        *TRAIN,
-        "--out",
-        str(out),
-    ]
+    command = _torchrun_command(*TRAIN, "--out", str(out))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(), cwd=ROOT)
     deadline = time.time() + 240
     while time.time() < deadline:

@@ -22,7 +22,9 @@ from cifar_core.data import CifarData, load_cifar
 from cifar_core.errors import CheckpointError
 from cifar_core.evaluate import Evaluation, LoadedModel, evaluate, load_run_model, source_split_images, split_images
 from cifar_core.models.inference import Progress
-from cifar_core.runs import Run
+from cifar_core.runs import Run, RunStore
+from cifar_core.ui import state
+from cifar_core.ui.feedback import user_errors
 
 
 @st.cache_resource(show_spinner="Loading the dataset (decoded once, then cached)…", max_entries=4)
@@ -108,3 +110,15 @@ def score_split(
     scored = ScoredSplit(evaluate(loaded, images, labels, indices, tta=tta, progress=progress), images, data, where)
     _scores().put(key, scored)
     return scored
+
+
+def selected_run_or_stop(store: RunStore) -> Run:
+    """The sidebar's selected run, or one sentence and the end of this page's script (no run, or a bad id)."""
+    run_id = state.selected_run_id()
+    run = None
+    with user_errors():
+        run = store.get(run_id) if run_id else None
+    if run is None:
+        st.info("No run selected: train one on the Train page, then pick it in the sidebar.")
+        st.stop()
+    return run
