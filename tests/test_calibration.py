@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
+from app_support import charts, open_app, page_text
 
 from cifar_core.calibration import BINS, expected_calibration_error, reliability
+from cifar_core.cli import main
+from cifar_core.data import load_synthetic
+from cifar_core.evaluate import evaluate, load_run_model, split_images
 
 
 def two_class(confidences: list[float], labels: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,3 +52,26 @@ def test_ece_matches_torchmetrics_when_it_is_installed():
     labels = torch.randint(0, 10, (500,), generator=generator)
     reference = metrics.MulticlassCalibrationError(num_classes=10, n_bins=15, norm="l1")(probs, labels)
     assert expected_calibration_error(probs, labels) == pytest.approx(float(reference), abs=1e-5)
+
+
+def test_evaluate_json_carries_the_ece_and_its_bins(trained_run, capsys):
+    assert main(["evaluate", "--run", str(trained_run.dir), "--json", "--device", "cpu"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    expected = validation_bins(trained_run)
+    assert report["ece"] == pytest.approx(expected.ece, abs=1e-6)
+    assert report["reliability"]["binning"] == "15 equal-width confidence bins" and sum(report["reliability"]["counts"]) == report["n"]
+
+
+def test_the_evaluate_page_shows_the_ece_and_the_reliability_diagram(trained_run):
+    at = open_app("evaluate")
+    bins = validation_bins(trained_run)
+    assert f"Expected calibration error: {bins.ece:.3f}" in page_text(at) and "15 equal-width confidence bins" in page_text(at)
+    diagram = next(chart for chart in charts(at) if chart["layout"].get("title", {}).get("text", "").startswith("ECE"))
+    assert diagram["data"][0]["y"] == pytest.approx([value for value in bins.accuracy if value is not None])
+
+
+def validation_bins(run):
+    """The run's validation reliability bins, computed straight from the library."""
+    loaded = load_run_model(run, device="cpu")
+    result = evaluate(loaded, *split_images(loaded.config, load_synthetic(), "val"))
+    return reliability(result.probs, result.labels)
