@@ -137,7 +137,9 @@ metrics = st.columns(3)
 metrics[0].metric(f"A · {run_a.id}", f"{report['accuracy_a']:.1%}")
 metrics[1].metric(f"B · {run_b.id}", f"{report['accuracy_b']:.1%}")
 low, high = (100 * bound for bound in report["interval"])
-metrics[2].metric("B − A", f"{100 * report['difference']:+.1f} points", f"95% interval {low:+.1f} to {high:+.1f}", delta_color="off")
+metrics[2].metric(
+    "B − A", f"{100 * report['difference']:+.1f} points", f"95% interval {low:+.1f} to {high:+.1f}", delta_color="off", delta_arrow="off"
+)
 (st.info if comparison.interval.covers_zero else st.success)(report["summary"])
 st.caption(
     f"{report['wrong_to_right']} images went wrong→right and {report['right_to_wrong']} right→wrong of {report['n']:,}. "

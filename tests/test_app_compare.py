@@ -53,6 +53,8 @@ def test_numbers_heatmap_and_galleries_match_the_library(two_runs):
     shown = metrics(at)
     assert shown[f"A · {RUN_ID}"] == f"{report['accuracy_a']:.1%}" and shown[f"B · {OTHER_ID}"] == f"{report['accuracy_b']:.1%}"
     assert shown["B − A"] == f"{100 * report['difference']:+.1f} points"
+    low, high = (100 * bound for bound in report["interval"])
+    assert [element.delta for element in at.metric if element.label == "B − A"] == [f"95% interval {low:+.1f} to {high:+.1f}"]
     assert report["summary"] in page_text(at)
     heat = charts(at)[0]["data"][0]
     assert heat["colorscale"][0][1] != heat["colorscale"][-1][1] and heat["zmid"] == 0  # diverging, centred at 0
