@@ -19,6 +19,7 @@ PAGES = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/list_alt:"),
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/troubleshoot:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/visibility:"),
     st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:"),
 ]

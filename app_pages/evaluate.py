@@ -7,8 +7,10 @@ import streamlit as st
 
 from cifar_core.app.sources import SYNTHETIC, check_source
 from cifar_core.app.uploads import MAX_UPLOAD_BYTES, prepare_upload
+from cifar_core.calibration import BINNING, reliability
 from cifar_core.errors import DataError
 from cifar_core.evaluate import labelled_splits, most_confused_pairs, predict_unlabelled
+from cifar_core.figures.calibration import reliability_figure
 from cifar_core.figures.images import upscale
 from cifar_core.figures.runs import confusion_cell, confusion_figure, per_class_frame, probability_figure
 from cifar_core.models.inference import TTA_MODES, TTA_PASSES
@@ -323,6 +325,16 @@ with right:
     true_class = pick_true.selectbox("True class", range(len(classes)), format_func=classes.__getitem__, key="evaluate_true")
     predicted_class = pick_pred.selectbox("Predicted as", range(len(classes)), format_func=classes.__getitem__, key="evaluate_pred")
 _gallery(run.id, scored, true_class, predicted_class)
+
+st.subheader("Calibration")
+calibration = reliability(evaluation.probs, evaluation.labels)
+about, diagram = st.columns([1, 2], gap="large")
+about.markdown(
+    f"**Expected calibration error: {calibration.ece:.3f}**\n\nDoes “90% sure” mean right 9 times in 10? The images are put "
+    f"into {BINNING} by the model's top probability; ECE is the gap between each bin's accuracy and its mean confidence, "
+    "weighted by the bin's images. Bars below the dashed diagonal are over-confident. Label smoothing and CutMix change it."
+)
+diagram.plotly_chart(reliability_figure(calibration), key="evaluate_reliability")
 
 st.divider()
 _predict_section(loaded, loaded.config.data, tta)

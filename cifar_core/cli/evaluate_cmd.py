@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from cifar_core.calibration import BINNING, reliability
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError, RunError
 from cifar_core.evaluate import evaluate, load_run_model, predict_unlabelled, split_images
@@ -65,6 +66,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     images, labels, indices = split_images(loaded.config, data, args.split)
     result = evaluate(loaded, images, labels, indices, tta=args.tta)
     report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, "tta": args.tta, **result.to_json()}
+    calibration = reliability(result.probs, result.labels)
+    report.update(ece=calibration.ece, reliability=calibration.to_json())
     if args.json:
         print(json.dumps(report))
         return 0
@@ -72,6 +75,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"{run.id} ({args.checkpoint}, epoch {loaded.epoch}) on {args.split}: "
         f"accuracy {report['accuracy']:.4f}, loss {report['loss']:.4f}, n={report['n']}"
     )
+    print(f"  calibration error (ECE, {BINNING}): {report['ece']:.4f}")
     for name, scores in report["per_class"].items():
         print(f"  {name:<11} precision {scores['precision']:.3f} recall {scores['recall']:.3f} f1 {scores['f1']:.3f} n={scores['support']}")
     for pair in report["most_confused"][:5]:
