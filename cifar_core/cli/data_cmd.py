@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from cifar_core.data import load_cifar
-from cifar_core.data.decode import ImageSizeError
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``data`` command and its ``info`` sub-command."""
@@ -46,6 +43,9 @@ def format_info(summary: dict) -> str:
 
 def run_info(args: argparse.Namespace) -> int:
     """Load the source and print its summary; bad sources raise ``DataError`` (exit code 2)."""
+    from cifar_core.data import load_cifar  # here, not at the top: `data info --help` must not wait for torch
+    from cifar_core.data.decode import ImageSizeError
+
     try:
         data = load_cifar(args.data, cache_dir=args.cache_dir, resize=args.resize)
     except ImageSizeError as exc:  # this command can resize: say how
