@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from cifar_core.cli.output import emit_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,5 +52,8 @@ def run_info(args: argparse.Namespace) -> int:
     except ImageSizeError as exc:  # this command can resize: say how
         raise ImageSizeError(f"{exc}, or pass --resize to resize them while loading") from exc
     summary = data.describe()
-    print(json.dumps(summary) if args.json else format_info(summary))
+    if args.json:
+        emit_json(summary)
+    else:
+        print(format_info(summary))
     return 0

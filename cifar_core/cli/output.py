@@ -33,8 +33,8 @@ def sanitise(value: Any) -> Any:
     return str(value)
 
 
-def emit_json(document: Any, indent: int | None = 2) -> None:
-    """Write ``document`` to stdout as one strict JSON document."""
+def emit_json(document: Any, indent: int | None = None) -> None:
+    """Write ``document`` to stdout as one strict JSON document (one line unless ``indent`` is given)."""
     sys.stdout.write(json.dumps(sanitise(document), indent=indent, allow_nan=False) + "\n")
     sys.stdout.flush()
 
@@ -51,3 +51,8 @@ def quiet_broken_pipe() -> Iterator[None]:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(0) from None
+
+
+def quiet_progress(as_json: bool) -> bool:
+    """Whether to hide a progress bar: with --json into a pipe or file, nobody watches stderr's bar."""
+    return as_json and not sys.stderr.isatty()
