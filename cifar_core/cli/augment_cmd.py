@@ -8,7 +8,6 @@ each image got.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import torch
 
 from cifar_core.augment import MIX_OPS, AugmentConfig, AugmentPipeline
 from cifar_core.augment.preview import render_grid
+from cifar_core.cli.output import emit_json
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError, DataError
 
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 for i, record in enumerate(result.records or [])
             ],
         }
-        print(json.dumps(report))
+        emit_json(report)
     else:
         names = ", ".join(op.name for op in config.ops)
         print(f"wrote {out}: {len(images)} training images, ops {names} at p={args.p}")

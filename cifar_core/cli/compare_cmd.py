@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
-from typing import Any
 
 from cifar_core.calibration import BINNING
 from cifar_core.cli.evaluate_cmd import open_run
+from cifar_core.cli.output import emit_json
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError
 from cifar_core.paired import RESAMPLES, SEED, TEST_METHOD, compare_runs
@@ -31,17 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_compare)
 
 
-def strict(value: Any) -> Any:
-    """``value`` with every NaN or infinity as None: strict JSON has no NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: strict(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict(item) for item in value]
-    return value
-
-
 def run_compare(args: argparse.Namespace) -> int:
     if len(args.run) != 2:
         raise ConfigError(f"compare needs exactly two runs (--run A --run B), got {len(args.run)}.")
@@ -61,7 +48,7 @@ def run_compare(args: argparse.Namespace) -> int:
         **result.to_json(run_a.id, run_b.id),
     }
     if args.json:
-        print(json.dumps(strict(report), allow_nan=False))
+        emit_json(report)
         return 0
     print(report["summary"])
     print(f"  A {run_a.id}: accuracy {report['accuracy_a']:.4f} · B {run_b.id}: accuracy {report['accuracy_b']:.4f} · n={report['n']}")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from cifar_core.data import load_cifar
-from cifar_core.data.decode import ImageSizeError
+from cifar_core.cli.output import emit_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,10 +44,16 @@ def format_info(summary: dict) -> str:
 
 def run_info(args: argparse.Namespace) -> int:
     """Load the source and print its summary; bad sources raise ``DataError`` (exit code 2)."""
+    from cifar_core.data import load_cifar  # here, not at the top: `data info --help` must not wait for torch
+    from cifar_core.data.decode import ImageSizeError
+
     try:
         data = load_cifar(args.data, cache_dir=args.cache_dir, resize=args.resize)
     except ImageSizeError as exc:  # this command can resize: say how
         raise ImageSizeError(f"{exc}, or pass --resize to resize them while loading") from exc
     summary = data.describe()
-    print(json.dumps(summary) if args.json else format_info(summary))
+    if args.json:
+        emit_json(summary)
+    else:
+        print(format_info(summary))
     return 0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from tqdm import tqdm
 
 from cifar_core.calibration import BINNING, reliability
+from cifar_core.cli.output import emit_json, quiet_progress
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError, RunError
 from cifar_core.evaluate import evaluate, load_run_model, predict_unlabelled, split_images
@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--images", required=True, help="test.7z, a Kaggle folder, or an image folder/archive")
     parser.add_argument("--out", required=True, help="CSV file to write")
     parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (the bar stays on stderr)")
     _add_tta_flag(parser)
     parser.set_defaults(func=run_predict)
 
@@ -69,7 +70,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     calibration = reliability(result.probs, result.labels)
     report.update(ece=calibration.ece, reliability=calibration.to_json())
     if args.json:
-        print(json.dumps(report))
+        emit_json(report)
         return 0
     print(
         f"{run.id} ({args.checkpoint}, epoch {loaded.epoch}) on {args.split}: "
@@ -114,11 +115,14 @@ def run_predict(args: argparse.Namespace) -> int:
     out = prediction_target(args.out)
     run = open_run(args.run)
     loaded = load_run_model(run, args.checkpoint, args.device)
-    with tqdm(unit="img", dynamic_ncols=True) as bar:
+    with tqdm(unit="img", dynamic_ncols=True, disable=quiet_progress(args.json)) as bar:
         predictions = predict_unlabelled(
             loaded, args.images, tta=args.tta, batch_size=args.batch_size, on_batch=lambda done, _: bar.update(done - bar.n)
         )
     # ids are file names: one that is not UTF-8 is written back as the bytes it had on disk
     write_atomic(out, lambda handle: handle.write(predictions.to_csv().encode("utf-8", "surrogateescape")))
-    print(f"wrote {len(predictions)} predictions to {out}")
+    if args.json:
+        emit_json({"run": run.id, "checkpoint": args.checkpoint, "tta": args.tta, "out": str(out), "n": len(predictions)})
+    else:
+        print(f"wrote {len(predictions)} predictions to {out}")
     return 0

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 from pathlib import Path
 
 from tqdm import tqdm
 
 from cifar_core.cli.evaluate_cmd import open_run
+from cifar_core.cli.output import emit_json
 from cifar_core.data import load_cifar
 from cifar_core.evaluate import LoadedModel, evaluate, load_run_model
 from cifar_core.explain.embedding import embedding_map
@@ -70,7 +70,7 @@ def run_mistakes(args: argparse.Namespace) -> int:
     run, loaded, _, split = _open(args)
     report = mistakes_report(evaluate(loaded, split.images, split.labels, split.indices))
     if args.json:
-        print(json.dumps({"run": run.id, "split": split.name, "checkpoint": args.checkpoint, **report}))
+        emit_json({"run": run.id, "split": split.name, "checkpoint": args.checkpoint, **report})
         return 0
     print(f"{run.id} on {split.name}: {len(report['mistakes'])} mistakes in {report['n']} images (accuracy {report['accuracy']:.4f})")
     for item in report["mistakes"][:20]:
@@ -100,7 +100,7 @@ def run_explain(args: argparse.Namespace) -> int:
             }
             for position, index in enumerate(wanted)
         ]
-        print(json.dumps({"run": run.id, "split": split.name, "method": args.method, "out": str(out), "images": items}))
+        emit_json({"run": run.id, "split": split.name, "method": args.method, "out": str(out), "images": items})
     else:
         print(f"wrote {out}: {len(wanted)} image(s), {args.method} maps for the predicted and the true class")
     return 0
@@ -140,7 +140,7 @@ def run_label_issues(args: argparse.Namespace) -> int:
     suspects = label_issues(evaluate(loaded, split.images, split.labels, split.indices), split.name)
     items = [{key: item[key] for key in ("index", "given", "suggested", "score")} for item in suspects]
     if args.json:
-        print(json.dumps({"run": run.id, "split": split.name, "n": len(split.labels), "suspects": items}))
+        emit_json({"run": run.id, "split": split.name, "n": len(split.labels), "suspects": items})
         return 0
     print(f"{len(items)} suspect label(s) among {len(split.labels)} {split.name} images (suspects for a person to check, not verdicts):")
     for item in items[:20]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from cifar_core.cli.evaluate_cmd import open_run
+from cifar_core.cli.output import emit_json
 from cifar_core.data import load_cifar
 from cifar_core.export import FORMATS, check_destination, export_run
 
@@ -28,7 +28,7 @@ def run_export(args: argparse.Namespace) -> int:
     split = "test" if "train" not in data.splits else "train"
     report = export_run(run, args.format, args.out, images=data.splits[split].images, checkpoint=args.checkpoint)
     if args.json:
-        print(json.dumps(report.to_json()))
+        emit_json(report.to_json())
     else:
         print(
             f"wrote {report.path} ({report.format}, input uint8 [N, 32, 32, 3] RGB, output logits [N, 10]); "

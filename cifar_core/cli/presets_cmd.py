@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from cifar_core.cli.output import emit_json
 from cifar_core.train.presets import PRESETS
 
 
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_presets(args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps({name: {"description": p.description, "config": p.config().to_dict()} for name, p in PRESETS.items()}))
+        emit_json({name: {"description": p.description, "config": p.config().to_dict()} for name, p in PRESETS.items()})
         return 0
     for name, preset in PRESETS.items():
         print(f"{name:<16} {preset.description}")

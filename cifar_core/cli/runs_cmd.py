@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from cifar_core.classes import CIFAR10_CLASSES
+from cifar_core.cli.output import emit_json
 from cifar_core.errors import RunError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ):
         action = actions.add_parser(name, help=help_text)
         action.add_argument("run", help="run id, or a run folder path")
+        action.add_argument("--json", action="store_true", help="print one JSON object")
         action.set_defaults(func=func)
 
     worker = actions.add_parser("worker", help=argparse.SUPPRESS)
@@ -68,7 +69,7 @@ def run_list(args: argparse.Namespace) -> int:
     runs = RunStore(args.root).list()
     rows = [run.summary() for run in runs]
     if args.json:
-        print(json.dumps(rows))
+        emit_json(rows)
         return 0
     if not rows:
         print("no runs yet")
@@ -84,24 +85,32 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _done(args: argparse.Namespace, document: dict, sentence: str) -> None:
+    """What a run-management action reports: its JSON object with --json, else one sentence."""
+    if args.json:
+        emit_json(document)
+    else:
+        print(sentence)
+
+
 def run_resume(args: argparse.Namespace) -> int:
     _, run = resolve(args)
     pid = launch(run, resume=True)
-    print(f"resuming {run.id} (pid {pid})")
+    _done(args, {"run_id": run.id, "action": "resume", "pid": pid}, f"resuming {run.id} (pid {pid})")
     return 0
 
 
 def run_cancel(args: argparse.Namespace) -> int:
     _, run = resolve(args)
     cancel(run)
-    print(f"cancel requested for {run.id}")
+    _done(args, {"run_id": run.id, "action": "cancel"}, f"cancel requested for {run.id}")
     return 0
 
 
 def run_delete(args: argparse.Namespace) -> int:
     store, run = resolve(args)
     store.delete(run.id)
-    print(f"deleted {run.id}")
+    _done(args, {"run_id": run.id, "action": "delete"}, f"deleted {run.id}")
     return 0
 
 

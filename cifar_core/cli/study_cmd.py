@@ -10,13 +10,13 @@ holds ``study.json``, ``results.csv`` (one row per variant) and ``results_runs.c
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from cifar_core.cli.config_flags import FIELD_FLAGS, add_config_flags, config_from_args
+from cifar_core.cli.output import emit_json
 from cifar_core.errors import ConfigError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.process import execute
@@ -124,7 +124,7 @@ def start_study(args: argparse.Namespace) -> int:
     if args.background:
         pid = launch_driver(folder)
         if args.json:
-            print(json.dumps({"study_id": study.id, "dir": str(folder.dir), "pid": pid, "estimate_s": estimate.total_s}))
+            emit_json({"study_id": study.id, "dir": str(folder.dir), "pid": pid, "estimate_s": estimate.total_s})
         else:
             print(f"launched study {study.id} (pid {pid}) in {folder.dir}; follow with: study --show {folder.dir}")
         return 0
@@ -160,7 +160,7 @@ def list_named(args: argparse.Namespace) -> int:
         estimate = named.estimate(device_throughput(store, base))
         rows.append({"name": named.name, "description": named.description, "estimate_minutes": round(estimate.minutes, 1)})
     if args.json:
-        print(json.dumps(rows))
+        emit_json(rows)
     else:
         for row in rows:
             print(f"{row['name']:<14} about {row['estimate_minutes']:g} min  {row['description']}")
@@ -207,18 +207,16 @@ def report(folder: StudyFolder, as_json: bool) -> int:
             {key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
             for row in variants.to_dict("records")
         ]
-        print(
-            json.dumps(
-                {
-                    "study_id": folder.dir.name,
-                    "dir": str(folder.dir),
-                    "state": status["state"],
-                    "results_csv": str(folder.results_path),
-                    "variants": rows,
-                    "sentences": [c.sentence() for c in comparisons],
-                    "conclusion": conclusion(comparisons),
-                }
-            )
+        emit_json(
+            {
+                "study_id": folder.dir.name,
+                "dir": str(folder.dir),
+                "state": status["state"],
+                "results_csv": str(folder.results_path),
+                "variants": rows,
+                "sentences": [c.sentence() for c in comparisons],
+                "conclusion": conclusion(comparisons),
+            }
         )
     else:
         print(f"study {folder.dir.name}: {status['state']}; results in {folder.results_path}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from tqdm import tqdm
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.cli.config_flags import add_config_flags, config_from_args
+from cifar_core.cli.output import emit_json
 from cifar_core.errors import CifarError, ConfigError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
@@ -50,9 +50,10 @@ def run_train(args: argparse.Namespace) -> int:
     run = store.create(config, run_id)
     if args.background:
         pid = launch(run)
-        print(
-            json.dumps({"run_id": run.id, "dir": str(run.dir), "pid": pid}) if args.json else f"launched {run.id} (pid {pid}) in {run.dir}"
-        )
+        if args.json:
+            emit_json({"run_id": run.id, "dir": str(run.dir), "pid": pid})
+        else:
+            print(f"launched {run.id} (pid {pid}) in {run.dir}")
         return 0
 
     bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=args.json)
@@ -72,7 +73,8 @@ def run_train(args: argparse.Namespace) -> int:
             val = f"{event['val_acc']:.4f}" if event["val_acc"] is not None else "-"
             bar.write(
                 f"epoch {event['epoch']}/{progress.epochs_planned}: train_loss {event['train_loss']:.4f} "
-                f"train_acc {event['train_acc']:.4f} val_acc {val} ({event['epoch_s']:.1f} s)"
+                f"train_acc {event['train_acc']:.4f} val_acc {val} ({event['epoch_s']:.1f} s)",
+                file=sys.stderr if args.json else sys.stdout,  # stdout holds only the JSON document then
             )
 
     result = execute(run, on_event=show)
@@ -88,12 +90,13 @@ def report(run: Run, result: TrainResult, as_json: bool, processes: int = 1) -> 
     """The final line (or JSON summary) of a trained run, with a chance-level warning; the exit code."""
     summary = run.summary()
     where = f" on {processes} processes" if processes > 1 else ""
-    print(
-        json.dumps(summary)
-        if as_json
-        else f"{run.id}: {summary['state']}{where}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "
-        f"best val_acc {summary['best_val_acc']}, in {run.dir}"
-    )
+    if as_json:
+        emit_json(summary)
+    else:
+        print(
+            f"{run.id}: {summary['state']}{where}, {summary['epochs_done']}/{summary['epochs_planned']} epochs, "
+            f"best val_acc {summary['best_val_acc']}, in {run.dir}"
+        )
     if not as_json and (warning := chance_warning(run.events("epoch"), len(CIFAR10_CLASSES), finished=result.status == "finished")):
         print(f"warning: {warning}")
     return 0 if result.status == "finished" else 1

@@ -22,6 +22,7 @@ from pathlib import Path
 from cifar_core.data.limits import Cap, too_big
 from cifar_core.data.synthetic import SOURCE as SYNTHETIC
 from cifar_core.errors import DataError
+from cifar_core.paths import default_roots
 
 ROOTS_ENV = "CIFAR_EXPLORER_DATA_ROOTS"
 """``os.pathsep``-separated folders a served app may read data from; unset: no confinement."""
@@ -32,8 +33,8 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXE
 
 
 def project_data_dir() -> Path:
-    """``<project>/data``: where ``load_cifar()`` looks when no source is given."""
-    return Path(__file__).resolve().parents[2] / "data"
+    """``<project>/data`` (the per-user folder when installed): where ``load_cifar()`` looks when no source is given."""
+    return default_roots().data
 
 
 def allowed_roots() -> list[Path]:

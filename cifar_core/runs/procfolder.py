@@ -36,6 +36,7 @@ from typing import Any
 import psutil
 
 from cifar_core.errors import RunError
+from cifar_core.paths import CODE_ROOT
 from cifar_core.runs.atomic import write_json_atomic
 
 ACTIVE_STATES = ("queued", "running")
@@ -46,7 +47,7 @@ LOCK_NAME = ".lock"
 LOCK_RELEASE_WAIT_S = 15.0
 # How a launcher hands its lock to the child it spawns: the inherited descriptor's number.
 LOCK_FD_ENV = "CIFAR_EXPLORER_LOCK_FD"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = CODE_ROOT
 TIME_FIELDS = ("created", "launched", "started", "ended", "heartbeat", "pid_create_time")
 # Serialises read-modify-write of status.json between one process's threads (heartbeat vs. main);
 # between processes the folder lock does it.

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cifar_core.errors import CifarError, RunError
+from cifar_core.paths import default_roots
 from cifar_core.runs.atomic import is_disk_full, write_json_atomic
 from cifar_core.runs.procfolder import ACTIVE_STATES, LOCK_NAME, ProcessFolder
 from cifar_core.runs.progress import Progress, progress_from_events
@@ -80,9 +81,8 @@ NUMBER_FIELDS = frozenset(
 
 
 def default_runs_root() -> Path:
-    """``$CIFAR_EXPLORER_RUNS`` or the project's ``checkpoints/`` folder."""
-    override = os.environ.get("CIFAR_EXPLORER_RUNS")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "checkpoints"
+    """``$CIFAR_EXPLORER_RUNS``, else the checkout's ``checkpoints/`` or the per-user folder (``cifar_core.paths``)."""
+    return default_roots().runs
 
 
 def validate_run_id(run_id: str) -> str:

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from cifar_core.errors import RunError
+from cifar_core.paths import default_roots
 from cifar_core.runs import RunStore
 from cifar_core.runs.atomic import write_atomic, write_json_atomic
 from cifar_core.study.definition import Study
@@ -45,7 +46,7 @@ RESULT_COLUMNS = (
     "chance_warning",
 )
 CURVE_FIELDS = ("epoch", "train_acc", "val_acc", "train_loss", "val_loss")
-PUBLISHED_ROOT = Path(__file__).resolve().parents[2] / "docs" / "studies"
+PUBLISHED_ROOT = default_roots().studies
 MAX_FILE_BYTES = 5_000_000  # the shipped files are kilobytes; anything larger is not ours
 GRID_METRIC = "val acc (95% CI)"  # the grid heatmap's cells: mean ± the t-interval's half-width, as the tables
 
