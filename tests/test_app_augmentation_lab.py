@@ -133,3 +133,15 @@ def test_no_image_is_mixed_with_itself(app_env):
     captions = preview_captions(at)
     pasted = [(caption.split(" ")[0], re.search(r"from image (#\d+)", caption).group(1)) for caption in captions if "from image" in caption]
     assert len(pasted) == SAMPLES and all(own != partner for own, partner in pasted)
+
+
+def test_the_lab_opens_on_the_train_recipe_and_its_changes_are_what_train_starts(app_env):
+    at = open_app("augmentation_lab")
+    assert "augmentation of the **classroom** recipe selected on Train" in page_text(at)
+    assert at.toggle(key="lab_on_hflip").value and at.toggle(key="lab_on_translate").value
+    assert not at.toggle(key="lab_on_cutmix").value and at.slider(key="lab_mix_p").value == 0.0
+    assert "CutMix up close" not in page_text(at)
+    at.toggle(key="lab_on_rotation").set_value(True).run()
+    at.switch_page("app_pages/train.py").run()
+    assert_ok(at)
+    assert "**Augmentations** (from the Augmentation lab): Rotation by 90°, 180° or 270°, on 50% of images;" in page_text(at)
