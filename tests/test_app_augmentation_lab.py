@@ -16,12 +16,24 @@ def preview_captions(at) -> list[str]:
     return [element.captions[0] for element in at.image if re.match(r"#\d+ ", element.captions[0])]
 
 
+def study_lab():
+    """The lab with the study's four ops at aug_p 0.5 / mix_p 0.25 (it opens on the Train recipe's)."""
+    at = open_app("augmentation_lab")
+    for op in ("rotation", "resized_crop", "translate", "cutmix"):
+        at.toggle(key=f"lab_on_{op}").set_value(True)
+    at.toggle(key="lab_on_hflip").set_value(False)
+    at.slider(key="lab_aug_p").set_value(0.5)
+    at.slider(key="lab_mix_p").set_value(0.25).run()
+    assert_ok(at)
+    return at
+
+
 def changed_count(at) -> int:
     return int(re.search(r"\*\*(\d+) of 16\*\*", page_text(at)).group(1))
 
 
 def test_sixteen_previews_say_what_was_applied_and_cutmix_is_shown_up_close(app_env):
-    at = open_app("augmentation_lab")
+    at = study_lab()
     captions = preview_captions(at)
     assert len(captions) == SAMPLES
     assert all("Label:" in caption for caption in captions)
@@ -32,7 +44,7 @@ def test_sixteen_previews_say_what_was_applied_and_cutmix_is_shown_up_close(app_
 
 
 def test_probability_zero_leaves_every_image_unchanged(app_env):
-    at = open_app("augmentation_lab")
+    at = study_lab()
     assert changed_count(at) > 0
     at.slider(key="lab_aug_p").set_value(0.0)
     at.slider(key="lab_mix_p").set_value(0.0).run()
@@ -42,7 +54,7 @@ def test_probability_zero_leaves_every_image_unchanged(app_env):
 
 
 def test_turning_an_op_off_removes_it_from_the_records(app_env):
-    at = open_app("augmentation_lab")
+    at = study_lab()
     at.slider(key="lab_aug_p").set_value(1.0).run()
     assert all("rotated" in caption for caption in preview_captions(at))
     at.toggle(key="lab_on_rotation").set_value(False).run()
@@ -50,7 +62,7 @@ def test_turning_an_op_off_removes_it_from_the_records(app_env):
 
 
 def test_one_class_mode_and_resample_choose_the_images(app_env):
-    at = open_app("augmentation_lab")
+    at = study_lab()
     at.radio(key="lab_mode").set_value("One class").run()
     at.selectbox(key="lab_class").set_value("frog").run()
     assert all(caption.split(" ")[1] == "frog:" for caption in preview_captions(at))
@@ -61,14 +73,14 @@ def test_one_class_mode_and_resample_choose_the_images(app_env):
 
 
 def test_an_invalid_parameter_is_an_error_message_not_a_traceback(app_env):
-    at = open_app("augmentation_lab")
+    at = study_lab()
     at.multiselect(key="lab_rot_angles").set_value([]).run()
     assert_ok(at)
     assert any("rotation" in error and "angles" in error for error in errors(at))
 
 
 def test_a_slider_move_rerenders_sixteen_previews_within_300_ms(app_env):
-    at = open_app("augmentation_lab")
+    at = study_lab()
     durations = []
     for value in (0.3, 0.6, 0.9, 0.4, 0.7):
         at.slider(key="lab_aug_p").set_value(value)
@@ -80,7 +92,7 @@ def test_a_slider_move_rerenders_sixteen_previews_within_300_ms(app_env):
 
 
 def test_settings_carry_over_to_the_train_page(app_env):
-    at = open_app("augmentation_lab")
+    at = study_lab()
     at.slider(key="lab_aug_p").set_value(0.4)
     at.slider(key="lab_mix_p").set_value(0.2)
     at.toggle(key="lab_on_hflip").set_value(True)
@@ -97,7 +109,7 @@ def test_settings_carry_over_to_the_train_page(app_env):
 
 def test_the_cutmix_dropdowns_are_new_for_every_sample_and_name_its_images(app_env):
     """Issue 11 bug 9: after Resample the browser kept showing the old sample's labels."""
-    at = open_app("augmentation_lab")
+    at = study_lab()
     first = at.selectbox(key="lab_cutmix_a_0_train_None")
     assert first.value == preview_captions(at)[0].split(":")[0]  # "#1 <its class>"
     button(at, "Resample").click().run()
@@ -110,14 +122,26 @@ def test_the_cutmix_dropdowns_are_new_for_every_sample_and_name_its_images(app_e
 def test_a_test_only_source_shows_its_test_images_and_an_unlabelled_one_a_sentence(app_env, monkeypatch):
     source = write_image_folder(app_env / "data" / "test-only", {"test": make_images(2, seed=2)})
     monkeypatch.setenv("CIFAR_EXPLORER_DATA", str(source))
-    at = open_app("augmentation_lab")
+    at = study_lab()
     assert "no training images, so the lab shows its test images" in page_text(at)
     assert len(preview_captions(at)) == SAMPLES
 
 
 def test_no_image_is_mixed_with_itself(app_env):
-    at = open_app("augmentation_lab")
+    at = study_lab()
     at.slider(key="lab_mix_p").set_value(1.0).run()
     captions = preview_captions(at)
     pasted = [(caption.split(" ")[0], re.search(r"from image (#\d+)", caption).group(1)) for caption in captions if "from image" in caption]
     assert len(pasted) == SAMPLES and all(own != partner for own, partner in pasted)
+
+
+def test_the_lab_opens_on_the_train_recipe_and_its_changes_are_what_train_starts(app_env):
+    at = open_app("augmentation_lab")
+    assert "augmentation of the **classroom** recipe selected on Train" in page_text(at)
+    assert at.toggle(key="lab_on_hflip").value and at.toggle(key="lab_on_translate").value
+    assert not at.toggle(key="lab_on_cutmix").value and at.slider(key="lab_mix_p").value == 0.0
+    assert "CutMix up close" not in page_text(at)
+    at.toggle(key="lab_on_rotation").set_value(True).run()
+    at.switch_page("app_pages/train.py").run()
+    assert_ok(at)
+    assert "**Augmentations** (from the Augmentation lab): Rotation by 90°, 180° or 270°, on 50% of images;" in page_text(at)

@@ -112,11 +112,11 @@ def test_records_replay_to_the_same_images() -> None:
             elif op["op"] == "cutout":
                 image = F.cutout(image, torch.tensor([op["box"]]))
         before_mix[i] = image[0]
-    replayed = before_mix.clone()  # partners are the batch as it stood before mixing
+    replayed = before_mix.clone()  # partners are the un-augmented batch (no fill pasted in)
     for i, record in enumerate(result.records):
         cut = [op for op in record["ops"] if op["op"] == "cutmix"]
         if cut:
-            partner = before_mix[cut[0]["partner"]].unsqueeze(0)
+            partner = images[cut[0]["partner"]].unsqueeze(0)
             replayed[i] = F.paste_boxes(before_mix[i : i + 1], partner, torch.tensor([cut[0]["box"]]))[0]
     assert torch.equal(replayed, result.images)
 

@@ -136,12 +136,15 @@ def play_dataset(page, app) -> None:
 
 def play_augmentation_lab(page, real) -> None:
     open_page(page, "Augmentation lab")
+    page.get_by_text("selected on Train").wait_for()  # the lab opens on the Train recipe's augmentation
+    # change the operations: CutMix on, rotation by any angle in a range (the recipe flips and shifts)
+    for title in ("CutMix", "Rotation"):
+        page.locator('[data-testid="stExpander"] summary', has_text=title).click()  # open its section
+        set_checkbox(page, f"Use {title}", True)
+        settle(page)
     page.get_by_text("CutMix up close").wait_for()
-    # change the operations: rotation by any angle in a range, and horizontal flips on
     page.get_by_text("Any angle in a range").click()
     settle(page)
-    page.locator('[data-testid="stExpander"] summary', has_text="Horizontal flip").click()  # open its section
-    set_checkbox(page, "Use Horizontal flip", True)
     page.get_by_role("button", name=re.compile("Resample")).click()
     settle(page)
     seed = int(number_value(page, "Seed"))

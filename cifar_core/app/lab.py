@@ -13,20 +13,12 @@ from typing import Any
 
 import torch
 
-from cifar_core.augment import MIX_OPS, OP_NAMES, AugmentConfig, AugmentPipeline, AugmentResult, OpConfig
-from cifar_core.augment.box import Box
+from cifar_core.augment import OP_NAMES, AugmentConfig, AugmentPipeline, AugmentResult, OpConfig
+from cifar_core.augment.ops import REGISTRY
 from cifar_core.device import single_thread
 from cifar_core.train import TrainConfig
 
-OP_TITLES: dict[str, str] = {
-    "rotation": "Rotation",
-    "resized_crop": "Random resized crop",
-    "translate": "Translation",
-    "hflip": "Horizontal flip",
-    "cutout": "Cutout",
-    "cutmix": "CutMix",
-    "mixup": "MixUp",
-}
+OP_TITLES: dict[str, str] = {name: spec.title for name, spec in REGISTRY.items()}
 
 
 def default_params(op: str) -> dict[str, Any]:
@@ -56,11 +48,29 @@ class LabSettings:
         """The pipeline config a run with these settings trains with (validated; ``ConfigError`` if not)."""
         return TrainConfig(**self.train_fields()).augment_config()
 
+    @classmethod
+    def of(cls, config: TrainConfig) -> LabSettings:
+        """The augmentation a run of ``config`` trains with, as lab settings."""
+        params = {op: dict(values) for op, values in config.augment_params.items()}
+        return cls(aug_p=config.aug_p, mix_p=config.mix_p, ops=list(config.augment_ops), params=params)
+
+    def with_widgets(self, op: str, widget_params: Mapping[str, Any]) -> dict[str, Any]:
+        """Op ``op``'s parameters once its widgets set theirs: the ones no widget owns (a per-op ``p``, padding) ride along."""
+        owned = REGISTRY[op].widget_params
+        return {**{key: value for key, value in self.params.get(op, {}).items() if key not in owned}, **widget_params}
+
+    def widget_values(self, op: str) -> dict[str, Any]:
+        """``{suffix: value}`` that puts op ``op``'s widgets at these settings."""
+        given = {key: value for key, value in self.params.get(op, {}).items() if key != "p"}
+        return REGISTRY[op].widget_values(OpConfig(op, 0.0, given).resolved())
+
 
 def _changed_params(op: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters that differ from their default; an op's own probability ``p`` always stays."""
     defaults = default_params(op)
-    resolved = OpConfig(op, 0.0, dict(params)).resolved()
-    return {key: _plain(params[key]) for key in params if resolved[key] != defaults[key]}
+    resolved = OpConfig(op, 0.0, {key: value for key, value in params.items() if key != "p"}).resolved()
+    changed = {key: _plain(params[key]) for key in params if key != "p" and resolved[key] != defaults[key]}
+    return {**changed, "p": params["p"]} if "p" in params else changed
 
 
 def _plain(value: Any) -> Any:
@@ -91,57 +101,17 @@ def cutmix_pair(image_a: torch.Tensor, label_a: int, image_b: torch.Tensor, labe
 
 def describe_op(entry: Mapping[str, Any]) -> str:
     """One applied op from a pipeline record, in words."""
-    op = entry["op"]
-    if op == "rotation":
-        return f"rotated {round(entry['angle'])}°"  # round(), not :.0f, which prints -0 for -0.3
-    if op == "resized_crop":
-        box = Box.of(entry["box"])
-        return f"cropped {box.width}×{box.height} px at ({box.left}, {box.top}) and resized"
-    if op == "translate":
-        dx, dy = entry["shift"]
-        parts = [f"{abs(dx)} px {'right' if dx > 0 else 'left'}" if dx else "", f"{abs(dy)} px {'down' if dy > 0 else 'up'}" if dy else ""]
-        return "shifted " + (", ".join(part for part in parts if part) or "0 px")
-    if op == "hflip":
-        return "mirrored"
-    if op == "cutout":
-        box = Box.of(entry["box"])
-        return f"blacked out {box.width}×{box.height} px"
-    if op in MIX_OPS:
-        verb = "pasted" if op == "cutmix" else "blended in"
-        return f"{OP_TITLES[op]}: {_share(entry['weight'])} {verb} from image #{entry['partner'] + 1}"
-    return op
+    spec = REGISTRY.get(entry["op"])
+    return entry["op"] if spec is None else spec.caption(entry)
 
 
 def describe_augmentations(config: TrainConfig) -> list[str]:
     """The run's augmentations as short phrases, e.g. "Horizontal flip, on 50% of images"."""
     phrases = []
     for op in config.augment_config().ops:
-        params = op.resolved()
-        if op.name == "rotation":
-            detail = (
-                f"by {params['degrees'][0]:g}° to {params['degrees'][1]:g}°"
-                if params.get("degrees")
-                else "by " + _or_list([f"{angle:g}°" for angle in params["angles"]])
-            )
-        elif op.name == "resized_crop":
-            detail = f"keeping {params['scale'][0]:.0%}–{params['scale'][1]:.0%} of the area"
-        elif op.name == "translate":
-            tx, ty = params["translate"]
-            detail = (
-                f"by up to {tx:.0%} ({round(tx * 32)} px) each way" if tx == ty else f"by up to {tx:.0%} sideways and {ty:.0%} up or down"
-            )
-        elif op.name == "cutout":
-            detail = f"of a {params['size']}-px square"
-        elif op.name in MIX_OPS:
-            detail = f"(α {params['alpha']:g})"
-        else:
-            detail = ""
-        phrases.append(f"{OP_TITLES[op.name]} {detail}".strip() + f", on {op.p:.0%} of images")
+        spec = REGISTRY[op.name]
+        phrases.append(f"{spec.title} {spec.summary(op.resolved())}".strip() + f", on {op.p:.0%} of images")
     return phrases
-
-
-def _or_list(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 def describe_record(record: Mapping[str, Any]) -> str:
@@ -167,8 +137,3 @@ __all__ = [
     "pick_samples",
     "preview",
 ]
-
-
-def _share(weight: float) -> str:
-    """A pasted share in words: whole percent, but a small patch (a 2x2 box is 0.4%) is never called 0%."""
-    return f"{weight:.0%}" if weight >= 0.01 or weight == 0 else f"{weight:.1%}"

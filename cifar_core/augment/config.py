@@ -7,93 +7,17 @@ with a sentence naming the op and value, before any image is touched.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cifar_core.augment.ops import REGISTRY, names
+from cifar_core.augment.spec import number
 from cifar_core.errors import ConfigError
 
-STANDARD_OPS: tuple[str, ...] = ("rotation", "resized_crop", "translate", "hflip", "cutout")
-MIX_OPS: tuple[str, ...] = ("cutmix", "mixup")
+STANDARD_OPS: tuple[str, ...] = names("standard")
+MIX_OPS: tuple[str, ...] = names("mix")
 OP_NAMES: tuple[str, ...] = STANDARD_OPS + MIX_OPS
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{value!r} is not a finite number")
-    return float(value)
-
-
-def _pair(low: float, high: float, *, low_open: bool = False) -> Callable[[Any], tuple[float, float]]:
-    """Checker for a ``[lo, hi]`` range with ``lo <= hi`` inside ``[low, high]``."""
-
-    def check(value: Any) -> tuple[float, float]:
-        if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise ValueError(f"{value!r} is not a [low, high] pair")
-        lo, hi = _number(value[0]), _number(value[1])
-        if lo > hi or lo < low or hi > high or (low_open and lo == low):
-            bracket = "(" if low_open else "["
-            raise ValueError(f"{value!r} must satisfy low <= high within {bracket}{low:g}, {high:g}]")
-        return lo, hi
-
-    return check
-
-
-def _positive(high: float) -> Callable[[Any], float]:
-    def check(value: Any) -> float:
-        number = _number(value)
-        if not 0 < number <= high:
-            raise ValueError(f"{value!r} must be in (0, {high:g}]")
-        return number
-
-    return check
-
-
-def _angles(value: Any) -> tuple[float, ...]:
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ValueError(f"{value!r} is not a non-empty list of angles in degrees")
-    angles = tuple(_number(angle) for angle in value)
-    if any(abs(angle) > 360 for angle in angles):
-        raise ValueError(f"{value!r} has an angle outside [-360, 360]")
-    return angles
-
-
-def _pixels(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4096:
-        raise ValueError(f"{value!r} is not a whole number of pixels in [1, 4096]")
-    return value
-
-
-def _one_of(*choices: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-        return value
-
-    return check
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{value!r} is not true or false")
-    return value
-
-
-# Per op: parameter name -> (default, checker returning the normalised value). A default of None
-# means "off unless given".
-_PARAMS: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
-    "rotation": {"angles": ((90.0, 180.0, 270.0), _angles), "degrees": (None, _pair(-360.0, 360.0))},
-    "resized_crop": {
-        "scale": ((0.08, 1.0), _pair(0.0, 1.0, low_open=True)),
-        "ratio": ((3 / 4, 4 / 3), _pair(0.0, 100.0, low_open=True)),
-    },
-    "translate": {"translate": ((0.1, 0.4), _pair(0.0, 1.0)), "padding": ("zeros", _one_of("zeros", "reflect"))},
-    "hflip": {"alternate": (False, _flag)},
-    "cutout": {"size": (16, _pixels)},
-    "cutmix": {"alpha": (0.3, _positive(100.0))},
-    "mixup": {"alpha": (0.3, _positive(100.0))},
-}
 
 
 @dataclass
@@ -101,12 +25,8 @@ class OpConfig:
     """One op: its name, the per-image probability of applying it, and optional parameters.
 
     ``params`` keeps exactly what the user gave (so configs round-trip unchanged); ``resolved``
-    merges in the defaults. Parameters: rotation ``angles`` (list, default [90, 180, 270]) or
-    ``degrees`` ([lo, hi], uniform arbitrary angle); resized_crop ``scale`` and ``ratio``;
-    translate ``translate`` ([tx, ty] fractions of width and height) and ``padding`` (``zeros``:
-    black border, ``reflect``: the image mirrored at its edge, up to half the image); hflip
-    ``alternate`` (each image mirrored on every other epoch, ``p`` ignored: see the pipeline);
-    cutout ``size`` (pixels); cutmix and mixup ``alpha`` (Beta parameter).
+    merges in the defaults. Each op's parameters, ranges and rules are its spec's
+    (``augment/ops/<name>.py``).
     """
 
     name: str
@@ -118,32 +38,32 @@ class OpConfig:
 
     def resolved(self) -> dict[str, Any]:
         """Validated parameters with defaults filled in; raises ``ConfigError`` naming the fault."""
-        if not isinstance(self.name, str) or self.name not in _PARAMS:
+        if not isinstance(self.name, str) or self.name not in REGISTRY:
             raise ConfigError(f"Unknown augmentation op {self.name!r}; choose from {', '.join(OP_NAMES)}.")
         try:
-            p = _number(self.p)
+            p = number(self.p)
         except ValueError:
             p = -1.0
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"Probability p for {self.name} must be a number in [0, 1], got {self.p!r}.")
         if not isinstance(self.params, dict):
             raise ConfigError(f"Parameters for {self.name} must be a mapping, got {self.params!r}.")
-        known = _PARAMS[self.name]
-        unknown = sorted(set(self.params) - set(known))
+        op = REGISTRY[self.name]
+        unknown = sorted(set(self.params) - set(op.params))
         if unknown:
-            allowed = ", ".join(known) or "none"
+            allowed = ", ".join(op.params) or "none"
             raise ConfigError(f"Unknown parameter(s) {', '.join(unknown)} for {self.name}; allowed: {allowed}.")
-        if self.name == "rotation" and {"angles", "degrees"} <= set(self.params):
-            raise ConfigError("rotation takes either 'angles' (a set) or 'degrees' (a range), not both.")
         resolved = {}
-        for key, (default, check) in known.items():
-            value = self.params.get(key, default)
+        for key, param in op.params.items():
+            value = self.params.get(key, param.default)
             try:
-                resolved[key] = None if value is None else check(value)
+                resolved[key] = None if value is None else param.check(value)
             except ValueError as exc:
                 raise ConfigError(f"Bad {self.name} parameter {key}: {exc}.") from None
-        if self.name == "translate" and resolved["padding"] == "reflect" and max(resolved["translate"]) > 0.5:
-            raise ConfigError("translate with reflect padding shifts by at most half the image (translate up to 0.5).")
+        try:
+            op.check(resolved, self.params)
+        except ValueError as exc:
+            raise ConfigError(f"{exc}.") from None
         return resolved
 
 

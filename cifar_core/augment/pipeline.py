@@ -3,8 +3,9 @@
 For each op every image draws its own apply-or-not; only the applied subset is gathered
 (``index_select``), transformed and written back (``index_copy``), so images that skip an op stay
 bit-exact and the cost scales with how many images the op actually touches. Standard ops run in
-config order, then mix ops in config order, each mixing with the batch as it stands before that
-op (or with a given pool, such as the whole training set).
+config order, then mix ops in config order. A mix partner is always an un-augmented image (of
+the batch as given, or of a pool such as the whole training set): a partner shifted or rotated
+first would paste its black fill while the label credits the partner's class for it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from cifar_core.augment.config import MIX_OPS, AugmentConfig
+from cifar_core.augment.config import AugmentConfig
 from cifar_core.augment.mix import one_hot
-from cifar_core.augment.ops import MIX_RUNNERS, STANDARD_RUNNERS, Describe, Partners
-from cifar_core.augment.sampling import alternate_flip_mask, sample_apply_mask, sample_partners
+from cifar_core.augment.ops import REGISTRY
+from cifar_core.augment.sampling import sample_apply_mask, sample_partners
+from cifar_core.augment.spec import Describe, Partners
 from cifar_core.errors import ConfigError
 
 
@@ -62,9 +64,9 @@ class AugmentPipeline:
             raise ConfigError(f"num_classes must be a positive whole number, got {num_classes!r}.")
         self.config = config
         self.num_classes = num_classes
-        steps = [(op.name, float(op.p), op.resolved()) for op in config.ops]
-        self._standard = [step for step in steps if step[0] not in MIX_OPS]
-        self._mix = [step for step in steps if step[0] in MIX_OPS]
+        steps = [(REGISTRY[op.name], float(op.p), op.resolved()) for op in config.ops]
+        self._standard = [step for step in steps if step[0].kind == "standard"]
+        self._mix = [step for step in steps if step[0].kind == "mix"]
 
     def __call__(
         self,
@@ -90,28 +92,24 @@ class AugmentPipeline:
         if pool is not None:
             _check_pool(pool, images)
         count = len(images)
-        soft = one_hot(labels, self.num_classes).to(images.device)
+        soft = one_hot_labels = one_hot(labels, self.num_classes).to(images.device)
         entries: list[list[dict[str, Any]]] | None = [[] for _ in range(count)] if record else None
 
-        for name, p, params in self._standard:
-            if name == "hflip" and params["alternate"]:
-                positions = torch.arange(count) if indices is None else indices.cpu()
-                mask = alternate_flip_mask(positions, epoch, generator.initial_seed() if flip_seed is None else flip_seed)
-            else:
-                mask = sample_apply_mask(count, p, generator)
-            chosen = mask.nonzero().squeeze(1)
+        originals = images
+        for op, p, params in self._standard:
+            chosen = op.mask(count, p, params, generator, indices=indices, epoch=epoch, flip_seed=flip_seed).nonzero().squeeze(1)
             if chosen.numel():
                 index = chosen.to(images.device)
-                changed, describe = STANDARD_RUNNERS[name](images.index_select(0, index), params, generator)
+                changed, describe = op.apply(images.index_select(0, index), params, generator)
                 images = images.index_copy(0, index, changed)
                 _collect(entries, chosen, describe)
 
-        for name, p, params in self._mix:
+        for op, p, params in self._mix:
             chosen = sample_apply_mask(count, p, generator).nonzero().squeeze(1)
             if chosen.numel():
                 index = chosen.to(images.device)
-                partners = _partners(images, soft, chosen, pool, self.num_classes, generator)
-                changed, changed_soft, describe = MIX_RUNNERS[name](
+                partners = _partners(originals, one_hot_labels, chosen, pool, self.num_classes, generator)
+                changed, changed_soft, describe = op.mix(
                     images.index_select(0, index), soft.index_select(0, index), partners, params, generator
                 )
                 images = images.index_copy(0, index, changed)

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from cifar_core.augment.box import Box
+from cifar_core.augment.ops import REGISTRY
 
 BACKGROUND = (246, 246, 246)
 TEXT = (20, 20, 20)
@@ -102,18 +103,9 @@ def _caption(record: dict[str, Any], classes: Sequence[str], font: ImageFont.Ima
 
 
 def _tag(op: dict[str, Any]) -> str:
-    """A few characters per op, e.g. ``rot90``, ``crop``, ``shift+3,-5``, ``cutmix .28``."""
-    name = op["op"]
-    if name == "rotation":
-        return f"rot{op['angle']}"
-    if name == "resized_crop":
-        return "crop"
-    if name == "translate":
-        dx, dy = op["shift"]
-        return f"shift{dx:+d},{dy:+d}"
-    if name in ("cutmix", "mixup"):
-        return f"{name} {op['weight']:.2f}"
-    return name
+    """A few characters per op, e.g. ``rot90``, ``crop``, ``shift+3,-5``, ``cutmix .28`` (the op's spec says which)."""
+    spec = REGISTRY.get(op["op"])
+    return op["op"] if spec is None else spec.tag(op)
 
 
 def _font(size: int) -> ImageFont.ImageFont:

@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from cifar_core.augment import MIX_OPS, AugmentConfig, AugmentPipeline
+from cifar_core.augment import OP_NAMES, AugmentConfig, AugmentPipeline
+from cifar_core.augment.ops import REGISTRY
 from cifar_core.augment.preview import render_grid
 from cifar_core.cli.output import emit_json
 from cifar_core.data import load_cifar
@@ -37,13 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="folder or archive (torchvision, Kaggle or image-folder layout), or 'synthetic'; default: the project's data/ folder",
     )
-    parser.add_argument("--ops", default=DEFAULT_OPS, help=f"comma-separated ops in order (default: {DEFAULT_OPS})")
+    parser.add_argument(
+        "--ops", default=DEFAULT_OPS, help=f"comma-separated ops in order, from {', '.join(OP_NAMES)} (default: {DEFAULT_OPS})"
+    )
     parser.add_argument("--p", type=float, default=1.0, help="per-image probability of every op (default: 1.0)")
     parser.add_argument("--n", type=int, default=16, help=f"number of images, 1..{MAX_IMAGES} (default: 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the image selection and the augmentation")
     parser.add_argument("--out", default="augment-grid.png", metavar="PNG", help="where to write the grid")
     parser.add_argument("--json", action="store_true", help="print the applied ops per image as JSON")
-    parser.add_argument("--alpha", type=float, help="Beta parameter of the mix ops (default: 0.3)")
+    alpha_ops = ", ".join(name for name, spec in REGISTRY.items() if "alpha" in spec.params)
+    parser.add_argument("--alpha", type=float, help=f"Beta parameter of {alpha_ops} (default: 0.3)")
     parser.add_argument("--scale", type=int, default=4, help="pixel upscaling of the grid tiles (default: 4)")
     parser.add_argument("--cache-dir", metavar="DIR", help="where decoded arrays are cached")
     parser.add_argument("--resize", action="store_true", help="resize images that are not 32x32")
@@ -51,14 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def build_config(ops: str, p: float, alpha: float | None) -> AugmentConfig:
-    """The CLI's pipeline: every listed op at probability ``p``, mix ops with ``alpha`` if given."""
+    """The CLI's pipeline: every listed op at probability ``p``, ops with an ``alpha`` parameter set to ``alpha`` if given."""
     names = [name.strip() for name in ops.split(",") if name.strip()]
     if not names:
         raise ConfigError("--ops must name at least one op.")
     config = AugmentConfig.study(p, p, ops=names)
     if alpha is not None:
         for op in config.ops:
-            if op.name in MIX_OPS:
+            if "alpha" in REGISTRY[op.name].params:
                 op.params["alpha"] = alpha
     return AugmentConfig.from_dict(config.to_dict())  # validates the alpha
 
@@ -115,7 +119,9 @@ def _named(record: dict[str, Any], chosen: int, train_index: list[int], labels: 
     the train split and ``labels`` gives their classes.
     """
     ops = [
-        {**op, "partner": train_index[op["partner"]], "partner_class": classes[labels[op["partner"]]]} if op["op"] in MIX_OPS else op
+        {**op, "partner": train_index[op["partner"]], "partner_class": classes[labels[op["partner"]]]}
+        if REGISTRY[op["op"]].kind == "mix"
+        else op
         for op in record["ops"]
     ]
     return {
