@@ -27,6 +27,18 @@ TEST_ARCHIVE = "test.7z"
 
 log = logging.getLogger(__name__)
 
+MAX_ID_DIGITS = 18
+"""Kaggle's ids run to 300,000; 18 ASCII digits still fit an int64 and keep ``int()`` far from Python's
+4,300-digit limit, so a hostile id is refused by us in one sentence rather than by the interpreter."""
+
+
+def parse_id(text: str) -> int | None:
+    """The id written in ``text`` or None: ASCII digits only, because ``str.isdigit`` also accepts '²' (which
+    ``int`` rejects) and '٢' (which ``int`` silently reads as 2, pairing an image with another row's label)."""
+    if not text or len(text) > MAX_ID_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
 
 def find(tree: SourceTree) -> str | None:
     """The prefix holding the Kaggle files, or None if this is not the layout."""
@@ -59,11 +71,13 @@ def read_labels(data: bytes, where: str) -> dict[int, int]:
     for line_number, row in enumerate(rows, start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
-        if len(row) != 2 or not row[0].strip().isdigit():
+        sample_id = parse_id(row[0].strip()) if len(row) == 2 else None
+        if sample_id is None:
             raise DataError(
-                f"{where} line {line_number}: expected '<numeric id>,<class name>', got {','.join(row)!r}"
+                f"{where} line {line_number}: expected '<numeric id>,<class name>', "
+                f"got {shown(','.join(row))[:80]!r} (an id is 1 to {MAX_ID_DIGITS} ASCII digits)"
             )
-        sample_id, name = int(row[0]), row[1].strip()
+        name = row[1].strip()
         if name not in CIFAR10_CLASSES:
             unknown.setdefault(name, line_number)
             continue
@@ -100,9 +114,9 @@ def _train_split(
     named: dict[int, list[str]] = {}
     no_id = []
     for name in names:
-        sample = stem(name)
-        if sample.isdigit() and int(sample) in labels_by_id:
-            named.setdefault(int(sample), []).append(name)
+        sample = parse_id(stem(name))
+        if sample is not None and sample in labels_by_id:
+            named.setdefault(sample, []).append(name)
         else:
             no_id.append(name)
     if no_id:
@@ -115,10 +129,7 @@ def _train_split(
     by_id = {sample_id: files[0] for sample_id, files in named.items()}
     missing = sorted(set(labels_by_id) - set(by_id))
     if missing:
-        raise DataError(
-            f"{labels_where} lists ids with no image in {images.label}: {_few(missing)} "
-            f"(expected files named <id>.png)"
-        )
+        raise DataError(f"{labels_where} lists ids with no image in {images.label}: {_few(missing)} (expected files named <id>.png)")
     ordered_ids = sorted(by_id)
     array = decode_members(images, [by_id[i] for i in ordered_ids], resize=resize, progress=progress)
     split = CifarSplit(
@@ -143,19 +154,14 @@ def _test_split(images: SourceTree, resize: bool, progress: ProgressFn | None) -
     return split, skipped
 
 
-def load(
-    tree: SourceTree, prefix: str, *, resize: bool, progress: ProgressFn | None = None
-) -> LoadedSplits:
+def load(tree: SourceTree, prefix: str, *, resize: bool, progress: ProgressFn | None = None) -> LoadedSplits:
     """Read the labelled train split and, when present, the unlabelled test split."""
     result = LoadedSplits()
     csv_name, archive_name, folder = prefix + LABELS_CSV, prefix + TRAIN_ARCHIVE, prefix + "train"
     has_train_images = archive_name in tree.files or folder in tree.dirs
     if csv_name in tree.files:
         if not has_train_images:
-            raise DataError(
-                f"{tree.label} has {LABELS_CSV} but no {TRAIN_ARCHIVE} (or extracted train/ folder) "
-                f"beside it"
-            )
+            raise DataError(f"{tree.label} has {LABELS_CSV} but no {TRAIN_ARCHIVE} (or extracted train/ folder) beside it")
         labels_where = tree.where(csv_name)
         labels_by_id = read_labels(tree.read(csv_name), labels_where)
         if archive_name in tree.files:

@@ -22,6 +22,7 @@ follow the same rules, written once:
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -243,6 +244,11 @@ class ProcessFolder:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except FileNotFoundError as exc:
             raise self._gone() from exc
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            # Taking the lock is the first write every writer makes, so this one refusal covers them all.
+            raise RunError(f"{self.NOUN} folder {self.dir} cannot be written ({exc.strerror}); nothing was changed.") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
