@@ -74,7 +74,8 @@ def takeaway(runs: pd.DataFrame, reference: str, variants: Sequence[str]) -> str
     if not clauses:
         return "No lesson runs have finished yet."
     seeds = runs.loc[runs["state"] == "finished", "seed"].nunique()
-    return f"Compared with {reference} over {seeds} seed{'' if seeds == 1 else 's'} (paired, 95% intervals): " + ". ".join(_capital(c) for c in clauses) + "."
+    opening = f"Compared with {reference} over {seeds} seed{'' if seeds == 1 else 's'} (paired, 95% intervals): "
+    return opening + ". ".join(_capital(c) for c in clauses) + "."
 
 
 def _phrase(comparison: Comparison) -> str:
