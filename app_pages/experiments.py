@@ -27,7 +27,9 @@ from cifar_core.study import (
     studies_root,
 )
 from cifar_core.study.definition import plan_study
+from cifar_core.study.estimate import budget_warning, cut_short_warning
 from cifar_core.study.folder import ACTIVE
+from cifar_core.study.published import lesson_takeaway
 from cifar_core.train import TrainConfig
 from cifar_core.train.config import STUDY_OPS
 from cifar_core.ui import state, studies
@@ -156,6 +158,7 @@ def _setup(store: RunStore) -> None:
         estimate = estimate_study(study, len(load_data(base.data).splits["train"].labels), speed)
     if study is None or estimate is None:
         return
+    too_short = budget_warning(study, len(load_data(base.data).splits["train"].labels), speed)
     st.markdown(f"**{len(study.variants)} variant(s) × {len(study.seeds)} seed(s):** " + ", ".join(f"`{v.name}`" for v in study.variants))
     st.metric("Estimated time", f"{estimate.minutes:.1f} min")
     st.caption(f"Estimate: {estimate.describe()}. Other work on this machine slows it down.")
@@ -165,6 +168,8 @@ def _setup(store: RunStore) -> None:
     except CifarError as exc:
         over = str(exc)
         show_error(over)
+    if too_short:
+        st.warning(too_short)
     if error := st.session_state.pop(LAUNCH_ERROR, None):
         show_error(error)
     st.button(
@@ -221,6 +226,8 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
         st.dataframe(runs[["variant", "seed", "state", "epochs_done", "run_id"]], hide_index=True)
 
     st.subheader("Results")
+    if short := cut_short_warning(runs.to_dict("records"), study.base.epochs):
+        st.warning(short)
     table = results_table(variants)
     st.dataframe(table, hide_index=True, width="stretch")
     if (table["learned?"] == CHANCE_MARK).any():
@@ -273,6 +280,7 @@ st.markdown(
     "size may be luck. With several seeds the table shows mean ± standard deviation and the chart shows each "
     "seed as a dot: trust a difference only when it is clearly larger than that spread."
 )
+st.info(f"**What augmentation does, in five minutes** (the published lesson study): {lesson_takeaway()}")
 store = RunStore()
 setup_column, results_column = st.columns([1, 2], gap="large")
 yours, published = results_column.tabs(["Your studies", "Published studies"])

@@ -25,7 +25,8 @@ from cifar_core.runs import Run, RunStore  # noqa: E402
 from cifar_core.runs.process import execute  # noqa: E402
 from cifar_core.study import StudyFolder, drive  # noqa: E402
 from cifar_core.study.catalog import NAMED_STUDIES, get_named_study  # noqa: E402
-from cifar_core.study.published import PUBLISHED_ROOT, export_study, load_published  # noqa: E402
+from cifar_core.study.lesson import takeaway  # noqa: E402
+from cifar_core.study.published import LESSON, PUBLISHED_ROOT, add_rotated_scores, export_study, load_published  # noqa: E402
 from cifar_core.study.stats import compare_variants, conclusion  # noqa: E402
 
 DEFAULT_RUNS_ROOT = Path(__file__).resolve().parents[1] / "checkpoints" / "published"
@@ -86,6 +87,8 @@ def publish(args: argparse.Namespace, command: str) -> dict:
 
     state = drive(folder, run_one, on_start=announce)
     export_study(study, out, command)
+    if named.name == LESSON:  # the lesson's answer lies in rotated validation images, scored from the runs' weights
+        add_rotated_scores(study, out)
     published = load_published(out)
     comparisons = compare_variants(published.runs, published.reference, variants=published.variants)
     return {
@@ -98,6 +101,7 @@ def publish(args: argparse.Namespace, command: str) -> dict:
         "device": _device_name(args.device),
         "conclusion": conclusion(comparisons),
         "sentences": [c.sentence() for c in comparisons],
+        **({"takeaway": takeaway(published.runs, published.reference, published.variants)} if named.name == LESSON else {}),
     }
 
 

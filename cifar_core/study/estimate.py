@@ -10,7 +10,9 @@ variant and seed. It is an estimate: other work on the machine changes the speed
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -104,12 +106,16 @@ def device_throughput(store: RunStore, config: TrainConfig) -> Throughput:
     return measured_throughput(store, config) or probe_throughput(config)
 
 
-def run_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
-    """Predicted wall time of one run on a train split of ``dataset_size`` images."""
+def epoch_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
+    """Predicted time of one epoch (training plus validation) on a train split of ``dataset_size`` images."""
     pool = min(config.limit or dataset_size, dataset_size)
     n_val = 0 if config.train_on_full else round(pool * config.val_fraction)
-    epoch_s = (pool - n_val) / speed.train_images_per_s + n_val / speed.eval_images_per_s
-    seconds = config.epochs * epoch_s
+    return (pool - n_val) / speed.train_images_per_s + n_val / speed.eval_images_per_s
+
+
+def run_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
+    """Predicted wall time of one run on a train split of ``dataset_size`` images."""
+    seconds = config.epochs * epoch_seconds(config, dataset_size, speed)
     if config.budget_minutes is not None:
         seconds = min(seconds, config.budget_minutes * 60)
     return STARTUP_S + seconds
@@ -128,4 +134,40 @@ def check_budget(estimate: Estimate, max_minutes: float | None) -> None:
     raise ConfigError(
         f"The study would take {estimate.describe()}, over the {max_minutes:g} min budget; "
         "use fewer variants, seeds, epochs or images (--limit), or raise the budget."
+    )
+
+
+# Fewer epochs than this and the runs of a small-subset study are still near chance, so their
+# differences are noise (the "quick look": 2 epochs on 500 images kept all 30 runs at 10%).
+MEANINGFUL_EPOCHS = 5
+
+
+def affordable_epochs(config: TrainConfig, dataset_size: int, speed: Throughput) -> float | None:
+    """Epochs one run's time budget buys at ``speed`` (None without a budget: it trains all its epochs)."""
+    if config.budget_minutes is None:
+        return None
+    return config.budget_minutes * 60 / epoch_seconds(config, dataset_size, speed)
+
+
+def budget_warning(study: Study, dataset_size: int, speed: Throughput) -> str | None:
+    """Before Start: one sentence when a run's time budget buys too few epochs to mean anything at this speed."""
+    config = study.base
+    epochs = affordable_epochs(config, dataset_size, speed)
+    if epochs is None or epochs >= min(MEANINGFUL_EPOCHS, config.epochs):
+        return None
+    return (
+        f"At this machine's speed now ({speed.train_images_per_s:.0f} training images/s) each run's "
+        f"{config.budget_minutes:g}-min budget buys only {epochs:.1f} of its {config.epochs} epochs, too few to mean "
+        "anything: the variants would all sit near chance. Wait until the machine is less busy, or train fewer images."
+    )
+
+
+def cut_short_warning(runs: Sequence[Mapping[str, Any]], planned_epochs: int) -> str | None:
+    """In the results: one sentence when finished runs stopped (on their time budget) too few epochs in to mean anything."""
+    done = [int(run["epochs_done"]) for run in runs if run.get("state") == "finished"]
+    if not done or min(done) >= min(MEANINGFUL_EPOCHS, planned_epochs):
+        return None
+    return (
+        f"Some runs finished after only {min(done)} of {planned_epochs} epochs: their time budget ran out on a busy "
+        "machine, too few epochs for the comparison to mean anything."
     )

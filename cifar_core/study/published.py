@@ -26,6 +26,7 @@ from cifar_core.paths import default_roots
 from cifar_core.runs import RunStore
 from cifar_core.runs.atomic import write_atomic, write_json_atomic
 from cifar_core.study.definition import Study
+from cifar_core.study.lesson import ROTATED, rotated_scores, takeaway
 from cifar_core.study.results import epoch_events, run_table
 from cifar_core.study.stats import compare_variants
 
@@ -172,6 +173,34 @@ def export_study(study: Study, out: Path | str, command: str) -> Path:
     write_json_atomic(out / "curves.json", curves)
     write_atomic(out / "command.txt", lambda handle: handle.write((command.strip() + "\n").encode()))
     return out
+
+
+def add_rotated_scores(study: Study, out: Path | str) -> Path:
+    """Add each finished run's accuracy on rotated validation images (``rot_val_acc``) to ``out/results.csv``."""
+    out = Path(out)
+    table = run_table(study)
+    scores = rotated_scores(study, table)
+    runs = pd.read_csv(out / "results.csv", keep_default_na=False, na_values=[""])
+    ids = {(planned.variant, planned.seed): planned.run_id for planned in study.runs}
+    runs[ROTATED] = [scores.get(ids.get((variant, seed)), math.nan) for variant, seed in zip(runs["variant"].astype(str), runs["seed"])]
+    text = runs.to_csv(index=False, float_format="%.6g").encode()
+    write_atomic(out / "results.csv", lambda handle: handle.write(text))
+    return out
+
+
+LESSON = "lesson"
+
+
+def lesson_takeaway(root: Path | str = PUBLISHED_ROOT) -> str:
+    """The published lesson study's answer (``lesson.takeaway``), for every page that states what augmentation does."""
+    directory = Path(root) / LESSON
+    if not (directory / "study.json").is_file():
+        return f"The lesson study is not published in this copy yet: `python scripts/publish_study.py {LESSON} --data PATH` makes it."
+    try:
+        study = load_published(directory)
+    except RunError as exc:
+        return str(exc)
+    return takeaway(study.runs, study.reference, study.variants)
 
 
 def load_published(directory: Path | str) -> PublishedStudy:

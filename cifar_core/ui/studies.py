@@ -23,7 +23,9 @@ from cifar_core.figures.studies import (
 from cifar_core.runs import RunStore
 from cifar_core.study import Study, Throughput, estimate_study
 from cifar_core.study.catalog import NAMED_STUDIES
-from cifar_core.study.published import GRID_METRIC, PublishedStudy, grid_cells, grid_spread, list_published
+from cifar_core.study.estimate import budget_warning
+from cifar_core.study.lesson import takeaway
+from cifar_core.study.published import GRID_METRIC, LESSON, PublishedStudy, grid_cells, grid_spread, list_published
 from cifar_core.study.stats import compare_variants, comparison_table, conclusion
 from cifar_core.train import TrainConfig
 from cifar_core.ui import state
@@ -48,7 +50,8 @@ def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) 
         "Ready-made studies of the reference study's question: which regularisation helps a model that "
         "over-fits? Each trains every variant over 3 seeds and compares it with its reference, seed by seed."
     )
-    name = st.selectbox("Named study", list(NAMED_STUDIES), **state.persist(NAMED_KEY, "ablation"))
+    names = list(NAMED_STUDIES)
+    name = st.selectbox("Named study", names, **state.persist(NAMED_KEY, names[0]))
     named = NAMED_STUDIES[name]
     st.markdown(named.description)
     size = st.radio(
@@ -68,6 +71,8 @@ def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) 
     st.caption(
         f"{len(study.variants)} variants × {len(study.seeds)} seeds, compared with `{study.reference_variant}`; {estimate.describe()}."
     )
+    if warning := budget_warning(study, len(load_data(study.base.data).splits["train"].labels), speed):
+        st.warning(warning)
     st.button(
         f"Start {name} (about {estimate.minutes:.0f} min)",
         icon=":material/science:",
@@ -134,7 +139,8 @@ def published_viewer() -> None:
     Entries are told apart by folder, size and device: one named study may be published twice
     (the 5,000-image CPU ablation and the full-size one from a GPU).
     """
-    published = list_published()
+    order = list(NAMED_STUDIES)  # the named studies' order (the lesson first), then anything else by folder
+    published = sorted(list_published(), key=lambda study: order.index(study.name) if study.name in order else len(order))
     if not published:
         st.info("No published studies are shipped with this copy of the project.")
         return
@@ -154,6 +160,8 @@ def published_viewer() -> None:
         f"{environment.get('torch', '?')}. Made with:"
     )
     st.code(study.command, language="bash", wrap_lines=True)  # a block: command.txt may hold several lines and a # note
+    if study.name == LESSON:
+        st.success(takeaway(study.runs, study.reference, study.variants))
     study_conclusions(study.runs, study.reference, study.variants)
     cells = grid_cells(definition, study.runs)
     if cells is not None:
