@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cifar_core.cli.augment_cmd",
     "cifar_core.cli.train_cmd",
     "cifar_core.cli.evaluate_cmd",
+    "cifar_core.cli.robustness_cmd",
     "cifar_core.cli.explain_cmd",
     "cifar_core.cli.runs_cmd",
     "cifar_core.cli.presets_cmd",
