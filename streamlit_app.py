@@ -21,6 +21,7 @@ PAGES = [
     st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/troubleshoot:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("app_pages/explain.py", title="Explain", icon=":material/visibility:"),
+    st.Page("app_pages/robustness.py", title="Robustness", icon=":material/shield:"),
     st.Page("app_pages/experiments.py", title="Experiments", icon=":material/science:"),
 ]
 

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("cifar_core.cli.train_cmd", "train a model (foreground, or --background)"),
     "evaluate": ("cifar_core.cli.evaluate_cmd", "score a run's model on a split"),
     "predict": ("cifar_core.cli.evaluate_cmd", "write a Kaggle submission CSV (id,label)"),
+    "robustness": ("cifar_core.cli.robustness_cmd", "score a run on rotated, shifted, noisy and blurred copies of the same images"),
     "compare": ("cifar_core.cli.compare_cmd", "score two runs on the same images: paired difference, per class, flipped images"),
     "mistakes": ("cifar_core.cli.explain_cmd", "every misclassified image of a split, most confident first"),
     "explain": ("cifar_core.cli.explain_cmd", "saliency maps (Grad-CAM or occlusion) for chosen images"),
