@@ -106,13 +106,25 @@ def device_throughput(store: RunStore, config: TrainConfig) -> Throughput:
 
 def run_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
     """Predicted wall time of one run on a train split of ``dataset_size`` images."""
+    seconds = config.epochs * epoch_seconds(config, dataset_size, speed)
+    if config.budget_minutes is not None:  # a stretching budget trains until its end (docs/budget.md)
+        seconds = config.budget_minutes * 60 if config.budget_stretch else min(seconds, config.budget_minutes * 60)
+    return STARTUP_S + seconds
+
+
+def epoch_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
+    """Predicted wall time of one epoch (training and its validation) at ``speed``."""
     pool = min(config.limit or dataset_size, dataset_size)
     n_val = 0 if config.train_on_full else round(pool * config.val_fraction)
-    epoch_s = (pool - n_val) / speed.train_images_per_s + n_val / speed.eval_images_per_s
-    seconds = config.epochs * epoch_s
-    if config.budget_minutes is not None:
-        seconds = min(seconds, config.budget_minutes * 60)
-    return STARTUP_S + seconds
+    return (pool - n_val) / speed.train_images_per_s + n_val / speed.eval_images_per_s
+
+
+def budget_epochs(config: TrainConfig, dataset_size: int, speed: Throughput) -> int | None:
+    """Whole epochs ``config``'s budget buys at ``speed`` (None without a budget), start-up paid first."""
+    if config.budget_minutes is None:
+        return None
+    epochs = int(max(0.0, config.budget_minutes * 60 - STARTUP_S) / epoch_seconds(config, dataset_size, speed))
+    return epochs if config.budget_stretch else min(epochs, config.epochs)
 
 
 def estimate_study(study: Study, dataset_size: int, speed: Throughput) -> Estimate:
