@@ -15,10 +15,11 @@ from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
 from cifar_core.runs.process import cancel, launch
 from cifar_core.runs.store import ACTIVE_STATES
+from cifar_core.study.estimate import budget_epochs
 from cifar_core.train import TrainConfig
-from cifar_core.train.presets import PRESETS
+from cifar_core.train.presets import PRESETS, too_few_epochs
 from cifar_core.ui import state
-from cifar_core.ui.estimates import run_estimate
+from cifar_core.ui.estimates import run_estimate, throughput
 from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
 from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, RESOLUTIONS, WEIGHT_CHOICES, TrainForm, check_trainable, form_config, save_form
@@ -163,7 +164,10 @@ def _form(store: RunStore) -> None:
     left.number_input("Batch size", step=32, **state.persist("train_batch_size", DEFAULTS.batch_size))
     right.number_input("Learning rate", step=1e-4, format="%.5f", **state.persist("train_lr", DEFAULTS.lr))
     left.number_input(
-        "Epochs", step=1, **state.persist("train_epochs", DEFAULTS.epochs), help="With a time budget, the most epochs the run may take."
+        "Epochs",
+        step=1,
+        **state.persist("train_epochs", DEFAULTS.epochs),
+        help="With a time budget, the count for the recipe's own budget: a larger budget trains more epochs, a smaller one fewer.",
     )
     right.number_input("Seed", step=1, **state.persist("train_seed", DEFAULTS.seed))
     st.checkbox("Shuffle the training images every epoch", **state.persist("train_shuffle", DEFAULTS.shuffle))
@@ -177,8 +181,8 @@ def _form(store: RunStore) -> None:
     if st.checkbox(
         "Fit training into a time budget",
         **state.persist("train_use_budget", DEFAULTS.use_budget),
-        help="The first steps are timed on this device; the epochs (at most the number above) and the "
-        "learning-rate schedule are then set so training ends within the budget.",
+        help="The first steps are timed on this device; the epochs and the learning-rate schedule are then "
+        "set so training uses the whole budget, and refitted as the run goes if the machine gets faster or slower.",
     ):
         st.number_input("Budget (minutes)", min_value=0.1, step=1.0, **state.persist("train_budget", DEFAULTS.budget))
 
@@ -205,6 +209,7 @@ def _form(store: RunStore) -> None:
         with user_errors():
             _, words = run_estimate(config, len(data.splits["train"]), store)
             st.markdown(f"**Estimated time:** {words}, from Start to the end of training.")
+            _budget_plan(config, len(data.splits["train"]), store)
     st.button(
         "Start training",
         type="primary",
@@ -219,6 +224,16 @@ def _form(store: RunStore) -> None:
         f"Trains on **{device.type}** in a background process: you can leave this page and come back. "
         + ("On a CPU one run trains at a time; later launches wait as *queued*." if device.type == "cpu" else "")
     )
+
+
+def _budget_plan(config: TrainConfig, dataset_size: int, store: RunStore) -> None:
+    """How many epochs the budget buys at the speed measured now, and a plain warning when too few to learn."""
+    epochs = budget_epochs(config, dataset_size, throughput(config, store))
+    if epochs is None:
+        return
+    st.markdown(f"**The budget buys about {epochs} epoch{'s' if epochs != 1 else ''}** at this machine's speed now.")
+    if sentence := too_few_epochs(st.session_state.get("train_preset", CUSTOM), epochs):
+        st.warning(sentence)
 
 
 def _mobilenet_options() -> None:

@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--recipe", default="fast")
     parser.add_argument("--budget-minutes", type=float, default=None, help="budget for the recipe under test")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs for the recipe under test (a cap with a budget)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs for the recipe under test (reference count; a budget refits it)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--targets", default="0.83,0.90,0.94")
     parser.add_argument("--compare", default="study_cnn", help="second recipe ('' for none)")

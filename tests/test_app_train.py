@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -267,3 +268,13 @@ def test_a_finished_run_is_shown_with_an_evaluate_link_and_a_run_at_chance_says_
     assert_ok(at)
     assert at.title[0].value == "Evaluate"
     assert at.sidebar.selectbox(key="selected_run").value == trained_run.id
+
+
+def test_a_busy_machine_is_told_before_start_that_the_classroom_budget_buys_too_few_epochs(app_env, monkeypatch):
+    # the one place the page measures speed, slowed to a machine under load (100 images/s)
+    monkeypatch.setattr("cifar_core.ui.estimates.device_throughput", lambda store, config: Throughput(100.0, 300.0, "busy"))
+    text = page_text(open_app("train"))
+    bought = re.search(r"\*\*The budget buys about (\d+) epochs?\*\* at this machine's speed now", text)
+    assert bought and int(bought.group(1)) < 10
+    assert f"the budget buys only {bought.group(1)} epoch" in text
+    assert "the classroom recipe needs about 10 to learn: raise the budget, train on fewer images, or close other programs." in text

@@ -58,3 +58,12 @@ def test_classroom_is_the_fast_recipe_on_10000_images_with_a_budget_on_the_cli_t
     config = config_from_args(parser.parse_args(["--preset", "classroom"]))
     assert (config.model, config.limit, config.budget_minutes, config.optimizer) == ("fast_cnn", 10_000, 1.25, "sgd")
     assert get_preset("classroom").budget_minutes == config.budget_minutes
+
+
+def test_too_few_epochs_names_the_count_the_recipe_needs_and_what_to_do():
+    from cifar_core.train.presets import too_few_epochs
+
+    assert too_few_epochs("classroom", 2).startswith(
+        "At this machine's speed now the budget buys only 2 epochs, and the classroom recipe needs about 10"
+    )
+    assert too_few_epochs("classroom", 10) is None and too_few_epochs("fast", 2) is None and too_few_epochs("classroom", None) is None

@@ -106,19 +106,27 @@ def device_throughput(store: RunStore, config: TrainConfig) -> Throughput:
     return measured_throughput(store, config) or probe_throughput(config)
 
 
+def run_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
+    """Predicted wall time of one run on a train split of ``dataset_size`` images."""
+    seconds = config.epochs * epoch_seconds(config, dataset_size, speed)
+    if config.budget_minutes is not None:  # a stretching budget trains until its end (docs/budget.md)
+        seconds = config.budget_minutes * 60 if config.budget_stretch else min(seconds, config.budget_minutes * 60)
+    return STARTUP_S + seconds
+
+
 def epoch_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
-    """Predicted time of one epoch (training plus validation) on a train split of ``dataset_size`` images."""
+    """Predicted wall time of one epoch (training and its validation) at ``speed``."""
     pool = min(config.limit or dataset_size, dataset_size)
     n_val = 0 if config.train_on_full else round(pool * config.val_fraction)
     return (pool - n_val) / speed.train_images_per_s + n_val / speed.eval_images_per_s
 
 
-def run_seconds(config: TrainConfig, dataset_size: int, speed: Throughput) -> float:
-    """Predicted wall time of one run on a train split of ``dataset_size`` images."""
-    seconds = config.epochs * epoch_seconds(config, dataset_size, speed)
-    if config.budget_minutes is not None:
-        seconds = min(seconds, config.budget_minutes * 60)
-    return STARTUP_S + seconds
+def budget_epochs(config: TrainConfig, dataset_size: int, speed: Throughput) -> int | None:
+    """Whole epochs ``config``'s budget buys at ``speed`` (None without a budget), start-up paid first."""
+    if config.budget_minutes is None:
+        return None
+    epochs = int(max(0.0, config.budget_minutes * 60 - STARTUP_S) / epoch_seconds(config, dataset_size, speed))
+    return epochs if config.budget_stretch else min(epochs, config.epochs)
 
 
 def estimate_study(study: Study, dataset_size: int, speed: Throughput) -> Estimate:
@@ -142,22 +150,15 @@ def check_budget(estimate: Estimate, max_minutes: float | None) -> None:
 MEANINGFUL_EPOCHS = 5
 
 
-def affordable_epochs(config: TrainConfig, dataset_size: int, speed: Throughput) -> float | None:
-    """Epochs one run's time budget buys at ``speed`` (None without a budget: it trains all its epochs)."""
-    if config.budget_minutes is None:
-        return None
-    return config.budget_minutes * 60 / epoch_seconds(config, dataset_size, speed)
-
-
 def budget_warning(study: Study, dataset_size: int, speed: Throughput) -> str | None:
     """Before Start: one sentence when a run's time budget buys too few epochs to mean anything at this speed."""
     config = study.base
-    epochs = affordable_epochs(config, dataset_size, speed)
+    epochs = budget_epochs(config, dataset_size, speed)
     if epochs is None or epochs >= min(MEANINGFUL_EPOCHS, config.epochs):
         return None
     return (
         f"At this machine's speed now ({speed.train_images_per_s:.0f} training images/s) each run's "
-        f"{config.budget_minutes:g}-min budget buys only {epochs:.1f} of its {config.epochs} epochs, too few to mean "
+        f"{config.budget_minutes:g}-min budget buys only {epochs} epochs, too few to mean "
         "anything: the variants would all sit near chance. Wait until the machine is less busy, or train fewer images."
     )
 

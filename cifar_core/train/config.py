@@ -45,7 +45,10 @@ class TrainConfig:
     lr: float = 1e-3
     shuffle: bool = True
     epochs: int = 10
-    budget_minutes: float | None = None  # fit the schedule to this wall time (epochs becomes a cap)
+    budget_minutes: float | None = None  # fit the schedule to this wall time (docs/budget.md)
+    # under a budget, epochs is the count for the recipe's reference budget: a larger budget trains
+    # more epochs with warm-up and schedule stretched to match; False makes epochs a cap (a lever to measure)
+    budget_stretch: bool = True
     optimizer: str = "adam"
     momentum: float = 0.9
     schedule: str = "constant"
@@ -90,7 +93,7 @@ class TrainConfig:
         _in_range("bias_lr_scale", self.bias_lr_scale, 1e-3, 1000.0)
         _in_range("val_fraction", self.val_fraction, 0.0, 0.9)
         _in_range("warmup_epochs", self.warmup_epochs, 0.0, float(max(self.epochs, 0)))
-        for name in ("shuffle", "lookahead", "train_on_full", "sync_batchnorm", "augment_per_epoch", "compile"):
+        for name in ("shuffle", "lookahead", "train_on_full", "sync_batchnorm", "augment_per_epoch", "compile", "budget_stretch"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}.")
         _integer("batch_size", self.batch_size, 2, 8192)

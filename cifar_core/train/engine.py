@@ -47,7 +47,7 @@ from cifar_core.train.distributed import (
 from cifar_core.train.distributed import check_config as check_world
 from cifar_core.train.lookahead import Lookahead
 from cifar_core.train.optim import lr_factor, make_optimizer
-from cifar_core.train.plan import BudgetFitter, Plan
+from cifar_core.train.plan import MAX_BUDGET_EPOCHS, BudgetFitter, Plan
 from cifar_core.train.splits import run_splits
 from cifar_core.train.step import INIT_SAMPLE, StepSettings, build_training_model, train_step
 
@@ -111,13 +111,15 @@ def train(
     should_stop: Callable[[], bool] = lambda: False,
     resume: dict[str, Any] | None = None,
     clock_start: float | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> TrainResult:
     """Train ``config`` on ``data``; see the module docstring for the callbacks.
 
     ``clock_start`` (``time.time()`` seconds) is when the user's wait began, so a time budget
-    also pays for the process start and data load before this call; default: now.
+    also pays for the process start and data load before this call; default: now. ``clock`` is
+    the one clock a budget measures the run's speed with (a test injects a slow or busy machine).
     """
-    clock_start = time.time() if clock_start is None else clock_start
+    clock_start = clock() if clock_start is None else clock_start
     world = world_from_env()
     settings = StepSettings.of(config)
     settings = settings.replace(device=device_for(world, settings.device))
@@ -163,11 +165,12 @@ def train(
     parts.model = model = wrap(model, world, settings.device, sync_batchnorm=config.sync_batchnorm)
     parts.lookahead = Lookahead(unwrap(model), resume and resume.get("lookahead")) if config.lookahead else None
     parts.set_lr(start_epoch * steps_per_epoch, plan)
-    # a budget replaces config.epochs (then only a cap) once the first steps are timed; a resumed
-    # run keeps the plan its checkpoint was made under, so it continues exactly
+    # a budget replaces config.epochs (the recipe's count for its reference budget) once the first
+    # steps are timed; a resumed run keeps the plan its checkpoint was made under, so it continues exactly
     budget = None
     if config.budget_minutes is not None and resume is None:
-        budget = BudgetFitter(config.budget_minutes, clock_start, plan.steps, len(val_labels) / batch_size, on_event)
+        max_steps = MAX_BUDGET_EPOCHS * steps_per_epoch if config.budget_stretch else plan.steps
+        budget = BudgetFitter(config.budget_minutes, clock_start, max_steps, len(val_labels) / batch_size, on_event, clock=clock)
 
     on_event(
         {
@@ -195,14 +198,14 @@ def train(
         if outcome.cancelled:
             return TrainResult("cancelled", epoch, best_val_acc, history)
         record = epoch_record(parts, epoch, plan, outcome)
-        eval_start = time.perf_counter()
+        eval_start = clock()  # the budget's clock: a validation costs budget time like a step
         last_epoch = epoch + 1 == plan.epochs
         # under torchrun the ranks hold the same weights: rank 0 alone validates and writes;
         # a benchmark recipe may validate only every val_every epochs (always after the last)
         validate = world.is_writer and ((epoch + 1) % config.val_every == 0 or last_epoch)
         scored = val_labels if validate else val_labels[:0]
         record.update(evaluate(unwrap(model), val_images[: len(scored)], scored, settings, num_classes))
-        record["eval_s"] = time.perf_counter() - eval_start
+        record["eval_s"] = clock() - eval_start
         if budget is not None:
             budget.validated(record["eval_s"])
         improved = record["val_acc"] is not None and (best_val_acc is None or record["val_acc"] > best_val_acc)

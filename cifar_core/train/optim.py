@@ -167,7 +167,10 @@ def lr_factor(config: TrainConfig, step: int, total_steps: int, steps_per_epoch:
         return 1 - (1 - TRIANGLE_END) * min(1.0, (step - peak) / max(1.0, total_steps - peak))
     # a short budget must not end inside the warm-up: a 1-minute fast run (a few dozen steps of a
     # 79-step warm-up) ended at 40% of the peak rate without ever decaying
-    warmup = min(int(config.warmup_epochs * steps_per_epoch), int(WARMUP_MAX_SHARE * total_steps))
+    # a budget that buys more than the recipe's epochs stretches the warm-up with the rest of the
+    # schedule, so it keeps its share of the run (budget_stretch)
+    stretch = max(1.0, total_steps / (config.epochs * steps_per_epoch)) if config.budget_stretch else 1.0
+    warmup = min(int(config.warmup_epochs * stretch * steps_per_epoch), int(WARMUP_MAX_SHARE * total_steps))
     if step < warmup:
         return (step + 1) / warmup
     if config.schedule == "constant":

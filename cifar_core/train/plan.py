@@ -26,6 +26,9 @@ CALIBRATION_STEPS = 8
 # Until an epoch's validation has been timed, a validation batch is costed at a third of a
 # training step (forward only).
 EVAL_STEP_SHARE = 1 / 3
+# A budget never plans more epochs than this (the most a config may ask for): the one stop short of
+# the deadline besides a recipe that opts out of stretching (budget_stretch False; docs/budget.md).
+MAX_BUDGET_EPOCHS = 10_000
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def fit_steps(
 
     Each further step costs ``step_s``; every epoch ends with a validation of ``validation_s``,
     spread over its steps here, plus the final one. Never fewer steps than are done, never more
-    than ``max_steps`` (``epochs`` is a cap under a budget).
+    than ``max_steps``.
     """
     per_step = step_s + validation_s / steps_per_epoch
     more = int((remaining_s - validation_s) / per_step) if per_step > 0 else max_steps

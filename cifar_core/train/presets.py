@@ -22,6 +22,9 @@ class Preset:
     description: str
     values: dict[str, Any] = field(default_factory=dict)
     budget_minutes: float | None = None
+    # fewer epochs than this and the recipe learns little (classroom: 2 epochs ended at 31.7%):
+    # the Train page says so before Start and after a refit
+    min_useful_epochs: int | None = None
 
     def config(self, **overrides: Any) -> TrainConfig:
         return TrainConfig.from_dict({**self.values, **overrides})
@@ -117,6 +120,7 @@ PRESETS: dict[str, Preset] = {
             "about 2 minutes after Start on a 2-core CPU with curves moving every few seconds.",
             CLASSROOM_RECIPE,
             budget_minutes=CLASSROOM_RECIPE["budget_minutes"],
+            min_useful_epochs=10,
         ),
         Preset(
             "study_cnn",
@@ -168,3 +172,15 @@ def get_preset(name: str) -> Preset:
     if name not in PRESETS:
         raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
     return PRESETS[name]
+
+
+def too_few_epochs(preset: str, epochs: int | None) -> str | None:
+    """The plain sentence for a plan too short for ``preset`` to learn, with what to do; None if it is enough."""
+    recipe = PRESETS.get(preset)
+    if epochs is None or recipe is None or recipe.min_useful_epochs is None or epochs >= recipe.min_useful_epochs:
+        return None
+    return (
+        f"At this machine's speed now the budget buys only {epochs} epoch{'s' if epochs != 1 else ''}, and the "
+        f"{preset} recipe needs about {recipe.min_useful_epochs} to learn: raise the budget, train on fewer images, "
+        "or close other programs."
+    )
