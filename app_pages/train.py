@@ -17,16 +17,15 @@ from cifar_core.runs.process import cancel, launch
 from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS
-from cifar_core.ui import state
+from cifar_core.ui import browser, state
 from cifar_core.ui.estimates import run_estimate
 from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
-from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, RESOLUTIONS, WEIGHT_CHOICES, TrainForm, check_trainable, form_config, save_form
+from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, RESOLUTIONS, WEIGHT_CHOICES, TrainForm, check_trainable, form_config
 
 ACTIVE = "train_active_run"
 LAUNCH_ERROR = "train_launch_error"
 LAST_LAUNCH = "train_last_launch"
-SAVED_FORM = "train_saved_form"  # the form last written to the runs folder (written again only when it changes)
 NONCE = "train_launch_nonce"
 HANDOFF = "lab_handoff"  # written by the Augmentation lab
 MODEL_TITLES = {
@@ -90,10 +89,10 @@ def _launch() -> None:
     except CifarError as exc:
         st.session_state[LAUNCH_ERROR] = str(exc)
         return
+    browser.add_own_run(run.id)
     st.session_state[ACTIVE] = run.id
     st.session_state[NONCE] = st.session_state.get(NONCE, 0) + 1  # a new button: stale clicks are dropped
-    st.query_params["run"] = run.id
-    state.select_run(run.id)
+    st.query_params["run"] = run.id  # this page watches the new run; the sidebar keeps the run the user chose
 
 
 def _shown_run(store: RunStore) -> Run | None:
@@ -128,7 +127,7 @@ def _augmentations(form: TrainForm, config: TrainConfig | None) -> None:
 
 def _form(store: RunStore) -> None:
     st.subheader("Set up a run")
-    state.train_form()  # a new session starts from the last saved form
+    state.train_form()  # a new session starts from this browser's saved form
     recipe = st.selectbox(
         "Recipe",
         [*PRESETS, CUSTOM],
@@ -183,9 +182,6 @@ def _form(store: RunStore) -> None:
         st.number_input("Budget (minutes)", min_value=0.1, step=1.0, **state.persist("train_budget", DEFAULTS.budget))
 
     form = state.train_form()
-    if st.session_state.get(SAVED_FORM) != form.to_dict():
-        save_form(store.root, form)  # a browser reload finds this form again
-        st.session_state[SAVED_FORM] = form.to_dict()
     config = None
     try:
         config = form_config(form, state.data_source())

@@ -88,7 +88,7 @@ def test_evaluate_button_selects_the_run_and_opens_evaluate(trained_run):
     button(at, "Evaluate").click().run()
     assert_ok(at)
     assert at.title[0].value == "Evaluate"
-    assert at.sidebar.selectbox(key="selected_run").value == "tiny-run"
+    assert at.sidebar.selectbox(key="sidebar_run").value == "tiny-run"
 
 
 def test_a_run_can_be_named_and_its_name_is_in_the_table(trained_run):

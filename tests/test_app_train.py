@@ -266,4 +266,4 @@ def test_a_finished_run_is_shown_with_an_evaluate_link_and_a_run_at_chance_says_
     button(at, "Evaluate this run").click().run()
     assert_ok(at)
     assert at.title[0].value == "Evaluate"
-    assert at.sidebar.selectbox(key="selected_run").value == trained_run.id
+    assert at.sidebar.selectbox(key="sidebar_run").value == trained_run.id
