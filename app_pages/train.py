@@ -17,10 +17,11 @@ from cifar_core.runs.process import cancel, launch
 from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS
-from cifar_core.ui import browser, state
+from cifar_core.ui import browser, permissions, state
 from cifar_core.ui.estimates import run_estimate
 from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
+from cifar_core.ui.queue import queue_note
 from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, RESOLUTIONS, WEIGHT_CHOICES, TrainForm, check_trainable, form_config
 
 ACTIVE = "train_active_run"
@@ -241,6 +242,9 @@ def _mobilenet_options() -> None:
 
 
 def _cancel(run: Run) -> None:
+    if not permissions.may_manage(run.id):  # the button is disabled; a stale click is refused here too
+        st.session_state[LAUNCH_ERROR] = permissions.refusal(run.id)
+        return
     try:
         cancel(run)
     except CifarError as exc:
@@ -252,6 +256,23 @@ def _open_evaluate(run_id: str) -> None:
     st.switch_page("app_pages/evaluate.py")
 
 
+def _actions(run: Run, active: bool) -> None:
+    """Cancel while it trains (its own browser or the teacher only), else open it on Evaluate."""
+    if active:
+        allowed = permissions.may_manage(run.id)
+        st.button("Cancel run", icon=":material/stop:", on_click=_cancel, args=(run,), key=f"cancel_{run.id}", disabled=not allowed)
+        if not allowed:
+            st.caption(permissions.refusal(run.id))
+    elif run.checkpoint_path("best").is_file():
+        if st.button(
+            "Evaluate this run",
+            icon=":material/troubleshoot:",
+            key=f"evaluate_{run.id}",
+            help="Its confusion matrix, its mistakes and predictions on your own images.",
+        ):
+            _open_evaluate(run.id)  # not as on_click: Streamlit refuses a page switch inside a callback
+
+
 def _live(run: Run, was_active: bool) -> None:
     """Everything read from the run folder; reruns on a timer while the run is active."""
     status = run.status()
@@ -260,13 +281,7 @@ def _live(run: Run, was_active: bool) -> None:
         st.rerun()  # finished: redraw the page once, without the timer
     st.markdown(f"### Run `{run.id}` · {run_state}")
     if run_state == "queued":
-        ahead = [other.id for other in RunStore(run.dir.parent).list() if other.id != run.id and other.state == "running"]
-        st.info(
-            f"Queued: waiting for `{ahead[0]}` to finish (one run trains at a time on a CPU)."
-            if ahead
-            else "Queued: the training process is starting…",
-            icon=":material/hourglass_top:",
-        )
+        st.info(queue_note(run, RunStore(run.dir.parent).list()), icon=":material/hourglass_top:")
     elif run_state in ("failed", "interrupted"):
         show_error(f"This run {run_state}: {status.get('error') or 'no reason recorded'}. Its log is in {run.log_path}.")
     elif run_state == "cancelled":
@@ -298,16 +313,8 @@ def _live(run: Run, was_active: bool) -> None:
         columns[3].metric("Train − val accuracy", f"{gap:+.1%}", help="A growing gap means the model memorises its training images.")
     if warning := chance_warning(epochs, len(CIFAR10_CLASSES), finished=run_state == "finished"):
         st.warning(warning, icon=":material/warning:")
-    if active := run_state in ACTIVE_STATES:
-        st.button("Cancel run", icon=":material/stop:", on_click=_cancel, args=(run,), key=f"cancel_{run.id}")
-    elif run.checkpoint_path("best").is_file():
-        if st.button(
-            "Evaluate this run",
-            icon=":material/troubleshoot:",
-            key=f"evaluate_{run.id}",
-            help="Its confusion matrix, its mistakes and predictions on your own images.",
-        ):
-            _open_evaluate(run.id)  # not as on_click: Streamlit refuses a page switch inside a callback
+    active = run_state in ACTIVE_STATES
+    _actions(run, active)
     if steps or epochs:
         st.plotly_chart(curves_figure({run.id: events}), key=f"curves_{run.id}")
     confusion = next((event["confusion"] for event in reversed(epochs) if event.get("confusion")), None)

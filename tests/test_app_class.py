@@ -7,8 +7,10 @@ browser after a reload, two with different tokens are two students.
 from __future__ import annotations
 
 import json
+import os
 import time
 
+import psutil
 from app_support import app_env, assert_ok, open_app, trained_root, trained_run  # noqa: F401  (fixtures)
 from study_support import GRID, tiny_base
 from support import tiny_config
@@ -17,6 +19,7 @@ from cifar_core.runs import RunStore
 from cifar_core.study import StudyFolder, studies_root
 from cifar_core.study.definition import plan_study
 from cifar_core.ui import browser
+from cifar_core.ui.queue import queue_note
 from cifar_core.ui.sidebar import PICK, STUDY_PICK, run_choices, short_label
 from cifar_core.ui.state import restorable
 
@@ -158,3 +161,48 @@ def test_run_choices_put_own_runs_first_and_group_studies(tmp_path):
     assert choices.entries[0] == runs[35].id
     assert len(choices.entries) == 10 + 1 and choices.entries[-1] == "study:ablation-20261202-000000-0000"
     assert choices.study_runs[choices.entries[-1]] == [run.id for run in runs[:30]]
+
+
+def _delete_button(at):
+    return next(widget for widget in at.button if widget.label == "Delete run")
+
+
+def test_on_a_class_server_only_the_owner_or_the_teacher_may_delete_a_run(trained_run, monkeypatch):  # noqa: F811
+    student = open_app("runs", query_params={"b": BOB})  # CIFAR_EXPLORER_DATA_ROOTS is set: served
+    student.checkbox(key="runs_confirm_tiny-run").check().run()
+    assert _delete_button(student).disabled
+    assert any("started from another browser" in caption.value for caption in student.caption)
+
+    browser.save_values(trained_run.dir.parent, ALICE, {browser.OWN_RUNS: [trained_run.id]})
+    owner = open_app("runs", query_params={"b": ALICE})
+    owner.checkbox(key="runs_confirm_tiny-run").check().run()
+    assert not _delete_button(owner).disabled
+
+    monkeypatch.setenv("CIFAR_EXPLORER_TEACHER_KEY", "k3y")
+    teacher = open_app("runs", query_params={"b": BOB})
+    teacher.text_input(key="teacher_key").input("wrong").run()
+    assert any("not this server's teacher key" in error.value for error in teacher.error)
+    teacher.text_input(key="teacher_key").input("k3y").run()
+    teacher.checkbox(key="runs_confirm_tiny-run").check().run()
+    _delete_button(teacher).click().run()
+    assert_ok(teacher)
+    assert not trained_run.dir.exists()
+
+
+def test_a_queued_run_says_its_place_and_the_training_ahead(tmp_path):
+    store = RunStore(tmp_path)
+    me = {"pid": os.getpid(), "pid_create_time": psutil.Process().create_time()}  # this process stands in for the workers
+    first = store.create(tiny_config(budget_minutes=2.0), "first")
+    first.update_status(state="running", started=1000.0, **me)
+    second = store.create(tiny_config(budget_minutes=3.0), "second")
+    third = store.create(tiny_config(), "third")
+    fourth = store.create(tiny_config(), "fourth")
+    for run in (second, third, fourth):
+        run.update_status(state="queued", **me)
+    runs = store.list()
+    assert queue_note(second, runs, now=1030.0) == (
+        "Queued: number 2 in line, behind `first` (training) (one run trains at a time on a CPU); about 1.5 min of training ahead."
+    )
+    assert queue_note(third, runs, now=1030.0).startswith("Queued: number 3 in line, behind `first` (training), `second` (one run")
+    assert "about 4.5 min of training ahead" in queue_note(third, runs, now=1030.0)
+    assert "has no time budget" in queue_note(fourth, runs, now=1030.0)  # `third` has none
