@@ -3,6 +3,7 @@
 import datetime
 import os
 import tempfile
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from cifar_core.study import list_studies
 from cifar_core.ui import browser, permissions, state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
+from cifar_core.ui.runlist import cached, run_state
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
 REFRESH_S = 2.0
@@ -58,7 +60,9 @@ def _row(run: Run, study_runs: dict[str, str]) -> dict[str, Any]:
 
 def _table(runs: list[Run], study_runs: dict[str, str]) -> None:
     """The runs table; redrawn every few seconds while one of them trains."""
-    frame = pd.DataFrame([_row(run, study_runs) for run in runs])
+    frame = pd.DataFrame(
+        [cached(run, "row:" + study_runs.get(run.id, ""), lambda run: _row(run, study_runs), itemgetter("state")) for run in runs]
+    )
     if not study_runs:
         frame = frame.drop(columns="study")
     if (frame["processes"] == 1).all():  # shown only where a run trained under torchrun
@@ -105,7 +109,7 @@ show_studies = in_studies > 0 and st.toggle(f"Show the runs of experiments ({in_
 runs = [run for run in all_runs if show_studies or run.id not in study_runs] or all_runs
 ids = [run.id for run in runs]
 by_id = dict(zip(ids, runs))
-training = any(run.state in ACTIVE_STATES for run in runs)
+training = any(run_state(run) in ACTIVE_STATES for run in runs)  # cached while settled: a thousand runs stay quick
 st.fragment(_table, run_every=REFRESH_S if training else None)(runs, study_runs if show_studies else {})
 st.caption(
     "Accuracy in %. “⚠ at chance” marks a run that did not learn (validation accuracy near 10%)."

@@ -19,6 +19,7 @@ from cifar_core.runs import Run, RunStore
 from cifar_core.runs.notes import read_notes
 from cifar_core.study import list_studies
 from cifar_core.ui import browser, state
+from cifar_core.ui.runlist import cached, run_state
 
 PICK = "sidebar_run"  # the first picker: a run id or a study entry
 STUDY_PICK = "sidebar_study_run"  # the second picker: a run of the chosen study
@@ -78,7 +79,7 @@ def run_choices(runs: list[Run], studies: dict[str, list[str]], own: list[str], 
     choices.entries += list(choices.study_runs)
     for run_id, run in present.items():
         mark = "★ " if run_id in mine else ""
-        choices.labels[run_id] = f"{mark}{short_label(run_id, names.get(run_id, ''))} · {run.state}"
+        choices.labels[run_id] = f"{mark}{short_label(run_id, names.get(run_id, ''))} · {run_state(run)}"
     return choices
 
 
@@ -102,7 +103,7 @@ def _studies(store: RunStore) -> dict[str, list[str]]:
 
 
 def _names(runs: list[Run]) -> dict[str, str]:
-    return {run.id: name for run in runs if (name := read_notes(run).name)}
+    return {run.id: name for run in runs if (name := cached(run, "name", lambda run: read_notes(run).name, lambda _: "finished"))}
 
 
 def _picked() -> None:
