@@ -7,7 +7,7 @@ import pytest
 from cifar_core.errors import ConfigError
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS
-from cifar_core.ui.train_form import DEFAULT_PRESET, TrainForm, form_config
+from cifar_core.ui.train_form import DEFAULT_PRESET, WEIGHT_CHOICES, TrainForm, form_config
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -58,3 +58,9 @@ def test_a_saved_form_with_wrong_values_is_repaired_field_by_field():
     values.update(lr="fast", epochs=True, model="resnet999", surprise=1, use_limit=True, limit=5000)
     repaired = TrainForm.from_dict(values)
     assert (repaired.lr, repaired.epochs, repaired.model, repaired.limit, repaired.seed) == (0.2, 40, "fast_cnn", 5000, 4)
+
+
+def test_an_empty_weights_path_asks_for_the_file_rather_than_calling_it_empty():
+    form = TrainForm(model="mobilenet_v3_large", weights=WEIGHT_CHOICES[1], weights_path="  ")
+    with pytest.raises(ConfigError, match="No weights file given yet"):
+        form_config(form, None)

@@ -24,6 +24,7 @@ from cifar_core.ui.runlist import cached, run_state
 PICK = "sidebar_run"  # the first picker: a run id or a study entry
 STUDY_PICK = "sidebar_study_run"  # the second picker: a run of the chosen study
 STUDY_ENTRY = "study:"
+LABEL_FITS = 26  # characters the sidebar's picker shows at its default width
 # Ids the store makes: <model>-<yyyymmdd>-<hhmmss>-<4 hex>, a study's runs a suffix after that.
 _STAMPED = re.compile(r"^(?P<what>.+?)-(?P<date>\d{8})-(?P<time>\d{6})-(?P<short>[0-9a-f]{4})(?:-(?P<rest>.+))?$")
 
@@ -149,7 +150,8 @@ def _run_picker() -> None:
         st.selectbox(
             "Run of this study", choices.study_runs[entry], key=STUDY_PICK, on_change=_study_picked, format_func=choices.labels.get
         )
-    st.caption(choices.labels[selected].removeprefix("★ "))  # the whole label, which a narrow picker may cut
+    if len(choices.labels[selected]) > LABEL_FITS:
+        st.caption(choices.labels[selected].removeprefix("★ "))  # the whole label, which the narrow picker cuts
 
 
 def _resolve_selection(choices: RunChoices) -> str:

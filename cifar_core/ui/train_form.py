@@ -17,7 +17,7 @@ from typing import Any
 
 from cifar_core.app.sources import check_path
 from cifar_core.data import CifarData
-from cifar_core.errors import DataError
+from cifar_core.errors import ConfigError, DataError
 from cifar_core.models import MODEL_REGISTRY
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS
@@ -157,6 +157,10 @@ def form_config(form: TrainForm, data: str | None) -> TrainConfig:
         values.update(augment_ops=list(form.augment["augment_ops"]), augment_params=dict(form.augment["augment_params"]))
     if form.model == "mobilenet_v3_large":
         from_file = form.weights == WEIGHT_CHOICES[1]
+        if from_file and not form.weights_path.strip():  # check_path's "is empty" would read as an empty file
+            raise ConfigError(
+                "No weights file given yet: type the path of a .pth file under “Weights file (.pth)”, or choose other starting weights."
+            )
         values["model_options"] = {
             "pretrained": form.weights != WEIGHT_CHOICES[2],
             "weights_path": str(check_path(form.weights_path, what="weights file")) if from_file else None,
