@@ -8,7 +8,7 @@ import streamlit as st
 from cifar_core.app.sources import SYNTHETIC, check_source
 from cifar_core.app.uploads import MAX_UPLOAD_BYTES, prepare_upload
 from cifar_core.calibration import BINNING, reliability
-from cifar_core.errors import DataError
+from cifar_core.errors import CifarError, DataError
 from cifar_core.evaluate import labelled_splits, most_confused_pairs, predict_unlabelled
 from cifar_core.figures.calibration import reliability_figure
 from cifar_core.figures.images import upscale
@@ -16,7 +16,7 @@ from cifar_core.figures.runs import confusion_cell, confusion_figure, per_class_
 from cifar_core.models.inference import TTA_MODES, TTA_PASSES
 from cifar_core.runs import RunStore
 from cifar_core.runs.store import ACTIVE_STATES
-from cifar_core.ui import state
+from cifar_core.ui import browser, state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, selected_run_or_stop
 
@@ -31,6 +31,7 @@ CELL_SET = "_evaluate_cell_set"  # the scored set the cell dropdowns were chosen
 OTHER_SOURCE = "_evaluate_other_source"
 PREDICTIONS = "_evaluate_predictions"
 UPLOAD_KEY = "evaluate_upload"
+IMAGES = "evaluate_images"
 
 
 def source_name(source: str) -> str:
@@ -133,7 +134,12 @@ def _other_source_box() -> None:
         text = st.text_input("Folder or archive path", key="evaluate_path")
         if st.button("Use this set", icon=":material/folder_open:"):
             with user_errors():
-                st.session_state[OTHER_SOURCE] = check_source(text)
+                source = check_source(text)
+                st.session_state[OTHER_SOURCE] = source
+                browser.remember(OTHER_SOURCE, source)
+                data, _ = _open(source)
+                if data is not None and labelled_splits(data):  # scored at once; a set without labels goes to Predict
+                    st.session_state[IMAGES] = (source, labelled_splits(data)[0])
                 st.rerun()
 
 
@@ -145,9 +151,20 @@ def _open(source: str):
         return None, str(exc)
 
 
+def _typed_source() -> str | None:
+    """The set typed in the path box, this session's or (after a reload) the one this browser saved, checked again."""
+    if OTHER_SOURCE not in st.session_state:
+        saved = browser.saved(OTHER_SOURCE)
+        try:
+            st.session_state[OTHER_SOURCE] = check_source(saved) if isinstance(saved, str) else None
+        except CifarError:
+            st.session_state[OTHER_SOURCE] = None  # moved or no longer allowed: forgotten, not shown as an error
+    return st.session_state[OTHER_SOURCE]
+
+
 def _other_sources(own_source: str) -> list[str]:
     """Sets besides the run's own: one typed here and the Dataset page's source."""
-    others = [st.session_state.get(OTHER_SOURCE), state.data_source()]
+    others = [_typed_source(), state.data_source()]
     return list(dict.fromkeys(other for other in others if other and other != own_source))
 
 
@@ -252,7 +269,10 @@ with user_errors("Could not open this run's data: "):
 with controls[2]:
     _other_source_box()
 choices = _choices(loaded.config.data, own_test)
-chosen = st.selectbox("Images to score", list(choices), format_func=choices.get, key="evaluate_images")
+keep = state.persist(IMAGES, (OWN, "val"))  # the set stays chosen across runs, pages and reloads
+if st.session_state[IMAGES] not in choices:  # not offered for this run (no test split): its validation images
+    st.session_state[IMAGES] = (OWN, "val")
+chosen = st.selectbox("Images to score", list(choices), format_func=choices.get, **keep)
 source, split = chosen
 with user_errors():
     scored = _score_with_progress(run, which, stamp, None if source == OWN else source, split, tta)

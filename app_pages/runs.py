@@ -1,7 +1,9 @@
 """Runs: every run on disk; compare their curves and configs; name, resume, re-run or delete them."""
 
 import datetime
+import os
 import tempfile
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,10 @@ from cifar_core.runs.notes import RunNotes, read_notes, write_notes
 from cifar_core.runs.process import launch
 from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.study import list_studies
-from cifar_core.ui import state
+from cifar_core.ui import browser, permissions, state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
+from cifar_core.ui.runlist import cached, run_state
 
 RESUMABLE = ("interrupted", "cancelled", "failed")
 REFRESH_S = 2.0
@@ -57,7 +60,9 @@ def _row(run: Run, study_runs: dict[str, str]) -> dict[str, Any]:
 
 def _table(runs: list[Run], study_runs: dict[str, str]) -> None:
     """The runs table; redrawn every few seconds while one of them trains."""
-    frame = pd.DataFrame([_row(run, study_runs) for run in runs])
+    frame = pd.DataFrame(
+        [cached(run, "row:" + study_runs.get(run.id, ""), lambda run: _row(run, study_runs), itemgetter("state")) for run in runs]
+    )
     if not study_runs:
         frame = frame.drop(columns="study")
     if (frame["processes"] == 1).all():  # shown only where a run trained under torchrun
@@ -104,7 +109,7 @@ show_studies = in_studies > 0 and st.toggle(f"Show the runs of experiments ({in_
 runs = [run for run in all_runs if show_studies or run.id not in study_runs] or all_runs
 ids = [run.id for run in runs]
 by_id = dict(zip(ids, runs))
-training = any(run.state in ACTIVE_STATES for run in runs)
+training = any(run_state(run) in ACTIVE_STATES for run in runs)  # cached while settled: a thousand runs stay quick
 st.fragment(_table, run_every=REFRESH_S if training else None)(runs, study_runs if show_studies else {})
 st.caption(
     "Accuracy in %. “⚠ at chance” marks a run that did not learn (validation accuracy near 10%)."
@@ -149,8 +154,11 @@ with st.expander("Name and notes", icon=":material/edit_note:", expanded=bool(no
     st.text_input("Name", value=notes.name, max_chars=80, key=f"runs_name_{target.id}", placeholder="e.g. no rotation, seed 1")
     st.text_area("Notes", value=notes.notes, max_chars=4000, key=f"runs_notes_{target.id}", height=80)
     st.button("Save", on_click=_save_notes, args=(target,), key=f"runs_save_notes_{target.id}")
+allowed = permissions.may_manage(target.id)
+if not allowed:
+    st.caption(permissions.refusal(target.id))
 resume_col, rerun_col, evaluate_col = st.columns(3)
-can_resume = target_state in RESUMABLE and target.checkpoint_path("last").is_file()
+can_resume = target_state in RESUMABLE and target.checkpoint_path("last").is_file() and allowed
 if resume_col.button(
     "Resume",
     icon=":material/play_arrow:",
@@ -163,6 +171,7 @@ if resume_col.button(
 if rerun_col.button("Re-run this config", icon=":material/replay:", help="A new run with exactly the same settings."):
     with user_errors():
         new_run = store.create(target.config())
+        browser.add_own_run(new_run.id)
         launch(new_run)
         _open_in_train(new_run.id)
 if evaluate_col.button("Evaluate", icon=":material/troubleshoot:", disabled=not target.checkpoint_path("best").is_file()):
@@ -192,10 +201,17 @@ with st.expander("Export the model", icon=":material/ios_share:"):
 
 with st.expander("Delete this run", icon=":material/delete:"):
     confirmed = st.checkbox(f"Yes, delete `{target.id}` with its checkpoints; this cannot be undone.", key=f"runs_confirm_{target.id}")
-    if st.button("Delete run", type="primary", disabled=not confirmed or target_state in ACTIVE_STATES, key="runs_delete"):
+    if st.button("Delete run", type="primary", disabled=not confirmed or target_state in ACTIVE_STATES or not allowed, key="runs_delete"):
         with user_errors():
             store.delete(target.id)
             st.toast(f"Deleted {target.id}")
             st.rerun()
     if target_state in ACTIVE_STATES:
         st.caption("Cancel it on the Train page first.")
+if permissions.rule_on() and os.environ.get(permissions.TEACHER_ENV) and not permissions.is_teacher():
+    with st.expander("Teacher", icon=":material/school:"):
+        given = st.text_input("Teacher key", type="password", key=permissions.KEY_BOX, help="Lets this browser manage every run.")
+        if given and not permissions.try_teacher_key(given):
+            st.error("That is not this server's teacher key.")
+        elif given:
+            st.rerun()

@@ -18,18 +18,17 @@ from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.study.estimate import budget_epochs
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS, too_few_epochs
-from cifar_core.ui import state
+from cifar_core.ui import browser, permissions, state
 from cifar_core.ui.estimates import run_estimate, throughput
 from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
-from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, RESOLUTIONS, WEIGHT_CHOICES, TrainForm, check_trainable, form_config, save_form
+from cifar_core.ui.queue import queue_note
+from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, RESOLUTIONS, WEIGHT_CHOICES, TrainForm, check_trainable, form_config
 
 ACTIVE = "train_active_run"
 LAUNCH_ERROR = "train_launch_error"
 LAST_LAUNCH = "train_last_launch"
-SAVED_FORM = "train_saved_form"  # the form last written to the runs folder (written again only when it changes)
 NONCE = "train_launch_nonce"
-HANDOFF = "lab_handoff"  # written by the Augmentation lab
 MODEL_TITLES = {
     "simple_cnn": "Simple CNN (from scratch)",
     "mobilenet_v3_large": "MobileNetV3-Large (fine-tune)",
@@ -38,15 +37,6 @@ MODEL_TITLES = {
 REFRESH_S = 1.5
 DOUBLE_CLICK_S = 5.0
 DEFAULTS = TrainForm.for_preset(DEFAULT_PRESET)  # what train_form() seeds a new session with
-
-
-def _take_handoff() -> None:
-    """Apply settings the Augmentation lab carried over, before the widgets are drawn."""
-    handoff = st.session_state.pop(HANDOFF, None)
-    if handoff:
-        st.session_state["train_aug_p"] = handoff["aug_p"]
-        st.session_state["train_mix_p"] = handoff["mix_p"]
-        st.session_state[state.TRAIN_AUGMENT] = {"augment_ops": handoff["augment_ops"], "augment_params": handoff["augment_params"]}
 
 
 def _apply_preset() -> None:
@@ -91,10 +81,10 @@ def _launch() -> None:
     except CifarError as exc:
         st.session_state[LAUNCH_ERROR] = str(exc)
         return
+    browser.add_own_run(run.id)
     st.session_state[ACTIVE] = run.id
     st.session_state[NONCE] = st.session_state.get(NONCE, 0) + 1  # a new button: stale clicks are dropped
-    st.query_params["run"] = run.id
-    state.select_run(run.id)
+    st.query_params["run"] = run.id  # this page watches the new run; the sidebar keeps the run the user chose
 
 
 def _shown_run(store: RunStore) -> Run | None:
@@ -129,7 +119,7 @@ def _augmentations(form: TrainForm, config: TrainConfig | None) -> None:
 
 def _form(store: RunStore) -> None:
     st.subheader("Set up a run")
-    state.train_form()  # a new session starts from the last saved form
+    state.train_form()  # a new session starts from this browser's saved form
     recipe = st.selectbox(
         "Recipe",
         [*PRESETS, CUSTOM],
@@ -187,9 +177,6 @@ def _form(store: RunStore) -> None:
         st.number_input("Budget (minutes)", min_value=0.1, step=1.0, **state.persist("train_budget", DEFAULTS.budget))
 
     form = state.train_form()
-    if st.session_state.get(SAVED_FORM) != form.to_dict():
-        save_form(store.root, form)  # a browser reload finds this form again
-        st.session_state[SAVED_FORM] = form.to_dict()
     config = None
     try:
         config = form_config(form, state.data_source())
@@ -260,6 +247,9 @@ def _mobilenet_options() -> None:
 
 
 def _cancel(run: Run) -> None:
+    if not permissions.may_manage(run.id):  # the button is disabled; a stale click is refused here too
+        st.session_state[LAUNCH_ERROR] = permissions.refusal(run.id)
+        return
     try:
         cancel(run)
     except CifarError as exc:
@@ -271,6 +261,23 @@ def _open_evaluate(run_id: str) -> None:
     st.switch_page("app_pages/evaluate.py")
 
 
+def _actions(run: Run, active: bool) -> None:
+    """Cancel while it trains (its own browser or the teacher only), else open it on Evaluate."""
+    if active:
+        allowed = permissions.may_manage(run.id)
+        st.button("Cancel run", icon=":material/stop:", on_click=_cancel, args=(run,), key=f"cancel_{run.id}", disabled=not allowed)
+        if not allowed:
+            st.caption(permissions.refusal(run.id))
+    elif run.checkpoint_path("best").is_file():
+        if st.button(
+            "Evaluate this run",
+            icon=":material/troubleshoot:",
+            key=f"evaluate_{run.id}",
+            help="Its confusion matrix, its mistakes and predictions on your own images.",
+        ):
+            _open_evaluate(run.id)  # not as on_click: Streamlit refuses a page switch inside a callback
+
+
 def _live(run: Run, was_active: bool) -> None:
     """Everything read from the run folder; reruns on a timer while the run is active."""
     status = run.status()
@@ -279,13 +286,7 @@ def _live(run: Run, was_active: bool) -> None:
         st.rerun()  # finished: redraw the page once, without the timer
     st.markdown(f"### Run `{run.id}` · {run_state}")
     if run_state == "queued":
-        ahead = [other.id for other in RunStore(run.dir.parent).list() if other.id != run.id and other.state == "running"]
-        st.info(
-            f"Queued: waiting for `{ahead[0]}` to finish (one run trains at a time on a CPU)."
-            if ahead
-            else "Queued: the training process is starting…",
-            icon=":material/hourglass_top:",
-        )
+        st.info(queue_note(run, RunStore(run.dir.parent).list()), icon=":material/hourglass_top:")
     elif run_state in ("failed", "interrupted"):
         show_error(f"This run {run_state}: {status.get('error') or 'no reason recorded'}. Its log is in {run.log_path}.")
     elif run_state == "cancelled":
@@ -317,16 +318,8 @@ def _live(run: Run, was_active: bool) -> None:
         columns[3].metric("Train − val accuracy", f"{gap:+.1%}", help="A growing gap means the model memorises its training images.")
     if warning := chance_warning(epochs, len(CIFAR10_CLASSES), finished=run_state == "finished"):
         st.warning(warning, icon=":material/warning:")
-    if active := run_state in ACTIVE_STATES:
-        st.button("Cancel run", icon=":material/stop:", on_click=_cancel, args=(run,), key=f"cancel_{run.id}")
-    elif run.checkpoint_path("best").is_file():
-        if st.button(
-            "Evaluate this run",
-            icon=":material/troubleshoot:",
-            key=f"evaluate_{run.id}",
-            help="Its confusion matrix, its mistakes and predictions on your own images.",
-        ):
-            _open_evaluate(run.id)  # not as on_click: Streamlit refuses a page switch inside a callback
+    active = run_state in ACTIVE_STATES
+    _actions(run, active)
     if steps or epochs:
         st.plotly_chart(curves_figure({run.id: events}), key=f"curves_{run.id}")
     confusion = next((event["confusion"] for event in reversed(epochs) if event.get("confusion")), None)
@@ -353,7 +346,6 @@ st.markdown(
 )
 if state.is_synthetic():
     st.caption("Training on the SYNTHETIC demo set (not CIFAR-10); load real data on the Dataset page.")
-_take_handoff()
 store = RunStore()
 form_column, live_column = st.columns([1, 2], gap="large")
 with form_column:

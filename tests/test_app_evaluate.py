@@ -110,7 +110,7 @@ def test_a_non_image_upload_is_an_error_message(trained_run):
 def test_a_run_without_a_checkpoint_says_so(trained_run):
     RunStore().create(tiny_config(), "zz-empty")
     at = open_app("evaluate")
-    at.sidebar.selectbox(key="selected_run").set_value("zz-empty").run()
+    at.sidebar.selectbox(key="sidebar_run").set_value("zz-empty").run()
     assert_ok(at)
     assert any("has no best.pt yet" in error for error in errors(at))
 

@@ -28,5 +28,5 @@ def test_page_renders_with_a_trained_run_and_keeps_the_sidebar_on_rerun(trained_
     at = open_app(page)
     at.run()
     assert_ok(at)
-    assert at.sidebar.selectbox(key="selected_run").value == trained_run.id
+    assert at.sidebar.selectbox(key="sidebar_run").value == trained_run.id
     assert Path(trained_run.dir).is_dir()

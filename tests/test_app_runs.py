@@ -61,8 +61,9 @@ def test_rerun_creates_a_new_run_with_the_same_config_and_opens_it_in_train(trai
     assert at.title[0].value == "Train" and at.query_params["run"] == new.id
 
 
-def test_an_interrupted_run_can_be_resumed_and_a_finished_one_cannot(trained_run, launches):
-    at = open_app("runs")
+def test_an_interrupted_run_can_be_resumed_and_a_finished_one_cannot(trained_run, launches, monkeypatch):
+    monkeypatch.setenv("CIFAR_EXPLORER_TEACHER_KEY", "k3y")  # a served app: the run is not this browser's, the teacher's key is
+    at = open_app("runs", query_params={"teacher": "k3y"})
     assert button(at, "Resume").disabled  # finished
     trained_run.update_status(state="running", pid=2**22 + 7)  # its process is gone: interrupted
     at.run()
@@ -71,8 +72,9 @@ def test_an_interrupted_run_can_be_resumed_and_a_finished_one_cannot(trained_run
     assert launches == [("tiny-run", True)]
 
 
-def test_delete_needs_confirmation(trained_run):
-    at = open_app("runs")
+def test_delete_needs_confirmation(trained_run, monkeypatch):
+    monkeypatch.setenv("CIFAR_EXPLORER_TEACHER_KEY", "k3y")
+    at = open_app("runs", query_params={"teacher": "k3y"})
     assert button(at, "Delete run").disabled
     at.checkbox(key="runs_confirm_tiny-run").check().run()
     button(at, "Delete run").click().run()
@@ -88,7 +90,7 @@ def test_evaluate_button_selects_the_run_and_opens_evaluate(trained_run):
     button(at, "Evaluate").click().run()
     assert_ok(at)
     assert at.title[0].value == "Evaluate"
-    assert at.sidebar.selectbox(key="selected_run").value == "tiny-run"
+    assert at.sidebar.selectbox(key="sidebar_run").value == "tiny-run"
 
 
 def test_a_run_can_be_named_and_its_name_is_in_the_table(trained_run):

@@ -149,12 +149,13 @@ def test_a_queued_run_says_what_it_waits_for(app_env, sleeper):
     fake_active_run(store, sleeper, "running", "first")
     second = fake_active_run(store, sleeper, "queued", "second")
     at = open_app("train", query_params={"run": second.id})
-    assert "Queued: waiting for `first` to finish" in page_text(at)
+    assert "Queued: number 2 in line, behind `first` (training)" in page_text(at)
 
 
-def test_cancel_stops_the_worker_and_the_page_says_cancelled(app_env, sleeper):
+def test_cancel_stops_the_worker_and_the_page_says_cancelled(app_env, sleeper, monkeypatch):
     run = fake_active_run(RunStore(), sleeper)
-    at = open_app("train", query_params={"run": run.id})
+    monkeypatch.setenv("CIFAR_EXPLORER_TEACHER_KEY", "k3y")  # a served app: the run is not this browser's, the teacher's key is
+    at = open_app("train", query_params={"run": run.id, "teacher": "k3y"})
     button(at, "Cancel run").click().run()
     assert sleeper.wait(timeout=10) is not None  # SIGTERM delivered
     assert run.cancel_path.exists()
@@ -267,7 +268,7 @@ def test_a_finished_run_is_shown_with_an_evaluate_link_and_a_run_at_chance_says_
     button(at, "Evaluate this run").click().run()
     assert_ok(at)
     assert at.title[0].value == "Evaluate"
-    assert at.sidebar.selectbox(key="selected_run").value == trained_run.id
+    assert at.sidebar.selectbox(key="sidebar_run").value == trained_run.id
 
 
 def test_a_busy_machine_is_told_before_start_that_the_classroom_budget_buys_too_few_epochs(app_env, monkeypatch):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browser_support import number_value, open_page, set_number, settle, snap
 from test_browser_e2e import page, screenshot_on_failure, server  # noqa: F401  (fixtures)
 
-from cifar_core.ui.train_form import FORM_FILE
+from cifar_core.ui import browser
 
 pytestmark = pytest.mark.browser
 FIELDS = ("Epochs", "Seed", "Number of images (class-balanced)", "Learning rate", "Batch size")
@@ -45,7 +46,7 @@ def test_the_train_form_survives_other_pages_and_a_reload(server, page):  # noqa
 
 
 def test_a_reload_restores_the_last_train_form(server, page):  # noqa: F811
-    """A reload is a new session: the form comes back from the runs folder, every field as it was.
+    """A reload is a new session: the form comes back from this browser's state file, every field as it was.
 
     Issue 11 saw Epochs come back 0 once after a reload; it was not seen again in more than 60
     reloads (this test, and loops of it with other values and page visits), so this keeps the
@@ -62,9 +63,10 @@ def test_a_reload_restores_the_last_train_form(server, page):  # noqa: F811
     page.get_by_role("heading", name="Train", exact=True).first.wait_for()
     settle(page)
     page.wait_for_timeout(1500)
-    saved = json.loads((runs / FORM_FILE).read_text())
-    assert values(page) == before, f"saved form: {saved}"
-    assert (saved["epochs"], saved["seed"]) == (4, 11)
+    token = parse_qs(urlparse(page.url).query)["b"][0]
+    saved = json.loads(browser.state_path(runs, token).read_text())
+    assert values(page) == before, f"saved state: {saved}"
+    assert (saved["train_epochs"], saved["train_seed"]) == (4, 11)
 
 
 def test_the_cutmix_close_up_names_the_images_it_shows(server, page):  # noqa: F811

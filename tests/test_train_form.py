@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from cifar_core.errors import ConfigError
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS
-from cifar_core.ui.train_form import DEFAULT_PRESET, TrainForm, form_config, form_path, load_form, save_form
+from cifar_core.ui.train_form import DEFAULT_PRESET, WEIGHT_CHOICES, TrainForm, form_config
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -55,18 +53,14 @@ def test_a_bad_value_is_a_config_error_naming_the_field():
         form_config(form, None)
 
 
-def test_a_saved_form_is_restored_and_a_damaged_one_is_ignored_or_repaired(tmp_path):
-    assert load_form(tmp_path) is None
-    form = TrainForm.for_preset("fast", seed=4)
-    form.use_limit, form.limit = True, 5000
-    save_form(tmp_path, form)
-    assert load_form(tmp_path) == form
-    values = json.loads(form_path(tmp_path).read_text())
-    values.update(lr="fast", epochs=True, model="resnet999", surprise=1)
-    form_path(tmp_path).write_text(json.dumps(values))
-    repaired = load_form(tmp_path)
-    assert (repaired.lr, repaired.epochs, repaired.model, repaired.limit) == (0.2, 40, "fast_cnn", 5000)
-    form_path(tmp_path).write_text("{not json")
-    assert load_form(tmp_path) is None
-    form_path(tmp_path).write_text("x" * 100_000)
-    assert load_form(tmp_path) is None
+def test_a_saved_form_with_wrong_values_is_repaired_field_by_field():
+    values = TrainForm.for_preset("fast", seed=4).to_dict()
+    values.update(lr="fast", epochs=True, model="resnet999", surprise=1, use_limit=True, limit=5000)
+    repaired = TrainForm.from_dict(values)
+    assert (repaired.lr, repaired.epochs, repaired.model, repaired.limit, repaired.seed) == (0.2, 40, "fast_cnn", 5000, 4)
+
+
+def test_an_empty_weights_path_asks_for_the_file_rather_than_calling_it_empty():
+    form = TrainForm(model="mobilenet_v3_large", weights=WEIGHT_CHOICES[1], weights_path="  ")
+    with pytest.raises(ConfigError, match="No weights file given yet"):
+        form_config(form, None)

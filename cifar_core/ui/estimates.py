@@ -50,5 +50,9 @@ def run_estimate(config: TrainConfig, train_images: int, store: RunStore) -> tup
     speed = throughput(config, store)
     seconds = run_seconds(config, train_images, speed)
     where = resolve_device(config.device).type.upper()
-    amount = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
-    return seconds, f"about {amount} on this {where}"
+    return seconds, f"about {duration_words(seconds)} on this {where}"
+
+
+def duration_words(seconds: float) -> str:
+    """``"45 s"``, ``"2.5 min"``, ``"12 min"``: as precise as an estimate deserves."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"

@@ -7,14 +7,15 @@ kept here in plain session keys that no widget owns.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import streamlit as st
 
 from cifar_core.app.sources import SYNTHETIC, default_source
-from cifar_core.runs import RunStore
 from cifar_core.train.presets import PRESETS
-from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, KEY_PREFIX, TrainForm, load_form
+from cifar_core.ui import browser
+from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, KEY_PREFIX, TrainForm
 
 DATA_SOURCE = "data_source"
 DATA_REASON = "data_source_reason"
@@ -75,33 +76,66 @@ def selected_run_id() -> str | None:
 
 
 def persist(key: str, default: Any) -> dict[str, Any]:
-    """Widget arguments that keep ``key``'s value across page switches: ``st.slider(..., **persist(key, default))``.
+    """Widget arguments that keep ``key``'s value across page switches and reloads: ``st.slider(..., **persist(key, default))``.
 
     Streamlit's own ``persist_state="session"`` keeps the value while the page is not shown, and
-    keeps the browser in step with it. (Re-writing the key from a copy instead, as an older helper did, let the browser overwrite
-    it with the widget's blank default: the Train form came back all zeros after a visit to
-    Experiments, issue 11.) ``default`` applies the first time only.
+    keeps the browser in step with it. A new session (a reload, or this browser's URL in a new tab)
+    starts from the value this browser saved (``cifar_core.ui.browser``) when it still has the
+    default's type, else from ``default``; each script run saves the current value, so what a
+    user set comes back for that browser only.
     """
     if key not in st.session_state:
-        st.session_state[key] = default
+        saved = restorable(browser.saved(key), default)
+        st.session_state[key] = default if saved is None else saved
+    if st.session_state[key] != default or browser.saved(key) is not None:  # a first visit writes nothing
+        browser.remember(key, st.session_state[key])
     return {"key": key, "persist_state": "session"}
+
+
+def restorable(value: Any, default: Any) -> Any:
+    """``value`` shaped like ``default`` (a tuple again where the default is one), or None when it is not of its kind.
+
+    The saved file is plain JSON: a range slider's tuple comes back as a list, and a value of
+    another type (an old file, a changed widget) must not reach a widget that would refuse it.
+    """
+    if value is None:
+        return None
+    if isinstance(default, (tuple, list)):
+        if not isinstance(value, list) or (isinstance(default, tuple) and len(value) != len(default)):
+            return None
+        if default and not all(restorable(item, default[0]) is not None for item in value):
+            return None
+        return tuple(value) if isinstance(default, tuple) else value
+    if isinstance(default, bool) or isinstance(value, bool):
+        return value if isinstance(value, bool) and isinstance(default, bool) else None
+    if isinstance(default, float):
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+    if isinstance(default, int):
+        return value if isinstance(value, int) else None
+    if isinstance(default, str):
+        return value if isinstance(value, str) else None
+    return None
 
 
 def train_form() -> TrainForm:
     """The Train form's current values, for the Train page and the Experiments page alike.
 
-    A new session (a first visit or a browser reload) starts from the form saved in the runs
-    folder, else from the first recipe; its values are written once to the widget keys, which
-    keep them from then on (``persist``).
+    A new session (a first visit or a browser reload) starts from the form this browser saved,
+    else from the first recipe; ``TrainForm.from_dict`` checks every saved value. The values are
+    written once to the widget keys, which keep them from then on (``persist``).
     """
     if not st.session_state.get(_FORM_SEEDED):
+        values = {name: browser.saved(key) for name, key in _FORM_KEYS.items() if browser.saved(key) is not None}
         preset = st.session_state.get(_FORM_KEYS["preset"], DEFAULT_PRESET)
-        saved = load_form(RunStore().root) or TrainForm.for_preset(preset if preset in PRESETS else CUSTOM)
+        saved = TrainForm.from_dict({**values, "augment": browser.saved(TRAIN_AUGMENT)}) if values else None
+        saved = saved or TrainForm.for_preset(preset if preset in PRESETS else CUSTOM)
         for key, value in saved.widget_values().items():
             if key not in st.session_state:
                 st.session_state[key] = value
         st.session_state.setdefault(TRAIN_AUGMENT, saved.augment)
         st.session_state[_FORM_SEEDED] = True
+    if st.session_state.get(TRAIN_AUGMENT) is not None or browser.saved(TRAIN_AUGMENT) is not None:
+        browser.remember(TRAIN_AUGMENT, st.session_state.get(TRAIN_AUGMENT))
     values = {name: st.session_state[key] for name, key in _FORM_KEYS.items() if key in st.session_state}
     return TrainForm.from_dict({**values, "augment": st.session_state.get(TRAIN_AUGMENT)})
 

@@ -3,24 +3,22 @@
 The Train page draws these values as widgets; the Experiments page builds its base run from the
 same values. Both call ``form_config``, so a recipe's settings that have no widget (optimizer,
 schedule, label smoothing, model options, augmentations) reach a study exactly as they reach a
-run started on Train. The form is also saved as a small JSON file in the runs folder, so a browser
-reload (a new session) finds the last form again. Nothing here needs Streamlit.
+run started on Train. Each browser's form is saved with the rest of its state
+(``cifar_core.ui.browser``), so a reload finds that browser's form, never another's. Nothing here
+needs Streamlit.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cifar_core.app.sources import check_path
 from cifar_core.data import CifarData
-from cifar_core.errors import CifarError, DataError
+from cifar_core.errors import ConfigError, DataError
 from cifar_core.models import MODEL_REGISTRY
-from cifar_core.runs.atomic import write_json_atomic
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS
 
@@ -35,8 +33,6 @@ DEFAULT_BUDGET_MINUTES = 5.0
 # A step event every 5 steps keeps the progress bar moving on small runs (the default of 20 leaves a
 # small run silent until its epoch ends); it changes only how often metrics.jsonl is written.
 LIVE_LOG_EVERY = 5
-FORM_FILE = "train_form.json"
-MAX_FORM_BYTES = 64_000
 KEY_PREFIX = "train_"  # widget key of a field: "train_" + field name
 
 
@@ -161,6 +157,10 @@ def form_config(form: TrainForm, data: str | None) -> TrainConfig:
         values.update(augment_ops=list(form.augment["augment_ops"]), augment_params=dict(form.augment["augment_params"]))
     if form.model == "mobilenet_v3_large":
         from_file = form.weights == WEIGHT_CHOICES[1]
+        if from_file and not form.weights_path.strip():  # check_path's "is empty" would read as an empty file
+            raise ConfigError(
+                "No weights file given yet: type the path of a .pth file under “Weights file (.pth)”, or choose other starting weights."
+            )
         values["model_options"] = {
             "pretrained": form.weights != WEIGHT_CHOICES[2],
             "weights_path": str(check_path(form.weights_path, what="weights file")) if from_file else None,
@@ -168,31 +168,6 @@ def form_config(form: TrainForm, data: str | None) -> TrainConfig:
             "freeze_backbone": form.freeze,
         }
     return TrainConfig.from_dict(values)
-
-
-def form_path(runs_root: Path) -> Path:
-    return Path(runs_root) / FORM_FILE
-
-
-def load_form(runs_root: Path) -> TrainForm | None:
-    """The last saved form, or None when there is none or it cannot be read (a reload then starts afresh)."""
-    path = form_path(runs_root)
-    try:
-        if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_FORM_BYTES:
-            return None
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return TrainForm.from_dict(values) if isinstance(values, dict) else None
-
-
-def save_form(runs_root: Path, form: TrainForm) -> None:
-    """Write the form for the next session (atomic); a folder that cannot be written only loses that."""
-    try:
-        Path(runs_root).mkdir(parents=True, exist_ok=True)
-        write_json_atomic(form_path(runs_root), form.to_dict())
-    except (OSError, CifarError):
-        pass
 
 
 def check_trainable(data: CifarData) -> None:
