@@ -18,6 +18,7 @@ from cifar_core.augment.ops import REGISTRY
 from cifar_core.errors import ConfigError
 from cifar_core.figures.images import grid, outline_box, upscale
 from cifar_core.figures.runs import probability_figure
+from cifar_core.study.published import lesson_takeaway
 from cifar_core.train import TrainConfig
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
@@ -91,9 +92,10 @@ st.markdown(
     "cropped, shifted, or with a patch of another image pasted in (**CutMix**, whose label is then mixed "
     "in proportion to the pasted area). A cat is still a cat when it is rotated, so the model is pushed "
     "to learn what a cat looks like instead of memorising the exact pixels of each training photo. "
-    "That makes training harder and the model better on images it has never seen: it **regularizes**. "
+    "That makes training harder and teaches the model to ignore those changes: it **regularizes**. "
     "Each operation is applied to each image independently, with the probability you set."
 )
+st.info("**What it does to a model, measured here** (the lesson study on Experiments): " + lesson_takeaway(), icon=":material/science:")
 
 data = None
 with user_errors("Could not load the data: "):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,3 +33,11 @@ def test_the_docs_site_builds_with_strict_link_checks(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "site" / "measurements" / "index.html").is_file()
+
+
+def test_readme_states_the_lesson_takeaway_exactly_as_the_published_study_computes_it() -> None:
+    from cifar_core.study.published import PUBLISHED_ROOT, lesson_takeaway
+
+    if not (PUBLISHED_ROOT / "lesson" / "study.json").is_file():
+        pytest.skip("the lesson study is not published in this copy")
+    assert f"> {lesson_takeaway()}\n" in (ROOT / "README.md").read_text()
