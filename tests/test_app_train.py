@@ -245,9 +245,13 @@ def test_a_browser_reload_restores_the_last_form(app_env):
     at.selectbox(key="train_preset").set_value("fast").run()
     edit_the_form(at)
     before = {key: at.session_state[key] for key in FORM_KEYS}
-    reloaded = open_app("train")  # a new session
+    token = at.query_params["b"]
+    token = token[0] if isinstance(token, list) else token
+    reloaded = open_app("train", query_params={"b": token})  # a new session of the same browser (its ?b= token)
     assert {key: reloaded.session_state[key] for key in FORM_KEYS} == before
     assert shown_value(reloaded.number_input(key="train_limit")) == 5000
+    stranger = open_app("train")  # another browser: the recipe's defaults, not this browser's edits
+    assert stranger.session_state["train_preset"] == "classroom" and stranger.session_state["train_seed"] == 0
 
 
 def test_a_source_with_only_a_test_split_is_refused_before_any_run_is_created(app_env, monkeypatch):
