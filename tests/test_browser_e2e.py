@@ -75,7 +75,8 @@ def test_train_a_run_watch_its_curve_and_read_its_confusion_matrix(server, page)
     snap(page, "dataset")
 
     open_page(page, "Augmentation lab")
-    page.get_by_text("CutMix up close").wait_for()
+    page.get_by_text("selected on Train").wait_for()  # the lab opens on the Train recipe's augmentation (no CutMix)
+    assert page.get_by_text("CutMix up close").count() == 0
     snap(page, "augmentation_lab")
 
     open_page(page, "Train")
