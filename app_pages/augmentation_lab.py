@@ -95,7 +95,15 @@ st.markdown(
     "That makes training harder and teaches the model to ignore those changes: it **regularizes**. "
     "Each operation is applied to each image independently, with the probability you set."
 )
-st.info("**What it does to a model, measured here** (the lesson study on Experiments): " + lesson_takeaway(), icon=":material/science:")
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _lesson_takeaway() -> str:
+    """The published lesson's sentence, cached: reading its CSV on every slider move would slow the redraw."""
+    return lesson_takeaway()
+
+
+st.info("**What it does to a model, measured here** (the lesson study on Experiments): " + _lesson_takeaway(), icon=":material/science:")
 
 data = None
 with user_errors("Could not load the data: "):
