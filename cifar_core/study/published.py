@@ -25,6 +25,7 @@ from cifar_core.errors import RunError
 from cifar_core.paths import default_roots
 from cifar_core.runs import RunStore
 from cifar_core.runs.atomic import write_atomic, write_json_atomic
+from cifar_core.study.catalog import NAMED_STUDIES
 from cifar_core.study.definition import Study
 from cifar_core.study.lesson import ROTATED, rotated_scores, takeaway
 from cifar_core.study.results import epoch_events, run_table
@@ -227,7 +228,9 @@ def load_published(directory: Path | str) -> PublishedStudy:
 
 
 def list_published(root: Path | str = PUBLISHED_ROOT) -> list[PublishedStudy]:
-    """Every readable published study under ``root`` (the project's ``docs/studies``), by name."""
+    """Every readable published study under ``root`` (the project's ``docs/studies``): the named
+    studies in the catalogue's order (the lesson first, the one a class opens on), then any other by folder."""
+
     root = Path(root)
     if not root.is_dir():
         return []
@@ -238,7 +241,8 @@ def list_published(root: Path | str = PUBLISHED_ROOT) -> list[PublishedStudy]:
                 found.append(load_published(child))
             except RunError:
                 continue  # a half-copied folder must not hide the others; the page names only good ones
-    return found
+    order = list(NAMED_STUDIES)
+    return sorted(found, key=lambda study: order.index(study.name) if study.name in order else len(order))
 
 
 def grid_spread(frame: pd.DataFrame) -> str:

@@ -139,8 +139,7 @@ def published_viewer() -> None:
     Entries are told apart by folder, size and device: one named study may be published twice
     (the 5,000-image CPU ablation and the full-size one from a GPU).
     """
-    order = list(NAMED_STUDIES)  # the named studies' order (the lesson first), then anything else by folder
-    published = sorted(list_published(), key=lambda study: order.index(study.name) if study.name in order else len(order))
+    published = list_published()  # the named studies' order (the lesson first), then anything else by folder
     if not published:
         st.info("No published studies are shipped with this copy of the project.")
         return
