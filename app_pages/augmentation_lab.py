@@ -23,6 +23,7 @@ from cifar_core.train import TrainConfig
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
+from cifar_core.ui.pixels import show_pixels
 from cifar_core.ui.train_form import CUSTOM, KEY_PREFIX, form_config
 
 SAMPLES = 16
@@ -181,8 +182,10 @@ if result is not None:
                 columns = st.columns(COLUMNS)  # one row at a time, so rows line up whatever the captions' length
             pair = grid(torch.stack([originals[position], result.images[position]]), columns=2, scale=SCALE, padding=6)
             weights = " · ".join(f"{name} {weight:.0%}" for name, weight in label_weights(record, data.classes).items())
-            columns[position % COLUMNS].image(
-                pair, caption=f"#{position + 1} {data.classes[int(labels[position])]}: {describe_record(record)}. Label: {weights}"
+            show_pixels(
+                columns[position % COLUMNS],
+                pair,
+                caption=f"#{position + 1} {data.classes[int(labels[position])]}: {describe_record(record)}. Label: {weights}",
             )
 
         if "cutmix" in settings.ops:  # the close-up shows what the preview would do, so only while CutMix is on
@@ -205,9 +208,10 @@ if result is not None:
             record = mixed.records[0]
             box = record["ops"][0]["box"]
             view_a, view_b, view_mixed, view_label = st.columns([1, 1, 1, 1.4])
-            view_a.image(upscale(originals[a], SCALE + 2), caption=f"A: {names[a]}")
-            view_b.image(upscale(originals[b], SCALE + 2), caption=f"B: {names[b]}")
-            view_mixed.image(
+            show_pixels(view_a, upscale(originals[a], SCALE + 2), caption=f"A: {names[a]}")
+            show_pixels(view_b, upscale(originals[b], SCALE + 2), caption=f"B: {names[b]}")
+            show_pixels(
+                view_mixed,
                 outline_box(upscale(mixed.images[0], SCALE + 2), box, SCALE + 2),
                 caption=f"A with B's patch pasted: rows {box[0]}–{box[2] - 1}, columns {box[1]}–{box[3] - 1} "
                 f"({box[2] - box[0]}×{box[3] - box[1]} px)",

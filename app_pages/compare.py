@@ -14,6 +14,7 @@ from cifar_core.runs import RunStore
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split
+from cifar_core.ui.pixels import show_pixels
 
 GALLERY = 24
 GALLERY_COLUMNS = 6
@@ -57,7 +58,7 @@ def _gallery(images, items: list[dict], total: int, what: str) -> None:
     st.markdown(f"Showing {shown} images {what}:")
     columns = st.columns(GALLERY_COLUMNS)
     for position, item in enumerate(items):
-        columns[position % GALLERY_COLUMNS].image(upscale(images[item["row"]], 4), caption=_caption(item))
+        show_pixels(columns[position % GALLERY_COLUMNS], upscale(images[item["row"]], 4), caption=_caption(item))
 
 
 def _pick_cell(event, difference, classes: list[str], key: tuple) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from cifar_core.figures.runs import class_balance_figure
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
+from cifar_core.ui.pixels import show_pixels
 
 SAMPLES_PER_CLASS = 10
 UNLABELLED_SAMPLES = 30
@@ -92,13 +93,13 @@ if data is not None:
     generator = torch.Generator().manual_seed(int(seed))
     if not data.has_labels(split_name):
         chosen = torch.randperm(len(split), generator=generator)[:UNLABELLED_SAMPLES]
-        st.image(grid(split.images[chosen], columns=SAMPLES_PER_CLASS, scale=3, padding=3), caption="unlabelled images")
+        show_pixels(st, grid(split.images[chosen], columns=SAMPLES_PER_CLASS, scale=3, padding=3), caption="unlabelled images")
     for label, name in enumerate(data.classes):
         members = (split.labels == label).nonzero().flatten()
         if not len(members):
             continue
         chosen = members[torch.randperm(len(members), generator=generator)[:SAMPLES_PER_CLASS]]
-        st.image(grid(split.images[chosen], columns=SAMPLES_PER_CLASS, scale=3, padding=3), caption=name)
+        show_pixels(st, grid(split.images[chosen], columns=SAMPLES_PER_CLASS, scale=3, padding=3), caption=name)
 
 st.divider()
 st.subheader("Change the data source")

@@ -19,6 +19,7 @@ from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.ui import browser, state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, selected_run_or_stop
+from cifar_core.ui.pixels import show_pixels
 
 GALLERY = 24
 GALLERY_COLUMNS = 6
@@ -90,7 +91,7 @@ def _gallery(run_id: str, scored, true_class: int, predicted_class: int) -> None
     for position, item in enumerate(items):
         column = columns[position % GALLERY_COLUMNS]
         guesses = " · ".join(f"{name} {p:.0%}" for name, p in item["top3"])
-        column.image(upscale(scored.images[item["row"]], 4), caption=guesses)
+        show_pixels(column, upscale(scored.images[item["row"]], 4), caption=guesses)
         _explain_button(column, run_id, scored, item)
 
 
@@ -112,7 +113,8 @@ def _upload_section(loaded) -> None:
         ranked = {loaded.classes[i]: float(p) for i, p in enumerate(probabilities)}
         best = max(ranked, key=ranked.get)
         seen, chart = st.columns([1, 2])
-        seen.image(
+        show_pixels(
+            seen,
             upscale(prepared.tensor, 8),
             caption=f"What the model sees (from a {prepared.original_size[0]}×{prepared.original_size[1]} {prepared.format})",
         )

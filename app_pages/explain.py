@@ -31,6 +31,7 @@ from cifar_core.runs import RunStore
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, selected_run_or_stop
+from cifar_core.ui.pixels import show_pixels
 
 REQUEST = "explain_request"
 _FOCUS = "_explain_focus"
@@ -111,7 +112,7 @@ def _captioned_gallery(items: list[dict], images, caption, button_key: str, over
             columns = st.columns(COLUMNS)
         column = columns[position % COLUMNS]
         picture = overlays[position] if overlays is not None else upscale(images[item["row"]], 4)
-        column.image(picture, caption=caption(item), width="stretch")
+        show_pixels(column, picture, caption=caption(item), width="stretch")
         column.button("Explain", key=f"{button_key}_{item['index']}", on_click=_focus_on, args=(item["index"],))
 
 
@@ -190,15 +191,17 @@ def _saliency_view(loaded, split: SplitImages) -> None:
             method,
         )
         shown = st.columns(3)
-        shown[0].image(upscale(image, 8), caption=f"{name}: the 32×32 pixels the model sees", width="stretch")
-        shown[1].image(
+        show_pixels(shown[0], upscale(image, 8), caption=f"{name}: the 32×32 pixels the model sees", width="stretch")
+        show_pixels(
+            shown[1],
             overlay(image, maps.predicted[0], 8, alpha),
             caption=f"Evidence for its answer, {loaded.classes[predicted]} ({probabilities[predicted]:.0%})",
             width="stretch",
         )
         if maps.true is not None:
             verdict = "right" if predicted == true else "wrong"
-            shown[2].image(
+            show_pixels(
+                shown[2],
                 overlay(image, maps.true[0], 8, alpha),
                 caption=f"Evidence for the true class, {loaded.classes[true]} ({probabilities[true]:.0%}; the answer is {verdict})",
                 width="stretch",
@@ -332,20 +335,20 @@ def _inside_view(loaded, split: SplitImages) -> None:
         return
     image, _, name = chosen
     left, right = st.columns([1, 3])
-    left.image(upscale(image, 8), caption=name, width="stretch")
+    show_pixels(left, upscale(image, 8), caption=name, width="stretch")
     with user_errors():
         right.markdown(
             "**First-layer filters**: each colour patch is one filter of the first convolution, stretched to full "
             "contrast; the layer slides them over the image and responds where the pixels look like them."
         )
-        right.image(charts.filter_sheet(first_layer_filters(loaded.model, loaded.config.model)))
+        show_pixels(right, charts.filter_sheet(first_layer_filters(loaded.model, loaded.config.model)))
         for stage in stage_maps(loaded.model, loaded.config.model, image):
             st.markdown(
                 f"**{stage.caption}** The {len(stage.channels)} most active of its {stage.total_channels} channels (bright = strong):"
             )
             tiles = st.columns(len(stage.channels))
             for column, channel, activation in zip(tiles, stage.channels, stage.maps):
-                column.image(charts.activation_tile(activation), caption=f"channel {channel}", width="stretch")
+                show_pixels(column, charts.activation_tile(activation), caption=f"channel {channel}", width="stretch")
 
 
 st.title("Explain")

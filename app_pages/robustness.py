@@ -17,6 +17,7 @@ from cifar_core.runs import Run, RunStore
 from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.ui.feedback import show_error
 from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model
+from cifar_core.ui.pixels import show_pixels
 
 NONE = "(none)"
 
@@ -108,4 +109,4 @@ if reports[0] is not None:
     example = images[:1]
     pictures = [example[0]] + [transform(example, s)[0] for s in transform.severities]
     captions = ["clean"] + [transform.label(s) for s in transform.severities]
-    st.image(upscale_many(torch.stack(pictures), 4), caption=captions, width=128)
+    show_pixels(st, upscale_many(torch.stack(pictures), 4), caption=captions, width=128)

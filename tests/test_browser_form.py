@@ -11,7 +11,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_support import number_value, open_page, set_number, settle, snap
+from browser_support import number_value, open_page, set_checkbox, set_number, settle, snap
 from test_browser_e2e import page, screenshot_on_failure, server  # noqa: F401  (fixtures)
 
 from cifar_core.ui import browser
@@ -73,6 +73,11 @@ def test_the_cutmix_close_up_names_the_images_it_shows(server, page):  # noqa: F
     url, _ = server
     page.goto(url)
     open_page(page, "Augmentation lab")
+    page.get_by_text("selected on Train").wait_for()  # the lab opens on the Train recipe, which has no CutMix
+    assert page.get_by_text("CutMix up close").count() == 0  # so no close-up of a mix that does not happen
+    page.locator('[data-testid="stExpander"] summary', has_text="CutMix").click()
+    set_checkbox(page, "Use CutMix", True)
+    settle(page)
     page.get_by_text("CutMix up close").wait_for()
     for _ in range(3):
         page.get_by_role("button", name=re.compile("Resample")).click()

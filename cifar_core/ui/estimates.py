@@ -32,6 +32,10 @@ SPEED_FIELDS = (
     "device",
     "precision",
 )
+# Model options that pick the starting weights, not the step: the probe times random weights
+# (``measure_images_per_s`` builds with ``pretrained=False``), so flipping MobileNet's weights
+# radio must not time a 224 px MobileNet again (tens of seconds on a CPU each time).
+WEIGHT_SOURCE_OPTIONS = ("pretrained", "weights_path")
 
 
 @st.cache_data(ttl=300, show_spinner="Measuring this machine's training speed…")
@@ -42,6 +46,7 @@ def _throughput(speed_json: str, runs_root: str) -> Throughput:
 def throughput(config: TrainConfig, store: RunStore) -> Throughput:
     """This device's speed for ``config`` (cached for 5 minutes: timing a model takes seconds)."""
     speed = {field: getattr(config, field) for field in SPEED_FIELDS}
+    speed["model_options"] = {key: value for key, value in config.model_options.items() if key not in WEIGHT_SOURCE_OPTIONS}
     return _throughput(json.dumps(speed, sort_keys=True), str(store.root))
 
 
