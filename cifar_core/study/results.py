@@ -63,9 +63,9 @@ def run_row(planned: PlannedRun, store: RunStore) -> dict[str, Any]:
     """The study's numbers for one planned run (state ``waiting`` and no numbers before it exists)."""
     row: dict[str, Any] = {"variant": planned.variant, "seed": planned.seed, "run_id": planned.run_id}
     row.update(dict.fromkeys(METRICS, math.nan), state=NOT_STARTED, epochs_done=0, chance_warning=None)
-    if not (store.root / planned.run_id / "config.json").is_file():
+    run = store.find(planned.run_id)
+    if run is None:
         return row
-    run = store.get(planned.run_id)
     status = run.status()
     epochs = [event for event in epoch_events(run) if event.get("val_acc") is not None]
     row.update(state=status["state"], epochs_done=len(epochs))
