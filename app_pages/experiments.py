@@ -249,11 +249,7 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
         st.plotly_chart(grid_heatmap_figure(variants, x_field, y_field), key=f"heatmap_{study.id}")
     store = folder.store()
     curves = {
-        variant.name: [
-            store.get(p.run_id).events()
-            for p in study.runs
-            if p.variant == variant.name and (store.root / p.run_id / "config.json").is_file()
-        ]
+        variant.name: [run.events() for p in study.runs if p.variant == variant.name and (run := store.find(p.run_id)) is not None]
         for variant in study.variants
     }
     if any(curves.values()):

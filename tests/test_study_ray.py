@@ -1,4 +1,5 @@
-"""Studies on a local Ray: a 2-variant study end to end, a killed worker retried, a bad address refused."""
+"""Studies on a local Ray: a 2-variant study end to end, a killed worker retried while the study reads running,
+a bad address refused, the one study driver's lock and pid bookkeeping."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -18,7 +20,7 @@ from support import wait_for  # noqa: E402
 
 from cifar_core.cli import main  # noqa: E402
 from cifar_core.errors import RunError  # noqa: E402
-from cifar_core.study import StudyFolder, studies_root  # noqa: E402
+from cifar_core.study import StudyFolder, drive, launch_driver, studies_root  # noqa: E402
 from cifar_core.study.definition import plan_study  # noqa: E402
 from cifar_core.study.ray_backend import check_address, drive_on_ray  # noqa: E402
 
@@ -63,6 +65,9 @@ def test_killed_worker_is_retried_and_resumes(local_ray, tmp_path: Path) -> None
         return status_file.is_file() and metrics.is_file() and '"type": "epoch"' in metrics.read_text()
 
     wait_for(epoch_done, timeout=120, interval=0.05, what="the run finishing an epoch")
+    assert folder.status()["state"] == "running"  # its driver lives: not "interrupted"
+    with pytest.raises(RunError, match=rf"^Study {study.id} is already running\.$"):
+        launch_driver(folder)  # the Experiments page's Resume starts no second driver
     killed = folder.store().get(study.runs[0].run_id).raw_status()["pid"]
     os.kill(killed, signal.SIGKILL)
     driver.join(timeout=240)
@@ -101,3 +106,24 @@ def test_unreachable_address_is_one_sentence(tmp_path: Path, capsys: pytest.Capt
     assert code == 2 and "No Ray cluster answers" in capsys.readouterr().err
     assert time.time() - started < 30
     assert not (tmp_path / "studies").exists()  # refused before anything was written
+
+
+def test_a_ray_study_is_driven_by_the_one_driver_lock_pid_and_start_time(tmp_path: Path) -> None:
+    """No cluster needed: the driver's bookkeeping comes before the connect, so an unreachable address shows it."""
+    study = plan_study(tiny_base(epochs=1), tmp_path, grid="dropout=0", seeds=1)
+    folder = StudyFolder.create(studies_root(tmp_path) / study.id, study)
+    inside, release = threading.Event(), threading.Event()
+    local = threading.Thread(target=lambda: drive(folder, lambda run, resume: (inside.set(), release.wait(timeout=60))))
+    local.start()
+    try:
+        assert inside.wait(timeout=60)
+        with pytest.raises(RunError, match="already running in another process: one study, one process"):
+            drive_on_ray(folder, address="127.0.0.1:1")  # refused before it connects or writes anything
+    finally:
+        release.set()
+        local.join(timeout=60)
+    with pytest.raises(RunError, match="No Ray cluster answers at 127.0.0.1:1"):
+        drive_on_ray(folder, address="127.0.0.1:1")
+    status = folder.status()
+    assert (status["pid"], status["pid_create_time"]) == (psutil.Process().pid, psutil.Process().create_time())
+    assert status["state"] == "failed" and "No Ray cluster answers" in status["error"] and status["backend"] == "ray"

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from study_support import tiny_base, train_in_process
 
+from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.device import single_thread
 from cifar_core.figures.studies import grid_heatmap_figure, variant_bars_figure, variant_curves_figure
 from cifar_core.runs import RunStore
+from cifar_core.runs.health import chance_warning
 from cifar_core.study import StudyFolder, display_table, drive, list_studies, refresh_results, run_table, studies_root
 from cifar_core.study.definition import plan_study
 from cifar_core.study.results import markdown_table
@@ -92,6 +94,28 @@ def test_a_partly_finished_study_shows_what_has_finished(tmp_path):
     table = display_table(variants)
     assert table["runs"].tolist() == ["1/2", "0/2", "0/2", "0/2"] and table["val acc (final)"][1] == "-"
     assert "± " not in table["val acc (final)"][0]  # one seed: no spread to show
+
+
+def _finished_with_accuracies(store: RunStore, study, planned, accuracies: list[float]) -> None:
+    """A finished run folder whose epochs reached exactly ``accuracies`` (a real training run cannot be steered to them)."""
+    run = store.create(study.config_for(planned), planned.run_id)
+    for epoch, acc in enumerate(accuracies, start=1):
+        run.append_event({"type": "epoch", "epoch": epoch, "val_acc": acc, "val_loss": 2.3, "train_acc": acc, "train_loss": 2.3})
+    run.update_status(state="finished", started=1.0, ended=2.0)
+
+
+def test_the_results_table_gives_the_same_chance_verdict_as_the_runs_pages(tmp_path):
+    study = plan_study(tiny_base(epochs=2), tmp_path, grid="dropout=0,0.3", seeds=1)
+    store = RunStore(tmp_path)
+    # Each run is judged differently by "best epoch within 5 points" and "last epoch within 2 points":
+    # the first learned and then fell back to chance, the second crept just above chance.
+    _finished_with_accuracies(store, study, study.runs[0], [0.30, 0.11])
+    _finished_with_accuracies(store, study, study.runs[1], [0.13, 0.14])
+    runs = run_table(study)
+    for row in runs.itertuples():
+        pages = chance_warning(store.get(row.run_id).events("epoch"), len(CIFAR10_CLASSES), finished=True)
+        assert (row.chance_warning if isinstance(row.chance_warning, str) else None) == pages
+    assert "fell back to 11.0%" in runs["chance_warning"][0] and not isinstance(runs["chance_warning"][1], str)
 
 
 def test_display_and_markdown_tables_show_mean_plus_minus_std(finished_study):

@@ -355,12 +355,22 @@ class RunStore:
                 raise RunError(f"Disk full: could not create run {run_id} in {root}; nothing was left behind.") from exc
             raise
 
+    def find(self, run_id: str) -> Run | None:
+        """The run named ``run_id`` if the store holds one (damaged runs included), else None.
+
+        The one answer to "does this run exist?": a folder with the store's marker or, for runs
+        made before the marker, a config.json; callers that plan runs ahead (studies) ask it
+        rather than test files of their own.
+        """
+        path = self.path_for(run_id)
+        return Run(path) if _looks_like_run(path) else None
+
     def get(self, run_id: str) -> Run:
         """The run named ``run_id`` (damaged runs included, so they can be seen and deleted)."""
-        path = self.path_for(run_id)
-        if not _looks_like_run(path):
+        run = self.find(run_id)
+        if run is None:
             raise RunError(f"No run named {run_id!r} in {self.root}.")
-        return Run(path)
+        return run
 
     def list(self) -> list[Run]:
         """Runs, newest first: every folder with the store's marker or a config.json (unreadable ones too)."""

@@ -5,7 +5,8 @@ grid), repeated over seeds, and compare them in one table.
 - ``definition``: the ``Study`` (base, variants, seeds, planned run ids).
 - ``folder``: the study folder on disk (``study.json``, ``status.json``, results CSVs).
 - ``estimate``: predicted wall time from this device's measured speed; the budget check.
-- ``execution``: the loop that trains the runs (foreground or a detached driver), cancel.
+- ``execution``: the one study driver (lock, pid, final state) and its local executor, cancel.
+- ``ray_backend``: the Ray executor (each run a Ray task).
 - ``results``: per-run and per-variant tables from the run folders.
 """
 

@@ -1,9 +1,10 @@
 """Studies on Ray: every planned run is a Ray task, so a sweep spreads over many CPUs, GPUs or machines.
 
-The local queue (``execution.py``) stays the default. With ``--backend ray`` the study's driver
-connects to a Ray cluster (``--address``, or a local one it starts) and submits one task per run
-that has not finished; Ray places each where its resources are free (one GPU per run where the
-cluster has GPUs, else ``cpus_per_run`` CPUs). A task trains an ordinary run folder with the same
+The local queue (``execution.py``) stays the default. With ``--backend ray`` the study's one
+driver (``execution.drive_with``, the same as a local study's: lock, pid, final state) connects
+to a Ray cluster (``--address``, or a local one it starts) and submits one task per run that has
+not finished; Ray places each where its resources are free (one GPU per run where the cluster has
+GPUs, else ``cpus_per_run`` CPUs). A task trains an ordinary run folder with the same
 ``process.execute`` as everywhere else, so the study folder, the run folders, the Runs and
 Experiments pages and ``study --show`` see a Ray study exactly like a local one. The runs root must
 therefore be on a file system every node sees (the same path on each, e.g. NFS).
@@ -15,14 +16,15 @@ after that is marked failed and the other runs go on.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import socket
 import time
 from typing import Any
 
 from cifar_core.errors import RunError
 from cifar_core.runs import RunStore
-from cifar_core.study.execution import DONE_STATES, OnStart
+from cifar_core.study.definition import PlannedRun
+from cifar_core.study.execution import DONE_STATES, Executor, OnStart, drive_with
 from cifar_core.study.folder import StudyFolder
 from cifar_core.study.results import refresh_results
 
@@ -72,9 +74,8 @@ def _train_task(runs_root: str, run_id: str, config: dict[str, Any], cpus: int) 
 
     torch.set_num_threads(max(1, cpus))
     store = RunStore(runs_root)
-    path = store.root / run_id
-    if (path / "config.json").is_file():
-        run = store.get(run_id)
+    run = store.find(run_id)
+    if run is not None:
         resume = run.checkpoint_path("last").is_file()
     else:
         run, resume = store.create(TrainConfig.from_dict(config), run_id), False
@@ -90,66 +91,76 @@ def drive_on_ray(
     num_cpus: int | None = None,
     on_start: OnStart | None = None,
 ) -> str:
-    """Train every unfinished planned run as a Ray task; return the study's final state."""
+    """Train every unfinished planned run as a Ray task; return the study's final state.
+
+    The study is driven by ``execution.drive_with`` like a local one (its lock, pid and start
+    time, final state), so it reads ``running`` while this process lives, from before the
+    possibly slow connect to Ray on, and a second driver is refused; only the executor differs.
+    """
+    return drive_with(folder, ray_tasks(address, cpus_per_run, num_cpus), on_start, backend="ray", address=address)
+
+
+def ray_tasks(address: str | None, cpus_per_run: int, num_cpus: int | None = None) -> Executor:
+    """The Ray executor: connect, submit every unfinished run as a task at once, then wait for them."""
+
+    def execute_all(folder: StudyFolder, todo: list[tuple[int, PlannedRun]], on_start: OnStart | None) -> None:
+        task = _remote_task(address, cpus_per_run, num_cpus)
+        study, store = folder.study(), folder.store()
+        pending: dict[Any, str] = {}
+        for index, planned in todo:
+            if on_start is not None:
+                on_start(index, planned)
+            config = study.config_for(planned).to_dict()
+            pending[task.remote(str(store.root), planned.run_id, config, cpus_per_run)] = planned.run_id
+        _wait_for_tasks(folder, pending, store)
+
+    return execute_all
+
+
+def _remote_task(address: str | None, cpus_per_run: int, num_cpus: int | None) -> Any:
+    """``_train_task`` as a Ray remote function: one GPU per run where the cluster has GPUs, else CPUs."""
     import ray
 
     _connect(address, num_cpus)
-    study = folder.study()
-    store = RunStore(study.runs_root)
     gpus = ray.cluster_resources().get("GPU", 0)
-    task = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_train_task).options(
-        num_gpus=1 if gpus >= 1 else 0, num_cpus=cpus_per_run
-    )
-    me_pid = os.getpid()
-    folder.update_status(state="running", pid=me_pid, started=time.time(), error=None, backend="ray", address=address)
-    pending: dict[Any, str] = {}
-    for index, planned in enumerate(study.runs):
-        path = store.root / planned.run_id
-        if (path / "config.json").is_file() and store.get(planned.run_id).state in DONE_STATES:
-            continue
-        if on_start is not None:
-            on_start(index, planned)
-        config = study.config_for(planned).to_dict()
-        pending[task.remote(str(store.root), planned.run_id, config, cpus_per_run)] = planned.run_id
-    try:
-        while pending:
-            if folder.cancel_requested():
-                _cancel_all(pending, store)
-                break
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
-            for ref in done:
-                run_id = pending.pop(ref)
-                try:
-                    ray.get(ref)
-                except Exception as exc:  # retries exhausted: this run failed, the others go on
-                    _mark_failed(store, run_id, exc)
-                refresh_results(folder)
-        state = "cancelled" if folder.cancel_requested() else "finished"
-        folder.update_status(state=state, ended=time.time())
-        return state
-    except BaseException as exc:
-        folder.update_status(state="interrupted", ended=time.time(), error=f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        refresh_results(folder)
+    remote = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_train_task)
+    return remote.options(num_gpus=1 if gpus >= 1 else 0, num_cpus=cpus_per_run)
+
+
+def _wait_for_tasks(folder: StudyFolder, pending: dict[Any, str], store: RunStore) -> None:
+    """Collect the tasks as they end (a failed one marks its run failed); a study cancel stops them all."""
+    import ray
+
+    while pending:
+        if folder.cancel_requested():
+            _cancel_all(pending, store)
+            return
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_S)
+        for ref in done:
+            run_id = pending.pop(ref)
+            try:
+                ray.get(ref)
+            except Exception as exc:  # retries exhausted: this run failed, the others go on
+                _mark_failed(store, run_id, exc)
+            refresh_results(folder)
 
 
 def _cancel_all(pending: dict[Any, str], store: RunStore) -> None:
-    """Stop the study: cancel files for the runs (they stop between steps) and the queued tasks."""
+    """Stop the study: cancel requests for the started runs (they stop between steps) and the queued tasks."""
     import ray
 
     for ref, run_id in pending.items():
-        path = store.root / run_id
-        if path.is_dir():
-            (path / "cancel.request").write_text(str(time.time()))
+        run = store.find(run_id)
+        if run is not None:
+            with contextlib.suppress(RunError):  # its folder went away meanwhile: nothing to stop
+                run.request_cancel()
         ray.cancel(ref)
 
 
 def _mark_failed(store: RunStore, run_id: str, exc: Exception) -> None:
-    path = store.root / run_id
-    if not (path / "config.json").is_file():
+    run = store.find(run_id)
+    if run is None:
         return
-    run = store.get(run_id)
     if run.raw_status().get("state") not in DONE_STATES:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         run.update_status(state="failed", ended=time.time(), error=f"its Ray task failed after {RETRIES} retries: {reason}")

@@ -19,8 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from cifar_core.classes import NUM_CLASSES
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.atomic import write_atomic
+from cifar_core.runs.health import chance_warning
 from cifar_core.study.definition import PlannedRun, Study
 from cifar_core.study.folder import StudyFolder
 from cifar_core.study.stats import compare_variants
@@ -49,24 +51,6 @@ DISPLAY = {
 }
 RUN_COLUMNS = ("variant", "seed", "run_id", "state", "epochs_done", *METRICS, "chance_warning")
 NOT_STARTED = "waiting"
-NUM_CLASSES = 10
-CHANCE_MARGIN = 0.05  # stand-in rule: best validation accuracy within 5 points of guessing
-
-
-def chance_warning(epoch_events: list[dict[str, Any]], num_classes: int) -> str | None:
-    """Stand-in for C2 ``cifar_core.runs.health.chance_warning`` (h-train) until it lands on main.
-
-    A run whose validation accuracy never rose clearly above guessing learned nothing, so its
-    numbers say nothing about the regulariser it tested; the study's statistics never name it best.
-    """
-    accuracies = [event["val_acc"] for event in epoch_events if event.get("val_acc") is not None]
-    chance = 1 / num_classes
-    if not accuracies or max(accuracies) > chance + CHANCE_MARGIN:
-        return None
-    return (
-        f"validation accuracy stayed at chance level ({max(accuracies):.0%} at best, {chance:.0%} by guessing): "
-        "the learning rate may be too high or too low, or the run too short to learn"
-    )
 
 
 def epoch_events(run: Run) -> list[dict[str, Any]]:
@@ -79,9 +63,9 @@ def run_row(planned: PlannedRun, store: RunStore) -> dict[str, Any]:
     """The study's numbers for one planned run (state ``waiting`` and no numbers before it exists)."""
     row: dict[str, Any] = {"variant": planned.variant, "seed": planned.seed, "run_id": planned.run_id}
     row.update(dict.fromkeys(METRICS, math.nan), state=NOT_STARTED, epochs_done=0, chance_warning=None)
-    if not (store.root / planned.run_id / "config.json").is_file():
+    run = store.find(planned.run_id)
+    if run is None:
         return row
-    run = store.get(planned.run_id)
     status = run.status()
     epochs = [event for event in epoch_events(run) if event.get("val_acc") is not None]
     row.update(state=status["state"], epochs_done=len(epochs))
@@ -101,7 +85,7 @@ def run_row(planned: PlannedRun, store: RunStore) -> dict[str, Any]:
         acc_gap=last["train_acc"] - last["val_acc"],
         loss_gap=last["val_loss"] - last["train_loss"],
         epochs_to_best=best["epoch"],
-        chance_warning=chance_warning(epochs, NUM_CLASSES) if status["state"] == "finished" else None,
+        chance_warning=chance_warning(epochs, NUM_CLASSES, finished=status["state"] == "finished"),
     )
     return row
 

@@ -8,8 +8,9 @@ easy or hard for both, and the spread of those differences is the noise a claim 
 For each variant: the mean over its finished seeds with a 95% t-interval, and the mean paired
 difference from the reference with its own 95% t-interval. A variant is called better or worse
 only where that paired interval excludes zero; otherwise the verdict is "no detectable difference
-at this size". A variant with a chance-level run (C2 ``chance_warning``) is never named best: its
-runs did not learn, so its accuracy says nothing about the regulariser. The sentences quote the
+at this size". A variant with a chance-level run (``runs.health.chance_warning``, the rule the
+Train and Runs pages use) is never named best: its runs did not learn, so its accuracy says
+nothing about the regulariser. The sentences quote the
 numbers they were computed from, so the page never states a result by hand.
 """
 
