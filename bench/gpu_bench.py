@@ -47,6 +47,7 @@ LEVERS_ON = {
 }
 LEVERS_OFF = {
     "muon": {"muon_lr": None},
+    "muon_batched": {"muon_batched": False},
     "alternating_flip": {"augment_params": {"translate": {"translate": [0.0625, 0.0625], "p": 1.0, "padding": "reflect"}}},
     "reflect_padding": {"augment_params": {"hflip": {"alternate": True}, "translate": {"translate": [0.0625, 0.0625], "p": 1.0}}},
     "whiten_bias_3_epochs": {"model_options": {"widths": [64, 256, 256], "dirac_init": True, "train_bn_scale": False}},

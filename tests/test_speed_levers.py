@@ -18,7 +18,7 @@ from cifar_core.augment.sampling import alternate_flip_mask
 from cifar_core.data import load_synthetic
 from cifar_core.errors import ConfigError
 from cifar_core.models import build_model
-from cifar_core.train import TrainConfig, train
+from cifar_core.train import TrainConfig, optim, train
 from cifar_core.train.optim import Muon, make_optimizer, orthogonalise
 
 
@@ -168,6 +168,81 @@ def test_muon_step_fixes_the_filter_norm_and_moves_along_the_orthogonalised_mome
     assert torch.linalg.svdvals(step / 0.1).max() < 1.3 and torch.linalg.svdvals(step / 0.1).min() > 0.3
     grad_direction = (weight.grad * 1.6).reshape(8, -1)  # nesterov: g + momentum * (momentum * 0 + g)
     assert torch.nn.functional.cosine_similarity(step.flatten(), grad_direction.flatten(), dim=0) > 0.5
+
+
+def per_matrix_orthogonalise(matrix: torch.Tensor, steps: int = 3, eps: float = 1e-7) -> torch.Tensor:
+    """Muon's orthogonalisation as it was before batching (one 2-D matrix), kept as the reference."""
+    a, b, c = 3.4445, -4.7750, 2.0315
+    x = matrix.bfloat16()
+    tall = x.size(0) > x.size(1)
+    if tall:
+        x = x.T
+    x = x / x.norm().clamp(min=eps)
+    for _ in range(steps):
+        gram = x @ x.T
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.T if tall else x
+
+
+def per_parameter_muon_step(params, buffers, lr: float, momentum: float, nesterov: bool) -> None:
+    """Muon's step as it was before batching: each filter alone, through the reference above."""
+    for p, buffer in zip(params, buffers, strict=True):
+        buffer.mul_(momentum).add_(p.grad)
+        grad = p.grad.add(buffer, alpha=momentum) if nesterov else buffer
+        p.mul_(len(p) ** 0.5 / p.norm().clamp(min=1e-12))
+        p.add_(per_matrix_orthogonalise(grad.reshape(len(grad), -1)).view(grad.shape).to(p.dtype), alpha=-lr)
+
+
+@pytest.mark.parametrize("shape", [(8, 36), (36, 8), (16, 16), (3, 200), (1, 9)])  # wide, tall, square, very wide, one row
+def test_orthogonalise_of_a_stack_equals_each_matrix_alone(shape):
+    torch.manual_seed(0)
+    stack = torch.randn(5, *shape) * torch.logspace(-2, 1, 5).view(5, 1, 1)  # scales far apart: each normalised alone
+    batched = orthogonalise(stack).float()
+    assert batched.shape == (5, *shape)
+    for one, matrix in zip(batched, stack, strict=True):
+        assert torch.allclose(one, per_matrix_orthogonalise(matrix).float())  # fp32 tolerance (identical on CPU)
+    assert torch.allclose(orthogonalise(stack[0]).float(), per_matrix_orthogonalise(stack[0]).float())  # 2-D still works
+
+
+def test_batched_muon_steps_like_the_per_parameter_form_with_one_stack_per_shape(monkeypatch):
+    torch.manual_seed(0)
+    shapes = [(8, 4, 3, 3), (16, 8, 3, 3), (8, 4, 3, 3), (32, 2, 1, 1), (8, 4, 3, 3), (16, 8, 3, 3)]  # [32, 2] is tall
+    ours = [torch.nn.Parameter(torch.randn(shape) * 2) for shape in shapes]
+    theirs = [p.detach().clone() for p in ours]
+    groups = [{"params": ours[:5]}, {"params": ours[5:], "lr": 0.05, "nesterov": False}]  # per-group lr and momentum rule kept
+    muon = Muon(groups, lr=0.1, momentum=0.6)
+    seen = []
+    monkeypatch.setattr(optim, "orthogonalise", lambda m: seen.append(tuple(m.shape)) or orthogonalise(m))
+    buffers = [torch.zeros_like(p) for p in theirs]
+    for _ in range(3):  # the momentum buffers carry over between steps
+        grads = [torch.randn(shape) for shape in shapes]
+        for p, q, g in zip(ours, theirs, grads, strict=True):
+            p.grad, q.grad = g.clone(), g.clone()
+        muon.step()
+        per_parameter_muon_step(theirs[:5], buffers[:5], lr=0.1, momentum=0.6, nesterov=True)
+        per_parameter_muon_step(theirs[5:], buffers[5:], lr=0.05, momentum=0.6, nesterov=False)
+    for p, q in zip(ours, theirs, strict=True):
+        assert torch.allclose(p.detach(), q)
+    assert seen[:4] == [(3, 8, 36), (16, 72), (32, 2), (16, 72)]  # first group: three 8x36 filters in one stack
+    assert len(seen) == 12
+
+    seen.clear()
+    Muon([torch.nn.Parameter(torch.randn(8, 4, 3, 3)) for _ in range(3)], lr=0.1, batched=False).step()
+    assert seen == []  # no gradients, no update
+    lone = [torch.nn.Parameter(torch.randn(8, 4, 3, 3)) for _ in range(3)]
+    for p in lone:
+        p.grad = torch.randn_like(p)
+    Muon(lone, lr=0.1, batched=False).step()
+    assert seen == [(8, 36)] * 3  # the lever switched off: one filter at a time
+
+
+def test_make_optimizer_batches_muon_unless_the_config_switches_it_off():
+    config = fast_config(muon_lr=0.24, model_options={"widths": [8, 16, 16], "train_bn_scale": False})
+    model = build_model("fast_cnn", dropout=0.0, options=config.model_options)
+    assert make_optimizer(config, model).parts[1].batched
+    assert not make_optimizer(config.replace(muon_batched=False), model).parts[1].batched
+    with pytest.raises(ConfigError, match="muon_batched must be true or false"):
+        config.replace(muon_batched="no")
 
 
 def test_make_optimizer_sends_conv_filters_to_muon_and_the_rest_to_sgd_under_one_schedule():

@@ -57,6 +57,7 @@ class TrainConfig:
     sync_batchnorm: bool = False  # under torchrun: BatchNorm statistics over every rank's share of a batch
     muon_lr: float | None = None  # conv filters trained with Muon at this learning rate (train/optim.py); None: off
     muon_momentum: float = 0.6
+    muon_batched: bool = True  # same-shape filters orthogonalised as one stack (same update, fewer GPU launches)
     # speed (results are the same in distribution, not bit for bit, when switched)
     augment_per_epoch: bool = False  # augment the whole training set once per epoch in one batched call
     compile: bool = False  # torch.compile the model (a one-off compilation first)
@@ -93,7 +94,16 @@ class TrainConfig:
         _in_range("bias_lr_scale", self.bias_lr_scale, 1e-3, 1000.0)
         _in_range("val_fraction", self.val_fraction, 0.0, 0.9)
         _in_range("warmup_epochs", self.warmup_epochs, 0.0, float(max(self.epochs, 0)))
-        for name in ("shuffle", "lookahead", "train_on_full", "sync_batchnorm", "augment_per_epoch", "compile", "budget_stretch"):
+        for name in (
+            "shuffle",
+            "lookahead",
+            "train_on_full",
+            "sync_batchnorm",
+            "augment_per_epoch",
+            "compile",
+            "budget_stretch",
+            "muon_batched",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}.")
         _integer("batch_size", self.batch_size, 2, 8192)
