@@ -17,9 +17,7 @@ from pathlib import Path
 import torch
 
 from cifar_core.errors import ConfigError
-
-PRECISIONS = ("auto", "fp32", "bf16")
-
+from cifar_core.train.config import PRECISIONS
 
 DEVICE_NAMES = "auto, cpu, cuda (or cuda:N for the N-th GPU) or mps"
 

@@ -43,6 +43,45 @@ def test_quick_commands_skip_heavy_imports(argv: list[str]) -> None:
     assert out.strip()  # it did answer
 
 
+def _runs_folder(root: Path) -> Path:
+    """A runs folder as training leaves it: a finished run with its epochs, and one still queued."""
+    from cifar_core.runs import RunStore
+    from cifar_core.train import TrainConfig
+
+    store = RunStore(root)
+    done = store.create(TrainConfig(model="fast_cnn", epochs=2), "done-run")
+    for epoch, val_acc in ((1, 0.41), (2, 0.5625)):
+        done.append_event({"type": "epoch", "epoch": epoch, "val_acc": val_acc})
+    done.update_status(state="finished", started=10.0, ended=70.0)
+    store.create(TrainConfig(), "waiting-run")
+    return root
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_runs_list_and_presets_skip_torch(tmp_path: Path, json_flag: list[str]) -> None:
+    """``runs list`` reads and checks every config.json, and ``presets`` builds every recipe's config, all without torch.
+
+    Before, ``cifar_core.runs`` imported the checkpoint code and the trainer, and ``TrainConfig`` the
+    augmentation kernels, the model builders and the device code: each imported torch (and the
+    trainer scikit-learn), 2-25 s before the first row.
+    """
+    out, heavy = _heavy_modules_after(["runs", "--root", str(_runs_folder(tmp_path)), "list", *json_flag])
+    assert heavy == []
+    if json_flag:
+        rows = {row["run_id"]: row for row in json.loads(out)}
+        assert (rows["done-run"]["state"], rows["done-run"]["model"], rows["done-run"]["best_val_acc"]) == ("finished", "fast_cnn", 0.5625)
+        assert (rows["done-run"]["epochs_done"], rows["done-run"]["duration_s"]) == (2, 60.0)
+        assert rows["waiting-run"]["model"] == "simple_cnn"
+    else:
+        assert "done-run" in out and "best val_acc 0.5625" in out and "waiting-run" in out
+    presets, heavy = _heavy_modules_after(["presets", *json_flag])
+    assert heavy == []
+    if json_flag:
+        assert all(entry["config"]["model"] for entry in json.loads(presets).values())
+    else:
+        assert len(presets.strip().splitlines()) >= 2
+
+
 def test_help_lists_every_command_and_the_version_is_pyprojects() -> None:
     out, _ = _heavy_modules_after(["--help"])
     for name in COMMANDS:

@@ -8,10 +8,17 @@
 - ``functional`` / ``mix``: pure batched ops taking already-sampled parameters.
 - ``sampling``: the per-image parameter samplers, driven by an explicit ``torch.Generator``.
 - ``preview``: renders originals above their augmented versions for inspection.
+
+The config and the registry import without torch (a run's config.json is checked by ``runs list``,
+which must start at once); the pipeline, which needs torch, is imported on first use.
 """
 
+from typing import TYPE_CHECKING
+
 from cifar_core.augment.config import MIX_OPS, OP_NAMES, STANDARD_OPS, AugmentConfig, OpConfig
-from cifar_core.augment.pipeline import AugmentPipeline, AugmentResult
+
+if TYPE_CHECKING:
+    from cifar_core.augment.pipeline import AugmentPipeline, AugmentResult
 
 __all__ = [
     "MIX_OPS",
@@ -22,3 +29,12 @@ __all__ = [
     "AugmentResult",
     "OpConfig",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``AugmentPipeline`` and ``AugmentResult`` from ``pipeline``, imported (with torch) when first asked for."""
+    if name in ("AugmentPipeline", "AugmentResult"):
+        from cifar_core.augment import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

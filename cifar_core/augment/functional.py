@@ -16,6 +16,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as nnf
 
+from cifar_core.augment.ops.translate import PADDING_MODES  # declared with the op, whose config check needs no torch
+
 
 def rotate90(images: Tensor, k: Tensor) -> Tensor:
     """Rotate image ``b`` by ``k[b]`` quarter turns counter-clockwise (torchvision's direction).
@@ -119,9 +121,6 @@ def _antialias_weights(start: Tensor, length: Tensor, in_size: int, out_size: in
     centre = scale * (torch.arange(out_size, device=device, dtype=dtype).view(1, -1, 1) + 0.5) / support
     weights = (pixel - centre).abs_().neg_().add_(1.0).clamp_(min=0.0)
     return weights.div_(weights.sum(dim=-1, keepdim=True))
-
-
-PADDING_MODES = ("zeros", "reflect")
 
 
 def translate(images: Tensor, shifts: Tensor, padding_mode: str = "zeros") -> Tensor:

@@ -14,12 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import torch
-from torch import Tensor
-
-from cifar_core.augment.sampling import sample_apply_mask
+if TYPE_CHECKING:  # torch is imported by the ops' methods, not here: validating a config.json needs no torch
+    import torch
+    from torch import Tensor
 
 Describe = Callable[[], list[dict[str, Any]]]
 Persist = Callable[[str, Any], dict[str, Any]]
@@ -63,6 +62,8 @@ class OpSpec:
 
     def mask(self, count: int, p: float, params: dict[str, Any], generator: torch.Generator, **context: Any) -> Tensor:
         """Bool ``[count]``: which images get the op (each draws with probability ``p``)."""
+        from cifar_core.augment.sampling import sample_apply_mask
+
         return sample_apply_mask(count, p, generator)
 
     def apply(self, images: Tensor, params: dict[str, Any], generator: torch.Generator) -> tuple[Tensor, Describe]:

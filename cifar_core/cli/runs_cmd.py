@@ -1,4 +1,8 @@
-"""``runs list|resume|cancel|delete`` and the internal ``runs worker`` that background runs use."""
+"""``runs list|resume|cancel|delete`` and the internal ``runs worker`` that background runs use.
+
+``runs.process`` (the worker, which imports torch and the trainer) is imported only by the actions
+that start or stop a run, so that ``runs list`` and ``runs delete`` answer without torch.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from cifar_core.cli.output import emit_json
 from cifar_core.errors import RunError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
-from cifar_core.runs.process import cancel, execute, launch
 from cifar_core.runs.store import DAMAGED, read_marker
 
 
@@ -94,6 +97,8 @@ def _done(args: argparse.Namespace, document: dict, sentence: str) -> None:
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    from cifar_core.runs.process import launch
+
     _, run = resolve(args)
     pid = launch(run, resume=True)
     _done(args, {"run_id": run.id, "action": "resume", "pid": pid}, f"resuming {run.id} (pid {pid})")
@@ -101,6 +106,8 @@ def run_resume(args: argparse.Namespace) -> int:
 
 
 def run_cancel(args: argparse.Namespace) -> int:
+    from cifar_core.runs.process import cancel
+
     _, run = resolve(args)
     cancel(run)
     _done(args, {"run_id": run.id, "action": "cancel"}, f"cancel requested for {run.id}")
@@ -115,5 +122,7 @@ def run_delete(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    from cifar_core.runs.process import execute
+
     result = execute(Run(Path(args.run_dir)), resume=args.resume)
     return 0 if result is not None else 1

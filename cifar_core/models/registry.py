@@ -1,17 +1,32 @@
-"""Models by name, so configs, the CLI and the app refer to them with one string."""
+"""Models by name, so configs, the CLI and the app refer to them with one string.
+
+The registry imports without torch: ``TrainConfig`` checks a model's name and options against it
+when a run's config.json is read (``runs list``), and each builder imports its module (and torch)
+only when a model is built.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from cifar_core.errors import ConfigError
-from cifar_core.models.fast_cnn import build_fast_cnn
-from cifar_core.models.mobilenet import build_mobilenet_v3_large
-from cifar_core.models.simple_cnn import build_simple_cnn
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class _Builder:
+    """``module.function``, imported on the first call (a plain picklable callable, as the function was)."""
+
+    module: str
+    function: str
+
+    def __call__(self, **options: Any) -> nn.Module:
+        return getattr(importlib.import_module(self.module), self.function)(**options)
 
 
 @dataclass(frozen=True)
@@ -47,7 +62,7 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec(
             "simple_cnn",
-            build_simple_cnn,
+            _Builder("cifar_core.models.simple_cnn", "build_simple_cnn"),
             "The study's 8-conv CNN (16/32/64/128), trained from scratch; 361k parameters.",
             explain=ExplainLayers(
                 # stage 3's output (8x8, before its pool): 4x4 maps from stage 4 are too coarse to
@@ -65,14 +80,14 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "mobilenet_v3_large",
-            build_mobilenet_v3_large,
+            _Builder("cifar_core.models.mobilenet", "build_mobilenet_v3_large"),
             "ImageNet-pretrained MobileNetV3-Large, images resized up, new 960-256-10 head; 3.2M parameters.",
             ("pretrained", "weights_path", "resolution", "freeze_backbone"),
             explain=ExplainLayers(target="1.features.16", features="1.classifier.1", first_conv="1.features.0.0"),
         ),
         ModelSpec(
             "fast_cnn",
-            build_fast_cnn,
+            _Builder("cifar_core.models.fast_cnn", "build_fast_cnn"),
             "Speed-record style net: frozen whitening layer, 3 BN-GELU conv groups, max-pool head.",
             ("widths", "dirac_init", "train_bn_scale", "whiten_bias_epochs"),
             explain=ExplainLayers(

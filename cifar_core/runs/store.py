@@ -267,30 +267,30 @@ class Run(ProcessFolder):
         active state, with the reason); whatever could still be read is filled in.
         """
         status = super().status()
+        config: TrainConfig | None
         try:
-            config = self.config().to_dict()
-            problem = None
+            config, problem = self.config(), None  # parsed and checked once: runs list reads 1,000 of them
         except RunError as exc:
-            config, problem = {}, str(exc)
+            config, problem = None, str(exc)
         events, metrics_problem = self._read_events()
         problem = (status["error"] if status["state"] == DAMAGED else None) or problem or metrics_problem
         state = status["state"]
         if problem and state not in ACTIVE_STATES:
             state = DAMAGED
         epochs = [event for event in events if event["type"] == "epoch"]
-        progress = progress_from_events(events, TrainConfig.from_dict(config) if config else None)
+        progress = progress_from_events(events, config)
         val_accs = [e["val_acc"] for e in epochs if e.get("val_acc") is not None]
         started, ended = status.get("started"), status.get("ended") or status.get("heartbeat")
         return {
             "run_id": self.id,
             "state": state,
-            "model": config.get("model"),
-            "dropout": config.get("dropout"),
-            "aug_p": config.get("aug_p"),
-            "mix_p": config.get("mix_p"),
-            "batch_size": config.get("batch_size"),
-            "lr": config.get("lr"),
-            "epochs": config.get("epochs"),
+            "model": getattr(config, "model", None),
+            "dropout": getattr(config, "dropout", None),
+            "aug_p": getattr(config, "aug_p", None),
+            "mix_p": getattr(config, "mix_p", None),
+            "batch_size": getattr(config, "batch_size", None),
+            "lr": getattr(config, "lr", None),
+            "epochs": getattr(config, "epochs", None),
             "epochs_done": progress.epochs_done,
             "epochs_planned": progress.epochs_planned,
             "best_val_acc": max(val_accs) if val_accs else None,

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cifar_core.augment import OP_NAMES, AugmentConfig
-from cifar_core.device import PRECISIONS
 from cifar_core.errors import ConfigError
 from cifar_core.models import MODEL_REGISTRY
 from cifar_core.models.registry import check_model_options
@@ -21,6 +20,7 @@ from cifar_core.models.registry import check_model_options
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine", "onecycle", "triangle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")  # here, not in device.py, so that checking a config needs no torch
 STUDY_OPS = ("rotation", "resized_crop", "translate", "cutmix")
 
 

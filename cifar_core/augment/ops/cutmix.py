@@ -7,9 +7,7 @@ always applies: here each image mixes with its own probability, box and partner.
 from __future__ import annotations
 
 from cifar_core.augment.box import boxes_from_corners
-from cifar_core.augment.mix import cutmix
 from cifar_core.augment.ops._mixing import MixOp
-from cifar_core.augment.sampling import sample_cutmix_boxes
 
 
 class CutMix(MixOp):
@@ -21,6 +19,9 @@ class CutMix(MixOp):
     verb = "pasted"
 
     def mix(self, images, soft_labels, partners, params, generator):
+        from cifar_core.augment.mix import cutmix
+        from cifar_core.augment.sampling import sample_cutmix_boxes
+
         height, width = images.shape[-2:]
         boxes = sample_cutmix_boxes(len(images), height, width, params["alpha"], generator)
         mixed, soft, weights = cutmix(images, soft_labels, partners.images, partners.soft_labels, boxes)

@@ -5,11 +5,7 @@ Ours: torchvision's ``erase`` takes one box for the whole batch; ``functional.cu
 
 from __future__ import annotations
 
-import torch
-
-from cifar_core.augment import functional as F
 from cifar_core.augment.box import Box, boxes_from_corners
-from cifar_core.augment.sampling import sample_square_boxes
 from cifar_core.augment.spec import OpSpec, Param, pixels
 
 
@@ -23,6 +19,11 @@ class Cutout(OpSpec):
     widget_params = ("size",)
 
     def apply(self, images, params, generator):
+        import torch
+
+        from cifar_core.augment import functional as F
+        from cifar_core.augment.sampling import sample_square_boxes
+
         height, width = images.shape[-2:]
         sides = torch.full((len(images),), params["size"], dtype=torch.long, device=generator.device)
         boxes = sample_square_boxes(height, width, sides, generator)

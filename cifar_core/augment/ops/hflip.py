@@ -5,10 +5,6 @@ torchvision's ``hflip`` is used as is: it is already batched and has no per-imag
 
 from __future__ import annotations
 
-import torch
-from torchvision.transforms.v2 import functional as TF
-
-from cifar_core.augment.sampling import alternate_flip_mask
 from cifar_core.augment.spec import OpSpec, Param, flag
 
 
@@ -23,10 +19,16 @@ class HorizontalFlip(OpSpec):
     def mask(self, count, p, params, generator, *, indices=None, epoch=0, flip_seed=None, **context):
         if not params["alternate"]:
             return super().mask(count, p, params, generator)
+        import torch
+
+        from cifar_core.augment.sampling import alternate_flip_mask
+
         positions = torch.arange(count) if indices is None else indices.cpu()
         return alternate_flip_mask(positions, epoch, generator.initial_seed() if flip_seed is None else flip_seed)
 
     def apply(self, images, params, generator):
+        from torchvision.transforms.v2 import functional as TF
+
         return TF.horizontal_flip(images), lambda: [{"op": "hflip"} for _ in range(len(images))]
 
     def caption(self, entry):

@@ -5,9 +5,7 @@ Ours, not torchvision's ``v2.MixUp``: that one draws one weight per batch and al
 
 from __future__ import annotations
 
-from cifar_core.augment.mix import mixup
 from cifar_core.augment.ops._mixing import MixOp
-from cifar_core.augment.sampling import sample_beta
 
 
 class MixUp(MixOp):
@@ -19,6 +17,9 @@ class MixUp(MixOp):
     verb = "blended in"
 
     def mix(self, images, soft_labels, partners, params, generator):
+        from cifar_core.augment.mix import mixup
+        from cifar_core.augment.sampling import sample_beta
+
         weights = sample_beta(params["alpha"], len(images), generator)
         mixed, soft = mixup(images, soft_labels, partners.images, partners.soft_labels, weights)
 

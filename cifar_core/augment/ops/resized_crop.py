@@ -7,9 +7,7 @@ antialiased bilinear output (tested).
 
 from __future__ import annotations
 
-from cifar_core.augment import functional as F
 from cifar_core.augment.box import Box, boxes_from_sizes
-from cifar_core.augment.sampling import sample_resized_crop_boxes
 from cifar_core.augment.spec import OpSpec, Param, pair
 
 
@@ -23,6 +21,9 @@ class ResizedCrop(OpSpec):
     widget_params = ("scale",)
 
     def apply(self, images, params, generator):
+        from cifar_core.augment import functional as F
+        from cifar_core.augment.sampling import sample_resized_crop_boxes
+
         height, width = images.shape[-2:]
         boxes = sample_resized_crop_boxes(len(images), height, width, params["scale"], params["ratio"], generator)
         cropped = F.resized_crop(images, boxes, (height, width))

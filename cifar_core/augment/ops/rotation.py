@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cifar_core.augment import functional as F
-from cifar_core.augment.sampling import sample_choice, sample_uniform
 from cifar_core.augment.spec import OpSpec, Param, number, pair
 
 RIGHT_ANGLES = "Right angles"
@@ -47,6 +45,9 @@ class Rotation(OpSpec):
             raise ValueError("rotation takes either 'angles' (a set) or 'degrees' (a range), not both")
 
     def apply(self, images, params, generator):
+        from cifar_core.augment import functional as F
+        from cifar_core.augment.sampling import sample_choice, sample_uniform
+
         count = len(images)
         if params["degrees"] is not None:
             angles = sample_uniform(*params["degrees"], count, generator)

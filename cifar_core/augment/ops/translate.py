@@ -6,9 +6,9 @@ one); ``functional.translate`` is one gather and matches ``affine`` with nearest
 
 from __future__ import annotations
 
-from cifar_core.augment import functional as F
-from cifar_core.augment.sampling import sample_translations
 from cifar_core.augment.spec import OpSpec, Param, one_of, pair
+
+PADDING_MODES = ("zeros", "reflect")  # how functional.translate fills the uncovered border
 
 
 class Translate(OpSpec):
@@ -17,7 +17,7 @@ class Translate(OpSpec):
     name = "translate"
     title = "Translation"
     order = 30
-    params = {"translate": Param((0.1, 0.4), pair(0.0, 1.0)), "padding": Param("zeros", one_of(*F.PADDING_MODES))}
+    params = {"translate": Param((0.1, 0.4), pair(0.0, 1.0)), "padding": Param("zeros", one_of(*PADDING_MODES))}
     widget_params = ("translate",)
 
     def check(self, resolved, given):
@@ -25,6 +25,9 @@ class Translate(OpSpec):
             raise ValueError("translate with reflect padding shifts by at most half the image (translate up to 0.5)")
 
     def apply(self, images, params, generator):
+        from cifar_core.augment import functional as F
+        from cifar_core.augment.sampling import sample_translations
+
         height, width = images.shape[-2:]
         shifts = sample_translations(len(images), height, width, params["translate"], generator)
         moved = F.translate(images, shifts, params["padding"])
