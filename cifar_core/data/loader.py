@@ -104,6 +104,12 @@ def load_cifar(
         report = stderr_progress(path.name) if progress else None
         with open_source(path) as tree:
             layout, loaded = _read_layout(tree, resize=resize, progress=report)
+        if cache.entry_for(entry.path.parent, path, resize=resize).key != entry.key:
+            # what was decoded is a mix of two states, which no cache entry may hold as either
+            raise DataError(
+                f"{path} changed while it was read (files were added, removed or rewritten), so nothing was cached; "
+                "load it again once it stops changing"
+            )
         if loaded.skipped_files:
             log.warning("skipped %d non-image files in %s", loaded.skipped_files, path)
         cached = cache.Cached(format=layout, splits=loaded.splits, skipped_files=loaded.skipped_files)
