@@ -136,7 +136,7 @@ def test_a_folder_that_changes_while_it_is_read_is_one_sentence_and_nothing_is_c
     victim = folder / "train" / "dog" / "1.png"
     kept = victim.read_bytes()
     _change_while_read(monkeypatch, before=victim.unlink)  # listed, then removed before it is read
-    with pytest.raises(DataError, match=r"dog/1.png' was removed while its source was read, so nothing was cached"):
+    with pytest.raises(DataError, match=r"dog/1.png' was removed while its source was read; load it again once the source stops changing"):
         load_cifar(folder, cache_dir=cache_dir)
     assert not list(cache_dir.glob("*.npz"))
 
