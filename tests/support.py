@@ -6,14 +6,20 @@
 - ``wait_for(predicate, timeout, interval)``: poll until ``predicate()`` is truthy and return that
   value, or fail the test with how long it waited. Exceptions inside ``predicate`` end the wait.
 - ``cli_args(command, **flags)``: a CLI command line, ``batch_size=64`` as ``--batch-size 64``.
+- ``standing_in(*folders)``: this process stands in for the workers of run or study folders, proved
+  theirs as an in-process driver is (it holds their locks); yields the status fields naming it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import psutil
+
+from cifar_core.runs.procfolder import ProcessFolder
 from cifar_core.train import TrainConfig
 
 T = TypeVar("T")
@@ -48,3 +54,20 @@ def cli_args(command: str, **flags: Any) -> list[str]:
         if value is not True:
             args.append(str(value))
     return args
+
+
+@contextlib.contextmanager
+def standing_in(*folders: ProcessFolder) -> Iterator[dict[str, Any]]:
+    """Hold the locks of ``folders`` and yield ``{"pid": ..., "pid_create_time": ...}`` naming this process.
+
+    A status.json naming a live process reads as active only when that process is the folder's own
+    (``ProcessFolder.proof``): a test that writes this process into status.json must hold the
+    folder's lock, as every process that drives a folder does, or the folder reads interrupted.
+    """
+    me = psutil.Process()
+    with contextlib.ExitStack() as locks:
+        for folder in folders:
+            lock = folder.try_lock()
+            assert lock is not None, f"{folder.dir} is locked by another process"
+            locks.enter_context(lock)
+        yield {"pid": me.pid, "pid_create_time": me.create_time()}

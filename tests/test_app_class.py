@@ -7,13 +7,11 @@ browser after a reload, two with different tokens are two students.
 from __future__ import annotations
 
 import json
-import os
 import time
 
-import psutil
 from app_support import app_env, assert_ok, open_app, trained_root, trained_run  # noqa: F401  (fixtures)
 from study_support import GRID, tiny_base
-from support import tiny_config
+from support import standing_in, tiny_config
 
 from cifar_core.runs import RunStore
 from cifar_core.study import StudyFolder, studies_root
@@ -191,18 +189,18 @@ def test_on_a_class_server_only_the_owner_or_the_teacher_may_delete_a_run(traine
 
 def test_a_queued_run_says_its_place_and_the_training_ahead(tmp_path):
     store = RunStore(tmp_path)
-    me = {"pid": os.getpid(), "pid_create_time": psutil.Process().create_time()}  # this process stands in for the workers
     first = store.create(tiny_config(budget_minutes=2.0), "first")
-    first.update_status(state="running", started=1000.0, **me)
     second = store.create(tiny_config(budget_minutes=3.0), "second")
     third = store.create(tiny_config(), "third")
     fourth = store.create(tiny_config(), "fourth")
-    for run in (second, third, fourth):
-        run.update_status(state="queued", **me)
-    runs = store.list()
-    assert queue_note(second, runs, now=1030.0) == (
-        "Queued: number 2 in line, behind `first` (training) (one run trains at a time on a CPU); about 1.5 min of training ahead."
-    )
-    assert queue_note(third, runs, now=1030.0).startswith("Queued: number 3 in line, behind `first` (training), `second` (one run")
-    assert "about 4.5 min of training ahead" in queue_note(third, runs, now=1030.0)
-    assert "has no time budget" in queue_note(fourth, runs, now=1030.0)  # `third` has none
+    with standing_in(first, second, third, fourth) as me:  # this process stands in for the workers
+        first.update_status(state="running", started=1000.0, **me)
+        for run in (second, third, fourth):
+            run.update_status(state="queued", **me)
+        runs = store.list()
+        assert queue_note(second, runs, now=1030.0) == (
+            "Queued: number 2 in line, behind `first` (training) (one run trains at a time on a CPU); about 1.5 min of training ahead."
+        )
+        assert queue_note(third, runs, now=1030.0).startswith("Queued: number 3 in line, behind `first` (training), `second` (one run")
+        assert "about 4.5 min of training ahead" in queue_note(third, runs, now=1030.0)
+        assert "has no time budget" in queue_note(fourth, runs, now=1030.0)  # `third` has none

@@ -12,7 +12,7 @@ import psutil
 import pytest
 from app_support import assert_ok, button, charts, errors, metrics, navigate, open_app, page_text, shown_value
 from data_fixtures import make_images, write_image_folder
-from support import tiny_config, wait_for
+from support import standing_in, tiny_config, wait_for
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.runs import RunStore
@@ -26,8 +26,8 @@ def header(at) -> str:
 
 @pytest.fixture
 def sleeper(app_env):
-    """A live process standing in for the worker of run ``busy-run``: cancel sends SIGTERM only to a
-    process whose command line is that run's worker's, so it carries one."""
+    """A live process standing in for the worker of run ``busy-run``: a run reads active, and cancel
+    sends SIGTERM, only for a process proved to be the run's own, so it carries that worker's command line."""
     worker_args = ["-m", "cifar_core", "runs", "worker", str(app_env / "runs" / "busy-run")]
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", *worker_args])
     yield process
@@ -144,12 +144,14 @@ def test_without_the_url_the_newest_active_run_is_found_on_disk(app_env, sleeper
     assert "Starting" in at.get("progress")[0].proto.text
 
 
-def test_a_queued_run_says_what_it_waits_for(app_env, sleeper):
+def test_a_queued_run_says_what_it_waits_for(app_env):
     store = RunStore()
-    fake_active_run(store, sleeper, "running", "first")
-    second = fake_active_run(store, sleeper, "queued", "second")
-    at = open_app("train", query_params={"run": second.id})
-    assert "Queued: number 2 in line, behind `first` (training)" in page_text(at)
+    first, second = store.create(tiny_config(), "first"), store.create(tiny_config(), "second")
+    with standing_in(first, second) as me:  # this process stands in for both workers
+        first.update_status(state="running", launched=time.time(), **me)
+        second.update_status(state="queued", launched=time.time(), **me)
+        at = open_app("train", query_params={"run": second.id})
+        assert "Queued: number 2 in line, behind `first` (training)" in page_text(at)
 
 
 def test_cancel_stops_the_worker_and_the_page_says_cancelled(app_env, sleeper, monkeypatch):

@@ -124,8 +124,11 @@ def test_too_many_members_or_bytes_in_one_source_are_refused(tmp_path: Path, mon
         load_cifar(source, cache_dir=tmp_path / "cache")
     monkeypatch.setattr(archive, "MAX_FILES", 1000)
     monkeypatch.setattr(archive, "MAX_TOTAL_BYTES", 2_000)
+    with pytest.raises(DataError, match=r"declares [\d,]+ bytes of files in all, more than any CIFAR-10 source holds \(2,000 bytes"):
+        load_cifar(source, cache_dir=tmp_path / "cache")  # an archive: refused from its headers, while listing
+    folder = write_image_folder(tmp_path / "imgs", {"train": TRAIN})  # a folder declares nothing: its reads are counted
     with pytest.raises(DataError, match=r"holds more than .* GB of files to read"):
-        load_cifar(source, cache_dir=tmp_path / "cache")
+        load_cifar(folder, cache_dir=tmp_path / "cache")
 
 
 def _batch_folder(root: Path, batch: bytes) -> Path:

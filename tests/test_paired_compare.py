@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from fractions import Fraction
 
-import psutil
 import pytest
 import torch
-from support import tiny_config
+from support import standing_in, tiny_config
 
 from cifar_core.cli import main
 from cifar_core.data import load_synthetic
@@ -171,9 +169,10 @@ def test_cli_bad_input_is_one_sentence_and_exit_2(runs, tmp_path, capsys):
 
 
 def test_a_run_still_training_is_refused(runs):
-    runs[1].update_status(state="running", pid=os.getpid(), pid_create_time=psutil.Process().create_time())
-    try:
-        with pytest.raises(RunError, match="run-b is still training"):
-            check_pair(*runs)
-    finally:
-        runs[1].update_status(state="finished", pid=None)
+    with standing_in(runs[1]) as me:  # this process stands in for the worker
+        runs[1].update_status(state="running", **me)
+        try:
+            with pytest.raises(RunError, match="run-b is still training"):
+                check_pair(*runs)
+        finally:
+            runs[1].update_status(state="finished", pid=None)

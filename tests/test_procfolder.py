@@ -51,12 +51,49 @@ def test_both_folders_are_the_one_base(tmp_path, kind):
     assert isinstance(FOLDERS[kind](tmp_path), ProcessFolder)
 
 
+@pytest.fixture
+def reaped():
+    """Processes a test starts, killed when it ends (whatever its outcome)."""
+    processes = []
+    yield processes
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def disguised_worker(folder):
+    """A live process whose command line is ``folder``'s detached worker."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "-m", "cifar_core", *folder.worker_args()])
+
+
+def lock_holder(folder):
+    """A live process that holds ``folder``'s lock, as a foreground train or a study does; ready when returned."""
+    folder.try_lock().close()  # make the lock file
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(120)",
+            str(folder.lock_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 @pytest.mark.parametrize("kind", list(FOLDERS))
-def test_both_folders_apply_the_same_liveness_rules(tmp_path, kind, sleeper):
+def test_both_folders_apply_the_same_liveness_rules(tmp_path, kind, sleeper, reaped):
     folder = FOLDERS[kind](tmp_path)
     now = time.time()
+    worker, holder = disguised_worker(folder), lock_holder(folder)
+    reaped += [worker, holder]
     cases = [
-        ({"state": "running", "pid": sleeper.pid, "pid_create_time": create_time(sleeper)}, "running"),
+        ({"state": "running", "pid": worker.pid, "pid_create_time": create_time(worker)}, "running"),  # its command line
+        ({"state": "running", "pid": holder.pid, "pid_create_time": create_time(holder)}, "running"),  # it holds the lock
+        ({"state": "running", "pid": sleeper.pid, "pid_create_time": create_time(sleeper)}, "interrupted"),  # alive, but not ours
         ({"state": "running", "pid": sleeper.pid}, "interrupted"),  # a live pid without its start time proves nothing
         ({"state": "running", "pid": sleeper.pid, "pid_create_time": create_time(sleeper) - 500}, "interrupted"),  # reused pid
         ({"state": "queued", "pid": None, "launched": now}, "queued"),
@@ -84,20 +121,21 @@ def test_both_folders_refuse_a_second_process(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", list(FOLDERS))
-def test_a_process_that_is_not_the_worker_is_never_signalled(tmp_path, kind, sleeper):
+def test_a_process_that_is_not_the_worker_is_never_signalled(tmp_path, kind, sleeper, reaped):
     folder = FOLDERS[kind](tmp_path)
     folder.update_status(state="running", pid=sleeper.pid, pid_create_time=create_time(sleeper))
-    assert folder.status()["state"] == "running"
-    assert not folder.is_our_worker(folder.status())
-    disguised = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "-m", "cifar_core", *folder.worker_args()])
-    try:
-        folder.update_status(pid=disguised.pid, pid_create_time=create_time(disguised))
-        assert folder.is_our_worker(folder.status())
-        other = type(folder)(folder.dir.parent / "other")
-        assert not other.is_our_worker(folder.status())  # the right program, but another folder's worker
-    finally:
-        disguised.kill()
-        disguised.wait()
+    assert folder.status()["state"] == "interrupted"
+    assert not folder.is_our_worker(folder.raw_status())
+    disguised = disguised_worker(folder)
+    reaped.append(disguised)
+    folder.update_status(pid=disguised.pid, pid_create_time=create_time(disguised))
+    assert folder.is_our_worker(folder.status())
+    other = type(folder)(folder.dir.parent / "other")
+    assert not other.is_our_worker(folder.status())  # the right program, but another folder's worker
+    holder = lock_holder(folder)  # proved the folder's own, but it drives the folder in-process: never signalled
+    reaped.append(holder)
+    folder.update_status(pid=holder.pid, pid_create_time=create_time(holder))
+    assert folder.status()["state"] == "running" and not folder.is_our_worker(folder.status())
 
 
 def test_cancel_never_signals_a_live_process_it_cannot_prove_is_the_worker(tmp_path, sleeper):

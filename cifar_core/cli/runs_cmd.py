@@ -43,19 +43,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def resolve(args: argparse.Namespace) -> tuple[RunStore, Run]:
-    """A bare id names a run in the runs folder (``--root``); a path must name a run folder too.
+    """A bare id names a run in the runs folder (``--root``); anything with a ``/`` is a path to a run folder.
 
-    A path is accepted when it lies directly in the runs folder, or when the folder carries the
-    run store's marker (then the store that made it is its parent). Its parent is never taken as
-    a store just because a path was given: ``runs delete ./`` would otherwise make the current
-    folder's parent a "store" and the current folder a "run". A link is refused, not followed.
+    A run id never holds ``/`` or ``..`` (``validate_run_id`` refuses both), so ``../runs/base`` is
+    never an id: it is a path, resolved from the current folder like any path on a command line,
+    and every message that changes the run names its full folder, so a run of another runs folder
+    is never touched under a bare name. A path is accepted when it lies directly in the runs
+    folder, or when the folder carries the run store's marker (then the store that made it is its
+    parent). Its parent is never taken as a store just because a path was given: ``runs delete ./``
+    would otherwise make the current folder's parent a "store" and the current folder a "run". A
+    link is refused, not followed.
     """
     store = RunStore(args.root)
     if "/" not in args.run:
         return store, store.get(args.run)
     given = Path(args.run).expanduser().absolute()
     if given.is_symlink():
-        raise RunError(f"{args.run} is a link; name the run folder itself.")
+        raise RunError(f"{given} is a link; name the run folder itself.")
     path = given.resolve()
     if path.parent == store.root.resolve():
         return store, store.get(path.name)
@@ -88,10 +92,13 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _done(args: argparse.Namespace, document: dict, sentence: str) -> None:
-    """What a run-management action reports: its JSON object with --json, else one sentence."""
+def _done(args: argparse.Namespace, run: Run, action: str, sentence: str, **fields: object) -> None:
+    """What a run-management action reports: its JSON object with --json, else one sentence.
+
+    Both name the run's full folder, so a path that led somewhere unexpected shows where.
+    """
     if args.json:
-        emit_json(document)
+        emit_json({"run_id": run.id, "path": str(run.dir), "action": action, **fields})
     else:
         print(sentence)
 
@@ -101,7 +108,7 @@ def run_resume(args: argparse.Namespace) -> int:
 
     _, run = resolve(args)
     pid = launch(run, resume=True)
-    _done(args, {"run_id": run.id, "action": "resume", "pid": pid}, f"resuming {run.id} (pid {pid})")
+    _done(args, run, "resume", f"resuming run {run.id} in {run.dir} (pid {pid})", pid=pid)
     return 0
 
 
@@ -110,14 +117,14 @@ def run_cancel(args: argparse.Namespace) -> int:
 
     _, run = resolve(args)
     cancel(run)
-    _done(args, {"run_id": run.id, "action": "cancel"}, f"cancel requested for {run.id}")
+    _done(args, run, "cancel", f"cancel requested for run {run.id} in {run.dir}")
     return 0
 
 
 def run_delete(args: argparse.Namespace) -> int:
     store, run = resolve(args)
     store.delete(run.id)
-    _done(args, {"run_id": run.id, "action": "delete"}, f"deleted {run.id}")
+    _done(args, run, "delete", f"deleted run {run.id}: its folder {run.dir} is gone")
     return 0
 
 

@@ -157,4 +157,6 @@ def read_file(path: Path, where: str, cap: Cap) -> bytes:
 def _unreadable(path: Path, where: str, exc: OSError) -> str:
     if exc.errno == errno.ENOENT and path.is_symlink():
         return f"{where} is a broken link (it points to nothing)"
+    if exc.errno == errno.ENOENT:  # every file read here was listed (or resolved) a moment before
+        return f"{where} was removed while its source was read; load it again once the source stops changing"
     return f"cannot read {where}: {exc.strerror or exc}"

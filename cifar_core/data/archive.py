@@ -4,8 +4,9 @@ Layout readers only see relative POSIX names and bytes, so every layout works th
 user points at a folder or at the archive they downloaded, and nothing is ever extracted into the
 user's folders. Archive damage surfaces as one ``DataError`` naming the archive. Every file read is
 capped by ``limits`` (declared size first, then the bytes actually delivered), and so are the
-number of files listed and the bytes read from one source, so a small archive that inflates to
-gigabytes is refused instead of exhausting memory.
+number of files listed, the sizes all members declare (read or not: skipping a member of a
+compressed tar inflates it) and the bytes read from one source, so a small archive that inflates
+to gigabytes is refused instead of exhausting memory or time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import py7zr.exceptions
 from py7zr.io import Py7zIO, WriterFactory
 
 from cifar_core.data.access import read_file, regular_file
-from cifar_core.data.limits import MAX_FILES, MAX_TOTAL_BYTES, Cap, file_cap, too_big
+from cifar_core.data.limits import MAX_FILES, MAX_TOTAL_BYTES, Cap, file_cap, too_big, too_much_declared
 from cifar_core.data.names import ARCHIVE_SUFFIXES, archive_kind, shown
 from cifar_core.errors import DataError
 
@@ -89,6 +90,7 @@ class SourceTree(ABC):
         self._raw: dict[str, str] = {}  # normalized name -> name as stored in the archive
         self._sizes: dict[str, int] = {}  # normalized name -> size its header declares
         self._listed = 0
+        self._declared = 0  # bytes the headers listed so far declare, ignored members included
 
     def _add(self, raw: str, is_dir: bool, size: int | None = None) -> None:
         self._listed += 1
@@ -97,6 +99,9 @@ class SourceTree(ABC):
                 f"{self.label} holds more than {MAX_FILES:,} files and folders, more than any CIFAR-10 "
                 "layout (Kaggle's test set has 300,000 images); it was not read"
             )
+        self._declared += size or 0
+        if self._declared > MAX_TOTAL_BYTES:  # every member counts: skipping one inflates it too
+            raise DataError(too_much_declared(self.label, self._declared, MAX_TOTAL_BYTES))
         name = _normalize(raw)
         if name is None:
             return

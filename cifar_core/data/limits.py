@@ -24,7 +24,8 @@ MAX_NESTED_ARCHIVE_BYTES = 1024 * MB
 MAX_OTHER_FILE_BYTES = 64 * MB
 """Any other file a layout reads: a torchvision batch is about 31 MB, ``trainLabels.csv`` 0.6 MB."""
 MAX_TOTAL_BYTES = 2048 * MB
-"""All bytes read from one source in one pass: Kaggle's 300,000 test images are under 1 GB."""
+"""All bytes of one source: what its archive headers declare for all its members, read or not, and
+what one pass reads. Kaggle's 300,000 test images are under 1 GB."""
 MAX_FILES = 400_000
 """Files and folders listed in one source: the largest CIFAR-10 layout (Kaggle's test set) has 300,000."""
 
@@ -52,6 +53,18 @@ def too_big(where: str, size: int, cap: Cap) -> str:
     return (
         f"{where} is {_megabytes(size)}, more than {cap.what} can be ({_megabytes(cap.bytes)} at most; "
         f"{cap.typical}); it was not read"
+    )
+
+
+def too_much_declared(label: str, declared: int, cap: int) -> str:
+    """The sentence refusing an archive whose members declare more than ``cap`` bytes in all.
+
+    Said while listing: a compressed archive must be inflated to skip a member, so a member that no
+    layout reads (gigabytes of zeros in a 3 MB ``.tar.gz``) would cost as much time as reading it.
+    """
+    return (
+        f"{label} declares {_megabytes(declared)} of files in all, more than any CIFAR-10 source holds "
+        f"({_megabytes(cap)} at most; Kaggle's 300,000 test images are under 1 GB); it was not read"
     )
 
 

@@ -75,6 +75,18 @@ def _read_layout(
     raise DataError(f"{tree.label} does not hold CIFAR-10 in a known layout (found: {shown}); {LAYOUTS}")
 
 
+def _unchanged(entry: cache.CacheEntry, path: Path, *, resize: bool) -> bool:
+    """True if ``path`` still has the fingerprint ``entry`` was made from, now that it has been read.
+
+    A source changed while it was decoded gave a mix of two states, which no cache entry may
+    hold as either; a source that has vanished meanwhile has changed too.
+    """
+    try:
+        return cache.entry_for(entry.path.parent, path, resize=resize).key == entry.key
+    except OSError:
+        return False
+
+
 def load_cifar(
     source: str | os.PathLike | None = None,
     *,
@@ -104,6 +116,11 @@ def load_cifar(
         report = stderr_progress(path.name) if progress else None
         with open_source(path) as tree:
             layout, loaded = _read_layout(tree, resize=resize, progress=report)
+        if not _unchanged(entry, path, resize=resize):
+            raise DataError(
+                f"{path} changed while it was read (files were added, removed or rewritten), so nothing was cached; "
+                "load it again once it stops changing"
+            )
         if loaded.skipped_files:
             log.warning("skipped %d non-image files in %s", loaded.skipped_files, path)
         cached = cache.Cached(format=layout, splits=loaded.splits, skipped_files=loaded.skipped_files)

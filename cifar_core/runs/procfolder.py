@@ -6,9 +6,14 @@ follow the same rules, written once:
 - ``status.json`` is read defensively: a file that is not a JSON object, an unknown state, or a
   time, pid or start time of the wrong type reads as state ``damaged`` with the reason, never as
   an exception that takes the caller down.
-- Liveness: an active state (``queued``/``running``) counts only while the recorded pid runs AND
-  started at the recorded ``pid_create_time``. A pid without its start time proves nothing (pid
-  numbers are reused), so it reads as ``interrupted``.
+- Liveness has one proof (``ProcessFolder.proof``), used by every reader and writer alike (status,
+  hence ``runs list`` and the pages; delete; resume; cancel): an active state (``queued``/
+  ``running``) counts only while the recorded pid runs, started at the recorded
+  ``pid_create_time``, and is this folder's own process — its command line is this folder's
+  detached worker, or it holds this folder's lock file open (a foreground ``train``, a study or a
+  test driving the folder in its own process). A pid without its start time proves nothing (pid
+  numbers are reused), and neither does a live process that status.json merely names (a stale or
+  forged file naming a ``sleep``): both read as ``interrupted``.
 - One folder, one process: the process that drives a folder holds an exclusive ``flock`` on
   ``<folder>/.lock`` for its whole life (the kernel drops it when the process dies, even on
   ``kill -9``). ``spawn`` takes the lock *before* it writes ``queued`` and hands the very lock to
@@ -16,7 +21,9 @@ follow the same rules, written once:
   never start two workers and a launcher never overwrites a live worker's status.
 - The folder is never re-created: status writes go to an existing folder only, so a folder removed
   while its process works stays removed (``FolderGone`` tells the process to stop).
-- Signals go only to a process proved to be this folder's worker: pid, start time and command line.
+- Signals go only to a process proved to be this folder's detached worker: pid, start time and
+  command line. A process driving the folder in-process polls the cancel file instead; a signal
+  could stop the larger program it belongs to.
 """
 
 from __future__ import annotations
@@ -59,10 +66,17 @@ class FolderGone(RunError):
     """The folder was removed (or replaced) while its process worked on it."""
 
 
+WORKER = "worker"
+"""``ProcessFolder.proof``: the process's command line is this folder's detached worker."""
+HOLDER = "holder"
+"""``ProcessFolder.proof``: the process holds this folder's lock file open (it drives the folder in-process)."""
+
+
 def process_alive(pid: Any, create_time: Any) -> bool:
     """True only if ``pid`` runs and started at ``create_time`` (not a later process that reused the number).
 
-    Without ``create_time`` nothing is proved, so the answer is False.
+    Without ``create_time`` nothing is proved, so the answer is False. This says only that *a*
+    process runs; whether it is a folder's own is ``ProcessFolder.proof``'s question.
     """
     if not _is_int(pid) or pid <= 0 or not _is_number(create_time):
         return False
@@ -79,6 +93,23 @@ def command_line(pid: int) -> list[str]:
         return psutil.Process(pid).cmdline()
     except psutil.Error:
         return []
+
+
+def has_open(pid: int, path: Path) -> bool:
+    """True if process ``pid`` has the file ``path`` open (the same file: device and inode), False when unknown."""
+    try:
+        wanted = os.stat(path)
+        files = psutil.Process(pid).open_files()
+    except (OSError, psutil.Error):
+        return False
+    for item in files:
+        if os.path.basename(item.path) != path.name:
+            continue  # cheap first: a worker holds many files (torch's libraries), one of them the lock
+        with contextlib.suppress(OSError):
+            info = os.stat(item.path)
+            if (info.st_dev, info.st_ino) == (wanted.st_dev, wanted.st_ino):
+                return True
+    return False
 
 
 def spawn_detached(module_args: Sequence[str], log_path: Path, pass_fds: Sequence[int] = (), env: dict[str, str] | None = None) -> int:
@@ -213,6 +244,8 @@ class ProcessFolder:
             )
         elif not process_alive(pid, create_time):
             status.update(state="interrupted", error=f"{self.PROCESS} stopped without finishing (killed or crashed)")
+        elif self.proof(status) is None:
+            status.update(state="interrupted", error=f"status.json names process {pid}, which runs but is not {self.PROCESS}")
         return status
 
     @property
@@ -230,12 +263,26 @@ class ProcessFolder:
     def cancel_requested(self) -> bool:
         return self.cancel_path.exists()
 
-    def is_our_worker(self, status: dict[str, Any]) -> bool:
-        """True only when status.json's pid and start time match a live process running this folder's worker."""
+    def proof(self, status: dict[str, Any]) -> str | None:
+        """How status.json's process is proved to be this folder's own: ``WORKER``, ``HOLDER``, or None.
+
+        The one proof of liveness (module docstring): the pid runs and started at the recorded
+        start time, and either its command line is this folder's detached worker (``WORKER``) or
+        it holds this folder's lock file open (``HOLDER``: every process that drives a folder
+        holds its lock for as long as status.json names it, so a foreground ``train`` or a study
+        proves itself this way). A live process that is neither is not ours, whatever
+        status.json says of it.
+        """
         pid = status.get("pid")
         if not process_alive(pid, status.get("pid_create_time")):
-            return False
-        return _runs_command(command_line(pid), self.worker_args())
+            return None
+        if _runs_command(command_line(pid), self.worker_args()):
+            return WORKER
+        return HOLDER if has_open(pid, self.lock_path) else None
+
+    def is_our_worker(self, status: dict[str, Any]) -> bool:
+        """True only when status.json's process is proved to be this folder's detached worker: the one a signal may reach."""
+        return self.proof(status) == WORKER
 
     # lock --------------------------------------------------------------------------------
     def try_lock(self) -> FolderLock | None:
@@ -260,7 +307,9 @@ class ProcessFolder:
         """``try_lock``, waiting a few seconds while status.json names a process that has died.
 
         A killed process's lock is released when its last thread has exited, which can trail the
-        moment its main thread shows as dead (a zombie) by a while on a busy machine.
+        moment its main thread shows as dead (a zombie) by a while on a busy machine. Whether to
+        wait asks only whether the named process has died; whether a process is the folder's own
+        is ``proof``'s question, and the held lock has answered it already: someone drives it.
         """
         deadline = time.monotonic() + LOCK_RELEASE_WAIT_S
         while (lock := self.try_lock()) is None:
@@ -290,7 +339,7 @@ class ProcessFolder:
             raise RunError(f"{self.NOUN} {self.id} is already {self._busy_state()}: one {self.NOUN.lower()}, one process.")
         with lock:
             status = self.raw_status()
-            if status["state"] in ACTIVE_STATES and process_alive(status.get("pid"), status.get("pid_create_time")):
+            if status["state"] in ACTIVE_STATES and self.proof(status) is not None:
                 raise RunError(f"{self.NOUN} {self.id} is already {status['state']}.")  # a live process without the lock
             self.cancel_path.unlink(missing_ok=True)
             self.update_status(

@@ -88,7 +88,10 @@ def default_runs_root() -> Path:
 def validate_run_id(run_id: str) -> str:
     """Return ``run_id`` if it is a safe folder name, else raise ``RunError``."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
-        raise RunError(f"Invalid run id {run_id!r}: use 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+        raise RunError(
+            f"Invalid run id {run_id!r}: a run id is 1-80 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+            "and never holds '/' or '..'."
+        )
     return run_id
 
 
