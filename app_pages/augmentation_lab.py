@@ -137,7 +137,7 @@ with controls, st.container(height=640, border=False):  # scrolls beside the ima
     chosen_class = None
     if mode == "One class":
         chosen_class = st.selectbox("Class", data.classes, **state.persist("lab_class", data.classes[3]))
-    seed = st.number_input("Seed", min_value=0, step=1, **state.persist("lab_seed", 0))
+    seed = st.number_input("Seed", step=1, **state.persist_number("lab_seed", 0, min_value=0))
     st.button("Resample (new seed)", on_click=_next_seed, icon=":material/casino:")
 
     st.subheader("How often")

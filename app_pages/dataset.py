@@ -88,7 +88,7 @@ if data is not None:
     st.subheader("Samples per class")
     left, right = st.columns([1, 3])
     split_name = left.selectbox("Split", list(data.splits), **state.persist("dataset_split", "train"))
-    seed = right.number_input("Sample seed (change it to see other images)", min_value=0, step=1, **state.persist("dataset_seed", 0))
+    seed = right.number_input("Sample seed (change it to see other images)", step=1, **state.persist_number("dataset_seed", 0, min_value=0))
     split = data.splits[split_name]
     generator = torch.Generator().manual_seed(int(seed))
     if not data.has_labels(split_name):

@@ -148,8 +148,8 @@ def _setup(store: RunStore) -> None:
             help="Any Train setting, e.g. lr=0.0005,0.001;dropout=0,0.2. Every combination is trained.",
         )
     left, right = st.columns(2)
-    seeds = left.number_input("Seeds per variant", min_value=1, max_value=10, step=1, **state.persist("experiments_seeds", 2))
-    budget = right.number_input("Budget (minutes)", min_value=1.0, step=5.0, **state.persist("experiments_budget", 30.0))
+    seeds = left.number_input("Seeds per variant", step=1, **state.persist_number("experiments_seeds", 2, min_value=1, max_value=10))
+    budget = right.number_input("Budget (minutes)", step=5.0, **state.persist_number("experiments_budget", 30.0, min_value=1.0))
 
     study = estimate = None
     with user_errors():

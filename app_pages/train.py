@@ -151,21 +151,21 @@ def _form(store: RunStore) -> None:
     st.slider("mix_p: chance of CutMix", 0.0, 1.0, step=0.01, **state.persist("train_mix_p", DEFAULTS.mix_p))
     augment_slot = st.container()
     left, right = st.columns(2)
-    left.number_input("Batch size", step=32, **state.persist("train_batch_size", DEFAULTS.batch_size))
-    right.number_input("Learning rate", step=1e-4, format="%.5f", **state.persist("train_lr", DEFAULTS.lr))
+    left.number_input("Batch size", step=32, **state.persist_number("train_batch_size", DEFAULTS.batch_size))
+    right.number_input("Learning rate", step=1e-4, format="%.5f", **state.persist_number("train_lr", DEFAULTS.lr))
     left.number_input(
         "Epochs",
         step=1,
-        **state.persist("train_epochs", DEFAULTS.epochs),
+        **state.persist_number("train_epochs", DEFAULTS.epochs),
         help="With a time budget, the count for the recipe's own budget: a larger budget trains more epochs, a smaller one fewer.",
     )
-    right.number_input("Seed", step=1, **state.persist("train_seed", DEFAULTS.seed))
+    right.number_input("Seed", step=1, **state.persist_number("train_seed", DEFAULTS.seed))
     st.checkbox("Shuffle the training images every epoch", **state.persist("train_shuffle", DEFAULTS.shuffle))
     if st.checkbox("Train on part of the images only (faster)", **state.persist("train_use_limit", DEFAULTS.use_limit)):
         st.number_input(
             "Number of images (class-balanced)",
             step=500,
-            **state.persist("train_limit", DEFAULTS.limit),
+            **state.persist_number("train_limit", DEFAULTS.limit),
             help="A fifth of them are held out for validation.",
         )
     if st.checkbox(
@@ -174,7 +174,7 @@ def _form(store: RunStore) -> None:
         help="The first steps are timed on this device; the epochs and the learning-rate schedule are then "
         "set so training uses the whole budget, and refitted as the run goes if the machine gets faster or slower.",
     ):
-        st.number_input("Budget (minutes)", min_value=0.1, step=1.0, **state.persist("train_budget", DEFAULTS.budget))
+        st.number_input("Budget (minutes)", step=1.0, **state.persist_number("train_budget", DEFAULTS.budget, min_value=0.1))
 
     form = state.train_form()
     config = None

@@ -47,6 +47,25 @@ def test_each_browser_gets_its_own_train_form_and_a_reload_brings_it_back(app_en
     assert not (app_env / "runs" / "train_form.json").exists()
 
 
+def test_each_number_box_paints_the_value_it_holds_from_its_first_frame(app_env):  # noqa: F811
+    """A box's element default is what the browser paints before it applies the session's value.
+
+    CI read Epochs '0' right after a reload (7 saved): the box had no default of its own, so it
+    painted 0 until an effect after that paint put 7 in. A saved value outside a box's bounds (a
+    hand-edited file) gives way to the recipe's.
+    """
+    browser.save_values(app_env / "runs", ALICE, {"train_epochs": 7, "train_seed": 3, "train_use_budget": True, "train_budget": 0.05})
+    reloaded = open_app("train", query_params={"b": ALICE})
+    keys = ("train_epochs", "train_seed", "train_budget")
+    painted = {key: (number(reloaded, key).value, number(reloaded, key).proto.default) for key in keys}
+    assert painted == {"train_epochs": (7, 7), "train_seed": (3, 3), "train_budget": (1.25, 1.25)}
+
+    fresh = open_app("train", query_params={"b": BOB})
+    assert (number(fresh, "train_epochs").proto.default, number(fresh, "train_lr").proto.default) == (30, 0.2)  # the classroom recipe
+    number(fresh, "train_epochs").set_value(12).run()
+    assert number(fresh, "train_epochs").proto.default == 12  # a remount (page switch) paints the last edit too
+
+
 def test_a_hostile_or_missing_token_gets_a_fresh_one_and_reads_nothing_else(app_env):  # noqa: F811
     alice = open_app("train", query_params={"b": ALICE})
     number(alice, "train_epochs").set_value(9).run()

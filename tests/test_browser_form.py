@@ -48,9 +48,10 @@ def test_the_train_form_survives_other_pages_and_a_reload(server, page):  # noqa
 def test_a_reload_restores_the_last_train_form(server, page):  # noqa: F811
     """A reload is a new session: the form comes back from this browser's state file, every field as it was.
 
-    Issue 11 saw Epochs come back 0 once after a reload; it was not seen again in more than 60
-    reloads (this test, and loops of it with other values and page visits), so this keeps the
-    check without a known cause.
+    Issue 11 (and later CI) saw Epochs come back 0 after a reload: the box had no default of its
+    own, and Streamlit paints a number box's default before it applies the session's value, so
+    on a loaded machine a read right after the run saw 0. ``state.persist_number`` gives each box
+    the value it holds as its default.
     """
     url, runs = server
     page.goto(url)

@@ -92,6 +92,31 @@ def persist(key: str, default: Any) -> dict[str, Any]:
     return {"key": key, "persist_state": "session"}
 
 
+Number = int | float
+
+
+def persist_number(key: str, default: Number, min_value: Number | None = None, max_value: Number | None = None) -> dict[str, Any]:
+    """``persist`` for ``st.number_input``, with the box's own default set to the value it holds now.
+
+    Streamlit's number box first paints its element default (``value``; without one, ``min_value``
+    or 0) and puts the session's value in only in an effect after that paint, and a box emptied and
+    left commits that default. Without a ``value`` the Train page's Epochs box showed 0 for a moment
+    after each reload and page switch, long enough on a loaded machine for CI to read '0' where 7
+    was saved. A value outside the bounds (a hand-edited state file) gives way to ``default``, as
+    Streamlit itself resets such a value.
+    """
+    arguments = persist(key, default)
+    value = st.session_state[key]
+    if isinstance(default, float) and type(value) is int:
+        value = float(value)
+    if type(value) is not type(default) or not math.isfinite(value):
+        value = default
+    if (min_value is not None and value < min_value) or (max_value is not None and value > max_value):
+        value = default
+    bounds = {name: bound for name, bound in (("min_value", min_value), ("max_value", max_value)) if bound is not None}
+    return {**arguments, **bounds, "value": value}
+
+
 def restorable(value: Any, default: Any) -> Any:
     """``value`` shaped like ``default`` (a tuple again where the default is one), or None when it is not of its kind.
 
