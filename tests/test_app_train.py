@@ -181,7 +181,11 @@ def test_mobilenet_without_cached_weights_explains_the_choices(app_env, monkeypa
     monkeypatch.setattr("torchvision.models._api.load_state_dict_from_url", offline)
     at = open_app("train")
     at.selectbox(key="train_preset").set_value("custom").run()
+    # the page times a few training steps of the chosen model for its estimate: at 64 px, not 224,
+    # so this test of the weights' story does not spend minutes timing MobileNet on 2 cores
+    at.session_state["train_resolution"] = 64
     at.selectbox(key="train_model").set_value("mobilenet_v3_large").run()
+    assert at.select_slider(key="train_resolution").value == 64
     assert any("not in this computer's model cache" in warning.value for warning in at.warning)
     button(at, "Start training").click().run()
     assert any("not available offline" in error and "No pretrained weights" in error for error in errors(at))

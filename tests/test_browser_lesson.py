@@ -288,6 +288,9 @@ def play_upload(page, loaded, test_folder: Path, tmp: Path) -> None:
     shot(page, "11_upload_too_big")
 
 
+# 4 min, and its 60% goal holds only on quiet cores (CI's busy 2 cores trained 3 epochs at 290 images/s
+# where a quiet machine trains 12 at 1,400): run with --runslow before a release
+@pytest.mark.slow
 def test_the_lesson_end_to_end_on_real_images(app, page, real, shared_tarball, tmp_path):
     play_dataset(page, app)
     play_augmentation_lab(page, real)

@@ -283,6 +283,7 @@ def test_two_ranks_train_exactly_as_one_process_splitting_each_global_batch(tmp_
     assert buffer_gap <= EXACT_BUFFER_TOLERANCE, buffer_gap
 
 
+@pytest.mark.slow  # two torchrun launches; CI keeps the one-launch rank tests
 def test_cancel_and_resume_under_torchrun_is_exact(ddp_run, tmp_path: Path) -> None:
     _, uninterrupted = ddp_run
     out = tmp_path / "resumed"

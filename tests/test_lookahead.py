@@ -44,6 +44,7 @@ def test_step_only_syncs_every_few_steps():
     assert not torch.equal(model.weight, trained)
 
 
+@pytest.mark.slow  # a minute of training to show it still learns; the exact-weights tests above stay in CI
 def test_a_lookahead_run_ends_on_its_slow_weights_and_still_learns():
     data = load_synthetic(n_per_class=40, seed=0, n_test_per_class=10)
     # 320 training images at batch 30: 11 steps an epoch, 33 in all, so the run does not end on a sync

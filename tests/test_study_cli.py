@@ -33,6 +33,7 @@ def study_cli(*args: str, cache: Path, timeout: float = 300) -> subprocess.Compl
 
 
 @pytest.mark.realdata
+@pytest.mark.slow  # about 2 min on 2 cores; CI trains on real images in tests/test_train_realdata.py
 def test_four_variant_ablation_on_real_images_writes_one_sane_row_per_variant(shared_tarball, tmp_path):
     result = study_cli(
         "--ablate",
