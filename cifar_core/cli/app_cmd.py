@@ -21,6 +21,7 @@ STREAMLIT_SETTINGS: dict[str, object] = {
     "server.maxUploadSize": 25,
     "client.toolbarMode": "minimal",
     "browser.gatherUsageStats": False,
+    "global.disableWidgetStateDuplicationWarning": True,
 }
 
 
