@@ -107,8 +107,11 @@ def _augmentations(form: TrainForm, config: TrainConfig | None) -> None:
         origin = f"from the {form.preset} recipe"
     else:
         origin = "the study's"
-    phrases = describe_augmentations(config) if config is not None else []
-    st.markdown(f"**Augmentations** ({origin}): " + ("; ".join(phrases) if phrases else "none") + ".")
+    if config is None:  # a bad value above: "none" would be a false statement about the recipe
+        st.markdown(f"**Augmentations** ({origin}): listed here once the values above are valid.")
+    else:
+        phrases = describe_augmentations(config)
+        st.markdown(f"**Augmentations** ({origin}): " + ("; ".join(phrases) if phrases else "none") + ".")
     if form.augment:
         if st.button("Back to the recipe's augmentations"):
             st.session_state[state.TRAIN_AUGMENT] = None

@@ -95,6 +95,8 @@ def test_out_of_range_values_are_an_error_message_and_disable_the_launch(app_env
     assert_ok(at)
     assert any(message in error for error in errors(at))
     assert button(at, "Start training").disabled
+    # the study's augmentations are still what the run would use: a bad value must not make them read "none"
+    assert "**Augmentations** (the study's): listed here once the values above are valid." in page_text(at)
 
 
 def start_a_one_epoch_200_image_run(at) -> None:
