@@ -80,13 +80,19 @@ def _pick_cell(event, difference, classes: list[str], key: tuple) -> tuple[int, 
     return true_class, predicted_class
 
 
+def _open_robustness(run_a_id: str, run_b_id: str) -> None:
+    st.session_state["robustness_run"], st.session_state["robustness_other"] = run_a_id, run_b_id
+
+
 def _robustness_rows(run_a, run_b) -> None:
-    """Both runs' accuracy under rotation, shifts, noise and blur: not on this page yet."""
+    """Both runs under rotation, shifts, noise and blur: the Robustness page scores them side by side on the
+    same seeded images, so this page hands it the pair rather than scoring 52 settings a second time."""
     st.subheader("Robustness")
     st.caption(
-        f"Not yet here: the accuracy of {run_a.id} and {run_b.id} on rotated, shifted, noisy and blurred copies "
-        "of these images, row by row."
+        f"How {run_a.id} and {run_b.id} hold up on rotated, shifted, noisy and blurred copies of the same images, heatmap beside heatmap."
     )
+    if st.button("Score both on the Robustness page", icon=":material/shield:", on_click=_open_robustness, args=(run_a.id, run_b.id)):
+        st.switch_page("app_pages/robustness.py")
 
 
 st.title("Compare two runs")

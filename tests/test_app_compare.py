@@ -94,3 +94,12 @@ def test_runs_page_hands_its_two_runs_to_compare(two_runs):
     button(at, "Compare on the same images").click().run()
     assert_ok(at)
     assert at.selectbox(key="compare_run_a").value == OTHER_ID and at.selectbox(key="compare_run_b").value == RUN_ID
+
+
+def test_compare_hands_its_two_runs_to_the_robustness_page(two_runs):
+    at = open_app("compare", session={"compare_run_a": OTHER_ID, "compare_run_b": RUN_ID})
+    assert_ok(at)
+    button(at, "Score both on the Robustness page").click().run()
+    assert_ok(at)
+    assert at.selectbox(key="robustness_run").value == OTHER_ID and at.selectbox(key="robustness_other").value == RUN_ID
+    assert [chart["layout"]["title"]["text"].split(":")[0] for chart in charts(at)[:2]] == [OTHER_ID, RUN_ID]
