@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from cifar_core.app.sources import SYNTHETIC, check_source
-from cifar_core.app.uploads import MAX_UPLOAD_BYTES, prepare_upload
+from cifar_core.app.uploads import MAX_UPLOAD_MB, prepare_upload
 from cifar_core.calibration import BINNING, reliability
 from cifar_core.errors import CifarError, DataError
 from cifar_core.evaluate import labelled_splits, most_confused_pairs, predict_unlabelled
@@ -101,10 +101,11 @@ def _upload_section(loaded) -> None:
         "Upload a photo of one of the ten classes. It is cropped to a square and shrunk to 32×32 pixels: "
         "exactly what the model sees, and a reminder of how little detail it has to go on."
     )
-    upload = st.file_uploader(f"Image (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key=UPLOAD_KEY)
-    # Streamlit's own cap is set a little above ours (.streamlit/config.toml) so that our sentence, not
-    # Streamlit's, answers a file over 20 MB; its dropzone hint would then announce that higher cap.
-    st.html(f"<style>.st-key-{UPLOAD_KEY} [data-testid='stFileUploaderDropzoneInstructions'] {{display: none}}</style>")
+    # The browser refuses a file over the app's cap before sending it, in one sentence naming that cap
+    # (without max_upload_size it named Streamlit's server cap, 25 MB, under a label saying 20 MB).
+    upload = st.file_uploader(
+        f"Image (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_MB} MB)", key=UPLOAD_KEY, max_upload_size=MAX_UPLOAD_MB
+    )
     if upload is None:
         return
     with user_errors():

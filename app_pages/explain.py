@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
-from cifar_core.app.uploads import MAX_UPLOAD_BYTES, prepare_upload
+from cifar_core.app.uploads import MAX_UPLOAD_MB, prepare_upload
 from cifar_core.data import CifarData
 from cifar_core.errors import DataError
 from cifar_core.evaluate import source_split_images
@@ -130,8 +130,8 @@ def _choose_image(split: SplitImages, classes: tuple[str, ...]):
     if origin == FROM_ELSEWHERE:
         return carried
     if origin == FROM_UPLOAD:
-        upload = st.file_uploader(
-            f"Picture (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_BYTES // 2**20} MB)", key="explain_upload"
+        upload = st.file_uploader(  # the browser refuses a bigger file, naming this cap (as on Evaluate)
+            f"Picture (PNG, JPEG, GIF, BMP, WebP or TIFF; up to {MAX_UPLOAD_MB} MB)", key="explain_upload", max_upload_size=MAX_UPLOAD_MB
         )
         data, name = (upload.getvalue(), upload.name) if upload is not None else st.session_state.get(_CARRIED_UPLOAD, (None, None))
         if data is None:

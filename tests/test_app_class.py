@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-from app_support import app_env, assert_ok, open_app, trained_root, trained_run  # noqa: F401  (fixtures)
+from app_support import app_env, assert_ok, button, open_app, trained_root, trained_run  # noqa: F401  (fixtures)
 from study_support import GRID, tiny_base
 from support import standing_in, tiny_config
 
@@ -45,6 +45,24 @@ def test_each_browser_gets_its_own_train_form_and_a_reload_brings_it_back(app_en
     assert (number(reloaded, "train_epochs").value, number(reloaded, "train_seed").value) == (7, 3)
     assert reloaded.query_params["b"] == ALICE
     assert not (app_env / "runs" / "train_form.json").exists()
+
+
+def test_two_tabs_of_one_browser_each_start_their_run_and_both_stay_that_browsers_own(app_env):  # noqa: F811
+    """Two tabs share the token, and each press of Start is its own run (the double-click guard is per tab).
+
+    Each session read the browser's file once; the second tab's save wrote that whole copy back,
+    so the first tab's run fell out of the own runs, and after a reload on a class server this
+    browser could no longer cancel it (issue 25 item 6). A save now changes only its own key.
+    """
+    small = {"train_preset": "custom", "train_epochs": 1, "train_batch_size": 16, "train_use_limit": True, "train_limit": 200}
+    tabs = [open_app("train", query_params={"b": ALICE}, session=small) for _ in range(2)]
+    for tab in tabs:
+        button(tab, "Start training").click().run()
+        assert_ok(tab)
+    runs = [run.id for run in RunStore(app_env / "runs").list()]
+    assert len(runs) == 2
+    assert sorted(browser.load_values(app_env / "runs", ALICE)[browser.OWN_RUNS]) == sorted(runs)
+    assert {tab.query_params["run"] for tab in tabs} == set(runs)  # each tab watches the run it started
 
 
 def test_each_number_box_paints_the_value_it_holds_from_its_first_frame(app_env):  # noqa: F811

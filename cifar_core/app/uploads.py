@@ -18,8 +18,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cifar_core.errors import DataError
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-"""Files above 20 MB are refused before decoding (a phone photo is 2-8 MB)."""
+MAX_UPLOAD_MB = 20
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+"""Files above 20 MB are refused before decoding (a phone photo is 2-8 MB).
+
+Each uploader of the app gives the browser this cap too (``max_upload_size``; Streamlit's MB are
+MiB), so a bigger file is refused there, before it is sent, with one sentence naming 20 MB."""
 MAX_PIXELS = 50_000_000
 """Refuse images above 50 megapixels; checked from the header, before decompression."""
 FORMATS: tuple[str, ...] = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
@@ -47,7 +51,7 @@ def prepare_upload(data: bytes, name: str = "the uploaded file") -> PreparedImag
     squashing would distort the object), then shrunk with an antialiasing filter.
     """
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DataError(f"{name} is {len(data) / 1e6:.1f} MB; uploads are limited to {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+        raise DataError(f"{name} is {len(data) / 1e6:.1f} MB; uploads are limited to {MAX_UPLOAD_MB} MB.")
     if not data:
         raise DataError(f"{name} is empty.")
     try:

@@ -93,7 +93,8 @@ class TrainConfig:
         _in_range("momentum", self.momentum, 0.0, 0.999)
         _in_range("bias_lr_scale", self.bias_lr_scale, 1e-3, 1000.0)
         _in_range("val_fraction", self.val_fraction, 0.0, 0.9)
-        _in_range("warmup_epochs", self.warmup_epochs, 0.0, float(max(self.epochs, 0)))
+        _integer("epochs", self.epochs, 1, 10_000)  # before the warm-up it bounds: "-5 epochs" is about epochs
+        _in_range("warmup_epochs", self.warmup_epochs, 0.0, float(self.epochs))
         for name in (
             "shuffle",
             "lookahead",
@@ -107,7 +108,6 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}.")
         _integer("batch_size", self.batch_size, 2, 8192)
-        _integer("epochs", self.epochs, 1, 10_000)
         _integer("seed", self.seed, 0, 2**31 - 1)
         if self.split_seed is not None:
             _integer("split_seed", self.split_seed, 0, 2**31 - 1)

@@ -19,7 +19,9 @@ import os
 import re
 import secrets
 import string
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,26 @@ def saved(key: str, default: Any = None) -> Any:
     return _values().get(key, default)
 
 
+# The sessions of one server are threads: one read-change-write of a browser's file at a time.
+_WRITING = threading.Lock()
+
+
+def _save(key: str, change: Callable[[Any], Any]) -> Any:
+    """Set ``key`` to ``change(its saved value)`` in this browser's file as the file is now; return the new value.
+
+    Not this session's copy: two tabs of one browser share the token but each read the file once,
+    so writing a whole copy back undid what the other tab had saved since (a run it started fell
+    out of the own runs, and after a reload that tab could not cancel it; issue 25 item 6).
+    """
+    root, this = RunStore().root, token()
+    with _WRITING:
+        values = load_values(root, this)
+        values[key] = change(values.get(key))
+        values["_saved_at"] = time.time()
+        save_values(root, this, values)
+    return values[key]
+
+
 def remember(key: str, value: Any) -> None:
     """Save ``value`` under ``key`` for this browser; written only when it changed (one small file write)."""
     values = _values()
@@ -148,8 +170,7 @@ def remember(key: str, value: Any) -> None:
     if values.get(key) == value and key in values:
         return
     values[key] = value
-    values["_saved_at"] = time.time()
-    save_values(RunStore().root, token(), values)
+    _save(key, lambda _saved: value)
 
 
 def own_runs() -> list[str]:
@@ -163,4 +184,10 @@ MAX_OWN_RUNS = 2_000
 
 
 def add_own_run(run_id: str) -> None:
-    remember(OWN_RUNS, [*own_runs(), run_id][-MAX_OWN_RUNS:])
+    """Add ``run_id`` to the runs the file holds now, so a run another tab of this browser started stays too."""
+
+    def added(saved: Any) -> list[str]:
+        runs = [other for other in saved if isinstance(other, str)] if isinstance(saved, list) else []
+        return [*runs, run_id][-MAX_OWN_RUNS:]
+
+    _values()[OWN_RUNS] = _save(OWN_RUNS, added)
