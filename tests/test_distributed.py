@@ -165,6 +165,7 @@ def test_two_ranks_finish_with_identical_weights(ddp_run: tuple[Run, dict[int, s
     assert not list(run.dir.glob("*rank1*"))  # only rank 0 writes
 
 
+@pytest.mark.slow  # the exact-weights rank tests above stay in CI; this adds the accuracy view of the same fact
 def test_accuracy_matches_one_process_with_the_same_global_batch(ddp_run, tmp_path: Path) -> None:
     run, _ = ddp_run
     single = tmp_path / "single"

@@ -65,7 +65,11 @@ def test_a_named_study_refuses_flags_that_change_its_recipe(tmp_path, capsys):
     assert main(["study", "--study", "nope", *TINY, "--runs-root", str(tmp_path)]) == 2
 
 
-@pytest.mark.parametrize("name", list(NAMED_STUDIES))
+# CI runs the lesson and the ablation (the two a class meets first); --runslow every named study
+IN_CI = ("lesson", "ablation")
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=() if name in IN_CI else pytest.mark.slow) for name in NAMED_STUDIES])
 def test_each_named_study_runs_end_to_end_at_a_tiny_size(name, tmp_path, capsys):
     with single_thread():
         code = main(["study", "--study", name, *TINY, "--runs-root", str(tmp_path), "--json"])
