@@ -10,7 +10,8 @@ must end as the uninterrupted run did: each epoch's metrics line once, equal to 
 and to last.pt's own record of it, every step line once, last.pt and best.pt bit for bit, the
 status's best accuracy the checkpoint's, and no temp file left behind.
 
-A cycle's delays come from ``random.Random(cycle)``, and every assert names the cycle, its delays
+A cycle's delays are fractions, drawn from ``random.Random(cycle)``, of the latest uninterrupted worker's
+life (a machine that speeds up or slows down keeps the kills inside it); every assert names the cycle, its delays
 and where each kill landed, so a failing cycle can be read and rerun. CI runs 3 cycles (about
 55 s on two busy cores, load average near 5); ``--runslow`` runs the issue's 50.
 """
@@ -56,11 +57,19 @@ class Cycle:
     """One cycle's draw and what became of it, for the assert messages."""
 
     number: int
-    delays: list[float]
+    fractions: list[float]  # of a worker's life, drawn from random.Random(number)
+    life: float  # seconds: the latest uninterrupted worker's life, so a machine that speeds up or slows down keeps the kills inside
     landed: list[str] = field(default_factory=list)
 
+    @property
+    def delays(self) -> list[float]:
+        return [fraction * self.life for fraction in self.fractions]
+
     def __str__(self) -> str:
-        kills = ", ".join(f"{delay:.2f} s -> {where}" for delay, where in zip(self.delays, self.landed))
+        kills = ", ".join(
+            f"{delay:.2f} s ({fraction:.2f} of {self.life:.1f} s) -> {where}"
+            for delay, fraction, where in zip(self.delays, self.fractions, self.landed)
+        )
         return f"cycle {self.number} (random.Random({self.number})): kills {kills or 'none'}"
 
 
@@ -116,9 +125,10 @@ def _kill(run: Run, pid: int, sessions_before: int) -> str | None:
     return _moment(run, pid, sessions_before)
 
 
-def _soak_cycle(root, number: int, seconds: float) -> tuple[Run, Cycle]:
+def _soak_cycle(root, number: int, life: float) -> tuple[Run, Cycle, float]:
+    """One cycle; returns its run, its record and the life of its last (uninterrupted) worker, or ``life`` when there was none."""
     rng = random.Random(number)
-    cycle = Cycle(number, [rng.uniform(0, seconds) for _ in range(rng.choice(KILLS_PER_CYCLE))])
+    cycle = Cycle(number, [rng.random() for _ in range(rng.choice(KILLS_PER_CYCLE))], life)
     run = RunStore(root).create(SOAK_CONFIG, f"cycle-{number}")
     for kill, delay in enumerate(cycle.delays):
         if run.raw_status()["state"] == "finished":
@@ -134,8 +144,10 @@ def _soak_cycle(root, number: int, seconds: float) -> tuple[Run, Cycle]:
             expected = "queued" if where == "importing" else "interrupted"
             assert run.state == expected, f"{cycle}: {run.status()}"
     if run.raw_status()["state"] != "finished":
+        began = time.monotonic()
         _wait_gone(launch(run, resume=True), str(cycle))
-    return run, cycle
+        life = time.monotonic() - began
+    return run, cycle, life
 
 
 def _assert_same_run(run: Run, reference: Run, cycle: Cycle) -> None:
@@ -180,9 +192,9 @@ def uninterrupted(tmp_path_factory):
 
 @pytest.mark.parametrize("cycles", [3, pytest.param(50, marks=pytest.mark.slow)])
 def test_kill_9_at_random_moments_then_resume_ends_as_the_uninterrupted_run(tmp_path, uninterrupted, cycles):
-    moments = Counter()
+    moments, life = Counter(), uninterrupted.seconds
     for number in range(cycles):
-        run, cycle = _soak_cycle(tmp_path, number, uninterrupted.seconds)
+        run, cycle, life = _soak_cycle(tmp_path, number, life)
         _assert_same_run(run, uninterrupted.run, cycle)
         moments.update(re.sub(r"\d+", "N", where) for where in cycle.landed)
         print(cycle)
