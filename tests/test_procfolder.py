@@ -121,6 +121,21 @@ def test_both_folders_refuse_a_second_process(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", list(FOLDERS))
+def test_the_next_holder_removes_the_temp_file_of_a_status_write_a_kill_cut_short(tmp_path, kind):
+    # kill -9 during a status.json write (a heartbeat's, every 2 s) leaves its temp file; before
+    # the next holder removed it, every such kill left one in the folder for good (issue 25 item 8)
+    folder = FOLDERS[kind](tmp_path)
+    status = folder.status_path.read_bytes()
+    cut_short = folder.dir / ".status.json.k3j2x9.tmp"
+    cut_short.write_text('{"state": "runn')
+    someone_elses = folder.dir / ".notes.json.k3j2x9.tmp"  # not status.json's: written without the lock, so left alone
+    someone_elses.write_text("{")
+    with folder.hold():
+        assert not cut_short.exists()
+        assert someone_elses.exists() and folder.status_path.read_bytes() == status
+
+
+@pytest.mark.parametrize("kind", list(FOLDERS))
 def test_a_process_that_is_not_the_worker_is_never_signalled(tmp_path, kind, sleeper, reaped):
     folder = FOLDERS[kind](tmp_path)
     folder.update_status(state="running", pid=sleeper.pid, pid_create_time=create_time(sleeper))

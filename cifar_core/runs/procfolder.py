@@ -327,7 +327,21 @@ class ProcessFolder:
             busy = self._busy_state()
             raise RunError(f"{self.NOUN} {self.id} is already {busy} in another process: one {self.NOUN.lower()}, one process.")
         self._identity = self._folder_identity()
+        self._remove_interrupted_status_writes()
         return lock
+
+    def _remove_interrupted_status_writes(self) -> None:
+        """Remove the temp file of a status.json write that a killed process left (``.status.json.k3j2x9.tmp``).
+
+        Only the lock's holder writes status.json (a launcher hands its lock to the worker it
+        starts), so a temp file found by a new holder is a dead writer's; without this, every kill
+        -9 that lands mid-write (the heartbeat writes every few seconds) leaves one behind for good.
+        Done here, before this process writes its own status, never later: a heartbeat thread's
+        write in progress would lose its temp file.
+        """
+        for leftover in self.dir.glob(f".{self.status_path.name}.*.tmp"):
+            if leftover.is_file() and not leftover.is_symlink():
+                leftover.unlink(missing_ok=True)
 
     def spawn(self, extra_args: Sequence[str] = (), **status_fields: Any) -> int:
         """Take the lock, mark the folder ``queued``, start its detached worker holding that lock; return its pid.
