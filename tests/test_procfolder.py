@@ -66,16 +66,17 @@ def disguised_worker(folder):
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "-m", "cifar_core", *folder.worker_args()])
 
 
-def lock_holder(folder):
-    """A live process that holds ``folder``'s lock, as a foreground train or a study does; ready when returned."""
+def lock_holder(folder, seconds: float = 120):
+    """A live process that holds ``folder``'s lock for ``seconds``, as a foreground train or a study does; ready when returned."""
     folder.try_lock().close()  # make the lock file
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
-            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(120)",
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(float(sys.argv[2]))",
             str(folder.lock_path),
+            str(seconds),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -204,19 +205,7 @@ def test_two_resumes_at_once_start_one_worker(tmp_path):
 def test_the_lock_of_a_process_that_just_died_is_waited_for_but_a_live_workers_is_not(tmp_path, sleeper):
     """A killed worker's lock outlives its main thread for a moment: a launch waits for it, briefly."""
     run = make_run(tmp_path)
-    run.try_lock().close()  # make the lock file
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR); "
-            "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(2)",
-            str(run.lock_path),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
+    holder = lock_holder(run, seconds=2)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead_started = create_time(dead)
     dead.wait()
