@@ -350,7 +350,7 @@ def labels_past_intervals(figure: go.Figure) -> go.Figure:
 
 
 def ticks_on_every_panel(figure: go.Figure) -> go.Figure:
-    """Epoch numbers under every panel of ``gap_curves_figure``: with shared axes only the bottom row had
-    them, so a last row with fewer panels left the columns beside it without any."""
+    """Epoch numbers under every panel of ``gap_curves_figure``: with shared axes only the bottom row has
+    them, so a last row with fewer panels would leave the columns beside it without any."""
     figure.update_xaxes(showticklabels=True)
     return figure
