@@ -1,6 +1,6 @@
 """Plotly figures for a study: per-variant bars with error bars, small-multiple curves, a grid heatmap.
 
-Free of Streamlit, like ``plots``, so the app, tests and reports (``docs/studies/*/ablation.png``) draw the
+Free of Streamlit, like ``figures.runs``, so the app, tests and reports (``docs/studies/*/ablation.png``) draw the
 same figures from the same tables (``study.results.variant_table`` / ``run_table``).
 """
 
