@@ -1,10 +1,10 @@
 """Where cifar_core keeps runs, data and published studies by default, and why there.
 
 One function answers for every module, because the answer depends on how the code was installed:
-a source checkout keeps everything beside the code (``checkpoints/``, ``data/``, ``docs/studies/``)
-as it always has, while an installed package must never write inside site-packages (a run there
-outlives ``pip uninstall`` and may not even be writable), so it uses the per-user data folder
-(platformdirs). ``$CIFAR_EXPLORER_RUNS`` overrides the runs folder in both cases.
+a source checkout keeps everything beside the code (``checkpoints/``, ``data/``, ``docs/studies/``),
+while an installed package must never write inside site-packages (a run there outlives
+``pip uninstall`` and may not even be writable), so it uses the per-user data folder (platformdirs).
+``$CIFAR_EXPLORER_RUNS`` overrides the runs folder in both cases.
 
 This module imports only the standard library and platformdirs: the CLI's start-up path reads it.
 """

@@ -101,7 +101,7 @@ def study_conclusions(runs: pd.DataFrame, reference: str, variants: Sequence[str
     st.markdown(f"**{conclusion(comparisons)}**")
     st.markdown("\n".join(f"- {c.sentence()}" for c in comparisons if c.difference is not None))
     table = comparison_table(comparisons)
-    # the reference is named in the caption: a grid's long variant names in the heading pushed the verdict out of view
+    # the reference is named in the caption: a grid's long variant names in the heading would push the verdict out of view
     table = table.rename(columns={f"vs {reference} (paired, points)": "vs reference (paired, points)"})
     st.dataframe(table, hide_index=True, column_config=TABLE_WIDTHS)
     st.caption(
