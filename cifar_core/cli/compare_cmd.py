@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cifar_core.calibration import BINNING
-from cifar_core.cli.evaluate_cmd import open_run
+from cifar_core.cli.evaluate_cmd import RUN_HELP, open_run
 from cifar_core.cli.output import emit_json
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError
@@ -16,7 +16,7 @@ FLIPS_SHOWN = 10
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("compare", help="score two runs on the same images: paired difference, per class, flipped images")
-    parser.add_argument("--run", action="append", required=True, help="run folder; give it twice: --run A --run B (B − A)")
+    parser.add_argument("--run", action="append", required=True, help=RUN_HELP + "; give it twice: --run A --run B (B − A)")
     parser.add_argument("--data", default=None, help="labelled dataset (default: the one run A trained on)")
     parser.add_argument(
         "--split", choices=("test", "val", "train"), default="test", help="val/train only when both runs hold out the same images"

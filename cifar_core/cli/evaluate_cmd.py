@@ -10,10 +10,10 @@ from tqdm import tqdm
 from cifar_core.calibration import BINNING, reliability
 from cifar_core.cli.output import emit_json, quiet_progress
 from cifar_core.data import load_cifar
-from cifar_core.errors import ConfigError, RunError
+from cifar_core.errors import ConfigError
 from cifar_core.evaluate import evaluate, load_run_model, predict_unlabelled, split_images
 from cifar_core.models.inference import TTA_MODES
-from cifar_core.runs import Run
+from cifar_core.runs import Run, RunStore
 from cifar_core.runs.atomic import write_atomic
 
 
@@ -48,16 +48,17 @@ def _add_tta_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run folder (checkpoints/<run_id>)")
+    parser.add_argument("--run", required=True, help=RUN_HELP)
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--device", default="auto")
 
 
-def open_run(path: str) -> Run:
-    run = Run(Path(path).expanduser().resolve())
-    if not run.config_path.is_file():
-        raise RunError(f"{path} is not a run folder (no config.json).")
-    return run
+RUN_HELP = "run id (as `runs list` shows it) or a run folder's path"
+
+
+def open_run(name: str) -> Run:
+    """The run every ``--run`` names: an id in the runs folder, or a path (``RunStore.locate``)."""
+    return RunStore().locate(name)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

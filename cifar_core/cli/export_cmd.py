@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cifar_core.cli.evaluate_cmd import open_run
+from cifar_core.cli.evaluate_cmd import RUN_HELP, open_run
 from cifar_core.cli.output import emit_json
 from cifar_core.data import load_cifar
 from cifar_core.export import FORMATS, check_destination, export_run
@@ -12,7 +12,7 @@ from cifar_core.export import FORMATS, check_destination, export_run
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("export", help="export a run's model (ONNX or TorchScript), checked against PyTorch on real images")
-    parser.add_argument("--run", required=True, help="run folder (checkpoints/<run_id>)")
+    parser.add_argument("--run", required=True, help=RUN_HELP)
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--out", required=True, help="file to write (never overwritten)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")

@@ -6,14 +6,14 @@ import argparse
 import math
 import sys
 
-from cifar_core.cli.evaluate_cmd import open_run
+from cifar_core.cli.evaluate_cmd import RUN_HELP, open_run
 from cifar_core.cli.output import emit_json
 from cifar_core.robustness import TRANSFORMS, load_scorable, score_model, scoring_images
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("robustness", help="score a run on transformed and corrupted images")
-    parser.add_argument("--run", required=True, help="run folder (checkpoints/<run_id>)")
+    parser.add_argument("--run", required=True, help=RUN_HELP)
     parser.add_argument("--data", default=None, help="dataset (default: the one the run trained on)")
     parser.add_argument("--split", choices=("test", "val", "train"), default="test")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")

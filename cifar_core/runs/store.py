@@ -14,6 +14,7 @@ cannot take down ``runs list`` or a page that lists runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -367,6 +368,24 @@ class RunStore:
         """
         path = self.path_for(run_id)
         return Run(path) if _looks_like_run(path) else None
+
+    def locate(self, name: str) -> Run:
+        """The run ``name`` means on a command line: a run id in this store, else a run folder's path.
+
+        An id is looked up here first, whatever the current folder, so ``--run r1`` means the
+        run ``runs list`` shows as ``r1``; a path (``../elsewhere/r1``) is for runs outside the store.
+        A name that is neither is refused with both places it was looked for.
+        """
+        if "/" not in name and name not in (".", ".."):
+            with contextlib.suppress(RunError):  # not a valid id: it can still be a path
+                if (found := self.find(name)) is not None:
+                    return found
+        run = Run(Path(name).expanduser().resolve())
+        if run.config_path.is_file():
+            return run
+        raise RunError(
+            f"No run {name!r}: the runs folder {self.root} holds no run of that name, and {run.dir} is not a run folder (no config.json)."
+        )
 
     def get(self, run_id: str) -> Run:
         """The run named ``run_id`` (damaged runs included, so they can be seen and deleted)."""
