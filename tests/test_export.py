@@ -93,18 +93,29 @@ def test_onnx_metadata_says_how_to_feed_the_graph(run: Run, real_images: torch.T
     feed = held_out.numpy().transpose(layout).astype(props["input_dtype"])
     (logits,) = session.run([props["output_name"]], {props["input_name"]: feed})
     reference = load_run_model(run, "best", "cpu")
+    model = reference.model.float()
+    with torch.no_grad():
+        expected = model(held_out.float() / 255).numpy()
     assert np.array_equal(logits.argmax(1), reference.probabilities(held_out).argmax(1).numpy())
+    assert np.abs(logits - expected).max() <= PARITY_TOLERANCE
+    # the one-epoch model's logits vary little from image to image, so first prove that this
+    # comparison can fail: the same pixels with height and width swapped pass the shape check but not it
+    (swapped,) = session.run([props["output_name"]], {props["input_name"]: feed.transpose(0, 2, 1, 3).copy()})
+    assert np.abs(swapped - expected).max() > PARITY_TOLERANCE
 
     # the recorded scale, mean and std are the graph's own: applied by hand in front of the
     # network's layers after its Preprocess, they give the exported graph's logits
-    model = reference.model.float()
     assert isinstance(model[0], Preprocess)
     mean = np.asarray(json.loads(props["mean"]), dtype=np.float32).reshape(1, 3, 1, 1)
     std = np.asarray(json.loads(props["std"]), dtype=np.float32).reshape(1, 3, 1, 1)
     by_hand = (held_out.numpy().astype(np.float32) * np.float32(json.loads(props["scale_in_graph"])) - mean) / std
+    imagenet_mean, imagenet_std = (np.float32(values).reshape(1, 3, 1, 1) for values in ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]))
+    imagenet = (held_out.numpy().astype(np.float32) / 255 - imagenet_mean) / imagenet_std
     with torch.no_grad():
         body_logits = model[1:](torch.from_numpy(by_hand)).numpy()
-    assert np.abs(body_logits - logits).max() <= 1e-3  # the metadata's 6-digit mean/std, not the graph's float32 ones
+        imagenet_logits = model[1:](torch.from_numpy(imagenet)).numpy()
+    assert np.abs(body_logits - logits).max() <= 1e-5
+    assert np.abs(imagenet_logits - logits).max() > 1e-5  # other statistics are told apart
 
 
 def test_torchscript_export_takes_uint8_rgb(run: Run, tmp_path: Path) -> None:

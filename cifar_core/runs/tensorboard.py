@@ -173,16 +173,16 @@ class TensorBoardMirror:
         if self.writer is not None:
             try:
                 self._write_hparams(config, result)
-            except OSError as exc:
-                log.warning("TensorBoard hparams not written: %s", exc)
+            except Exception as exc:  # the run's results are saved by now: a view's failure must not fail the run
+                log.warning("TensorBoard hparams not written: %s: %s", type(exc).__name__, exc)
         self.close()
 
     def _write_hparams(self, config: TrainConfig, result: TrainResult) -> None:
-        from tensorboard.plugins.hparams import api as hp
         from tensorboard.plugins.hparams import api_pb2
+        from tensorboard.plugins.hparams.summary_v2 import hparams_pb  # its `api` re-export imports TensorFlow
 
         files = self.writer._get_file_writer()  # SummaryWriter has no public call for a prepared summary
-        files.add_summary(hp.hparams_pb(hparam_values(config.to_dict()), trial_id=self.run_id, start_time_secs=self.started))
+        files.add_summary(hparams_pb(hparam_values(config.to_dict()), trial_id=self.run_id, start_time_secs=self.started))
         step = result.history[-1]["epoch"] if result.history else 0
         for key, value in final_metrics(result).items():
             self.writer.add_scalar(FINAL_SCALARS[key], value, step)
