@@ -16,7 +16,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.runs import RunStore
-from cifar_core.runs.tensorboard import CELL_PX, PAD_PX, TENSORBOARD_DIR, TensorBoardMirror, confusion_image
+from cifar_core.runs.tensorboard import CELL_PX, PAD_PX, TENSORBOARD_DIR, TensorBoardMirror, confusion_image, hparam_values
 from cifar_core.train import TrainResult
 
 
@@ -133,3 +133,21 @@ def test_confusion_image_names_classes_writes_counts_and_shades_by_row_share() -
     # names are right-aligned against the grid: the longest name starts furthest out
     assert first_ink["automobile"] < first_ink["airplane"] < first_ink["cat"] < left - PAD_PX
     assert top_ink["automobile"] < top_ink["airplane"] < top_ink["cat"] < top - PAD_PX
+
+
+def test_cancelled_run_gets_its_row_without_an_end_status(trained_root: Path, tmp_path: Path) -> None:
+    """A cancelled run may be resumed, so it names no status; one cancelled before any epoch has no metrics yet."""
+    config = RunStore(trained_root).get(RUN_ID).config()
+    mirror = TensorBoardMirror(tmp_path / "stopped")
+    mirror.finish(config, TrainResult("cancelled", 0, None, []))
+    events = _accumulate(tmp_path / "stopped" / TENSORBOARD_DIR)
+    content = events.PluginTagToContent("hparams")
+    assert set(content) == {metadata.SESSION_START_INFO_TAG}
+    assert metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG]).group_name == "stopped"
+    assert events.Tags()["scalars"] == []
+
+
+def test_hparam_values_flatten_nested_options_and_lists() -> None:
+    config = {"model_options": {"width": 2, "head": {"depth": 3}}, "augment_ops": ["rotation", "cutmix"], "limit": None, "shuffle": False}
+    flat = {"model_options.width": 2, "model_options.head.depth": 3, "augment_ops": "rotation,cutmix", "shuffle": False}
+    assert hparam_values(config) == flat  # an unset field is left out: an empty cell in the view
