@@ -1,4 +1,5 @@
-"""``export``: a run's model as an ONNX or TorchScript file that takes uint8 32x32 RGB images."""
+"""``export``: a run's model as an ONNX or TorchScript file that takes uint8 32x32 RGB images and
+names its classes and preprocessing in its own metadata."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="file to write (never overwritten)")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--data", default=None, help="images for the parity check (default: the run's own data)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (with the metadata written into the file)")
     parser.set_defaults(func=run_export)
 
 
@@ -30,8 +31,10 @@ def run_export(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(report.to_json())
     else:
+        meta = report.metadata
         print(
-            f"wrote {report.path} ({report.format}, input uint8 [N, 32, 32, 3] RGB, output logits [N, 10]); "
-            f"largest difference from PyTorch on {report.parity_images} images: {report.max_abs_diff:.2g}"
+            f"wrote {report.path} ({report.format}, input {meta['input']}, output {meta['output']}); "
+            f"largest difference from PyTorch on {report.parity_images} images: {report.max_abs_diff:.2g}\n"
+            f"metadata: classes {meta['classes']}; {meta['preprocessing']} (mean {meta['mean']}, std {meta['std']})"
         )
     return 0

@@ -131,7 +131,7 @@ def execute(
             resume=state,
             clock_start=clock_start,
         )
-        mirror.close()
+        mirror.finish(config, result)
         run.update_status(state=result.status, ended=time.time(), best_val_acc=result.best_val_acc)
         return result
     except FolderGone as exc:  # removed by hand: stop, and write nothing anywhere
