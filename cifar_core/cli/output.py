@@ -1,4 +1,5 @@
-"""How every command writes its result: one strict JSON document on stdout, and a closed pipe ends quietly.
+"""How every command writes its result: one strict JSON document on stdout, a closed pipe ends quietly,
+and progress goes to stderr as a bar that ``--json`` into a pipe or file hides.
 
 ``print(json.dumps(...))`` let NaN and inf through as bare ``NaN`` (not JSON: ``json.load`` in another
 language refuses it); ``emit_json`` turns them into ``null`` first and then dumps with
@@ -56,3 +57,13 @@ def quiet_broken_pipe() -> Iterator[None]:
 def quiet_progress(as_json: bool) -> bool:
     """Whether to hide a progress bar: with --json into a pipe or file, nobody watches stderr's bar."""
     return as_json and not sys.stderr.isatty()
+
+
+def progress_bar(as_json: bool, **options: Any) -> Any:
+    """A tqdm bar on stderr, hidden when ``quiet_progress``: every long command's bar behaves alike.
+
+    tqdm is imported here, not at the top, because the quick commands import this module too.
+    """
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, dynamic_ncols=True, disable=quiet_progress(as_json), **options)
