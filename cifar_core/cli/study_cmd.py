@@ -186,7 +186,6 @@ class StudyProgress:
     """
 
     def __init__(self, total: int, as_json: bool) -> None:
-        self.total, self.as_json = total, as_json
         self.say: Say = lambda text: tqdm.write(text, file=sys.stderr if as_json else sys.stdout)
         self.study = progress_bar(as_json, total=total, desc="study", bar_format=STUDY_BAR)
         self.run = progress_bar(as_json, unit="step", desc="run", leave=False)
