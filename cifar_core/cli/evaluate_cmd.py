@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from cifar_core.calibration import BINNING, reliability
-from cifar_core.cli.output import emit_json, progress_bar
+from cifar_core.cli.output import BarOnFirstReport, emit_json
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError, RunError
 from cifar_core.evaluate import evaluate, load_run_model, predict_unlabelled, split_images
@@ -63,8 +63,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     loaded = load_run_model(run, args.checkpoint, args.device)
     data = load_cifar(args.data or loaded.config.data)
     images, labels, indices = split_images(loaded.config, data, args.split)
-    with progress_bar(args.json, total=len(labels), unit="img", desc="evaluate") as bar:
-        result = evaluate(loaded, images, labels, indices, tta=args.tta, progress=lambda done, _: bar.update(done - bar.n))
+    with BarOnFirstReport(args.json, unit="img", desc="evaluate") as progress:
+        result = evaluate(loaded, images, labels, indices, tta=args.tta, progress=progress)
     report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, "tta": args.tta, **result.to_json()}
     calibration = reliability(result.probs, result.labels)
     report.update(ece=calibration.ece, reliability=calibration.to_json())
@@ -114,10 +114,8 @@ def run_predict(args: argparse.Namespace) -> int:
     out = prediction_target(args.out)
     run = open_run(args.run)
     loaded = load_run_model(run, args.checkpoint, args.device)
-    with progress_bar(args.json, unit="img", desc="predict") as bar:
-        predictions = predict_unlabelled(
-            loaded, args.images, tta=args.tta, batch_size=args.batch_size, on_batch=lambda done, _: bar.update(done - bar.n)
-        )
+    with BarOnFirstReport(args.json, unit="img", desc="predict") as progress:
+        predictions = predict_unlabelled(loaded, args.images, tta=args.tta, batch_size=args.batch_size, on_batch=progress)
     # ids are file names: one that is not UTF-8 is written back as the bytes it had on disk
     write_atomic(out, lambda handle: handle.write(predictions.to_csv().encode("utf-8", "surrogateescape")))
     if args.json:

@@ -6,7 +6,7 @@ import argparse
 import math
 
 from cifar_core.cli.evaluate_cmd import open_run
-from cifar_core.cli.output import emit_json, progress_bar
+from cifar_core.cli.output import BarOnFirstReport, emit_json
 from cifar_core.robustness import TRANSFORMS, load_scorable, score_model, scoring_images
 
 
@@ -27,13 +27,7 @@ def run_robustness(args: argparse.Namespace) -> int:
     loaded = load_scorable(run, args.checkpoint, args.device)
     images, labels = scoring_images(loaded, args.data or loaded.config.data, args.split)
 
-    with progress_bar(args.json, unit="setting", desc="robustness") as bar:
-
-        def progress(done: int, total: int, label: str) -> None:
-            bar.total = total
-            bar.set_postfix_str(label, refresh=False)
-            bar.update(done - bar.n)
-
+    with BarOnFirstReport(args.json, unit="setting", desc="robustness") as progress:
         result = score_model(loaded, images, labels, args.transforms, progress=progress)
     report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, **result.to_json()}
     if args.json:
