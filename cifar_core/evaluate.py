@@ -46,7 +46,15 @@ class LoadedModel:
 
 def load_run_model(run: Run, which: str = "best", device: str = "auto") -> LoadedModel:
     """Rebuild the run's model and load ``best.pt`` (or ``last.pt``) into it."""
-    payload = load_checkpoint(run.checkpoint_path(which))
+    path = run.checkpoint_path(which)
+    return model_from_checkpoint(load_checkpoint(path), device, where=str(path))
+
+
+def model_from_checkpoint(payload: dict[str, Any], device: str = "auto", *, where: str = "the checkpoint") -> LoadedModel:
+    """Rebuild a model from a checkpoint's payload (``engine.checkpoint_state``), from a file or still in memory.
+
+    ``where`` names the payload's origin in the sentence for weights that do not fit their own config.
+    """
     config = TrainConfig.from_dict(payload["config"])
     # weights come from the checkpoint, so never fetch ImageNet weights again
     options = {**config.model_options}
@@ -56,7 +64,7 @@ def load_run_model(run: Run, which: str = "best", device: str = "auto") -> Loade
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as exc:
-        raise CheckpointError(f"{run.checkpoint_path(which)} does not match its own model config: {exc}") from exc
+        raise CheckpointError(f"{where} does not match its own model config: {exc}") from exc
     target = resolve_device(device)
     model = model.to(target, memory_format=memory_format(target)).eval()
     return LoadedModel(model, config, tuple(payload["classes"]), int(payload["epoch"]), target)

@@ -6,7 +6,7 @@ import argparse
 
 from cifar_core.calibration import BINNING
 from cifar_core.cli.evaluate_cmd import RUN_HELP, open_run
-from cifar_core.cli.output import emit_json
+from cifar_core.cli.output import BarOnFirstReport, emit_json
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError
 from cifar_core.paired import RESAMPLES, SEED, TEST_METHOD, compare_runs
@@ -36,9 +36,11 @@ def run_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--resamples {args.resamples} is too few for a 95% interval; use at least 100.")
     run_a, run_b = (open_run(path) for path in args.run)
     data = load_cifar(args.data or run_a.config().data)
-    result = compare_runs(
-        run_a, run_b, data, args.split, which=args.checkpoint, device=args.device, resamples=args.resamples, seed=args.seed
-    )
+    with BarOnFirstReport(args.json, unit="img", desc="compare") as progress:
+        result = compare_runs(
+            run_a, run_b, data, args.split, which=args.checkpoint, device=args.device, resamples=args.resamples, seed=args.seed,
+            progress=progress,
+        )  # fmt: skip
     report = {
         "run_a": run_a.id,
         "run_b": run_b.id,

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tqdm import tqdm
-
 from cifar_core.calibration import BINNING, reliability
-from cifar_core.cli.output import emit_json, quiet_progress
+from cifar_core.cli.output import BarOnFirstReport, emit_json
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError
 from cifar_core.evaluate import evaluate, load_run_model, predict_unlabelled, split_images
@@ -23,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", default=None, help="dataset (default: the one the run trained on)")
     parser.add_argument("--split", choices=("val", "test", "train"), default="val")
     _add_tta_flag(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (the bar stays on stderr)")
     parser.set_defaults(func=run_evaluate)
 
     parser = subparsers.add_parser("predict", help="write a Kaggle submission CSV (id,label)")
@@ -66,7 +64,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     loaded = load_run_model(run, args.checkpoint, args.device)
     data = load_cifar(args.data or loaded.config.data)
     images, labels, indices = split_images(loaded.config, data, args.split)
-    result = evaluate(loaded, images, labels, indices, tta=args.tta)
+    with BarOnFirstReport(args.json, unit="img", desc="evaluate") as progress:
+        result = evaluate(loaded, images, labels, indices, tta=args.tta, progress=progress)
     report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, "tta": args.tta, **result.to_json()}
     calibration = reliability(result.probs, result.labels)
     report.update(ece=calibration.ece, reliability=calibration.to_json())
@@ -116,10 +115,8 @@ def run_predict(args: argparse.Namespace) -> int:
     out = prediction_target(args.out)
     run = open_run(args.run)
     loaded = load_run_model(run, args.checkpoint, args.device)
-    with tqdm(unit="img", dynamic_ncols=True, disable=quiet_progress(args.json)) as bar:
-        predictions = predict_unlabelled(
-            loaded, args.images, tta=args.tta, batch_size=args.batch_size, on_batch=lambda done, _: bar.update(done - bar.n)
-        )
+    with BarOnFirstReport(args.json, unit="img", desc="predict") as progress:
+        predictions = predict_unlabelled(loaded, args.images, tta=args.tta, batch_size=args.batch_size, on_batch=progress)
     # ids are file names: one that is not UTF-8 is written back as the bytes it had on disk
     write_atomic(out, lambda handle: handle.write(predictions.to_csv().encode("utf-8", "surrogateescape")))
     if args.json:

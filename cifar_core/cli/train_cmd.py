@@ -6,11 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.cli.config_flags import add_config_flags, config_from_args
-from cifar_core.cli.output import emit_json
+from cifar_core.cli.output import emit_json, progress_bar
 from cifar_core.errors import CifarError, ConfigError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
@@ -56,7 +54,7 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"launched {run.id} (pid {pid}) in {run.dir}")
         return 0
 
-    bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=args.json)
+    bar = progress_bar(args.json, total=None, unit="step")
     events: list[dict] = []
 
     def show(event: dict) -> None:
