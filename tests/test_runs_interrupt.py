@@ -24,12 +24,12 @@ from cifar_core.runs import load_checkpoint
 from cifar_core.runs.store import ACTIVE_STATES, Run
 
 PROJECT = Path(__file__).resolve().parents[1]
-# dropout, augmentation and CutMix draw from every generator the checkpoint restores; 10 steps an epoch
+# dropout, augmentation and CutMix draw from every generator the checkpoint restores; 8 steps an epoch
 FLAGS = {
     "data": "synthetic",
     "epochs": 3,
     "batch_size": 32,
-    "limit": 400,
+    "limit": 320,
     "lr": 3e-3,
     "aug_p": 0.3,
     "mix_p": 0.3,
