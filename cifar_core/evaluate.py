@@ -22,7 +22,7 @@ from cifar_core.device import memory_format, resolve_device
 from cifar_core.errors import CheckpointError, DataError
 from cifar_core.metrics import confusion_matrix
 from cifar_core.models import MODEL_REGISTRY, build_model
-from cifar_core.models.inference import Progress, predict_logits
+from cifar_core.models.inference import ImageProgress, predict_logits
 from cifar_core.runs import Run, load_checkpoint
 from cifar_core.train import TrainConfig
 from cifar_core.train.splits import run_splits
@@ -38,7 +38,7 @@ class LoadedModel:
     epoch: int
     device: torch.device
 
-    def probabilities(self, images: torch.Tensor, *, tta: str = "none", progress: Progress | None = None) -> torch.Tensor:
+    def probabilities(self, images: torch.Tensor, *, tta: str = "none", progress: ImageProgress | None = None) -> torch.Tensor:
         """Softmax probabilities [N, C] for uint8 images [N, 3, 32, 32]."""
         logits = predict_logits(self.model, images, self.device, tta=tta, precision=self.config.precision, progress=progress)
         return logits.softmax(dim=1)
@@ -221,7 +221,7 @@ def evaluate(
     indices: torch.Tensor | None = None,
     *,
     tta: str = "none",
-    progress: Progress | None = None,
+    progress: ImageProgress | None = None,
 ) -> Evaluation:
     """Score ``loaded`` on labelled uint8 images (``progress`` hears after every batch)."""
     probs = loaded.probabilities(images, tta=tta, progress=progress)
@@ -249,7 +249,7 @@ def predict_unlabelled(
     *,
     tta: str = "none",
     batch_size: int = 1024,
-    on_batch: Progress | None = None,
+    on_batch: ImageProgress | None = None,
 ) -> Predictions:
     """The model's class for every image of an unlabelled set (``test.7z``, a folder or archive of images).
 

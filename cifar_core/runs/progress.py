@@ -17,7 +17,7 @@ from cifar_core.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
-class Progress:
+class RunProgress:
     epochs_done: int  # finished epochs (epoch events), each counted once
     epochs_planned: int
     steps_done: int
@@ -34,7 +34,7 @@ def _whole(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def progress_from_events(events: Iterable[dict[str, Any]], config: TrainConfig | None) -> Progress:
+def progress_from_events(events: Iterable[dict[str, Any]], config: TrainConfig | None) -> RunProgress:
     """Fold a run's events (in file order) into its progress; damaged events are skipped."""
     cap = config.epochs if config is not None else 0
     steps_per_epoch = planned = None
@@ -59,11 +59,16 @@ def progress_from_events(events: Iterable[dict[str, Any]], config: TrainConfig |
             done.add(event["epoch"])
             if steps_per_epoch:
                 steps_done = max(steps_done, min(event["epoch"] * steps_per_epoch, planned or math.inf))
+    return _progress(len(done), steps_done, steps_per_epoch, planned, cap)
+
+
+def _progress(epochs_done: int, steps_done: int, steps_per_epoch: int | None, planned: int | None, cap: int) -> RunProgress:
+    """The progress of a run that has finished ``epochs_done`` epochs and ``steps_done`` steps (``cap``: the config's epochs)."""
     if steps_per_epoch is None:  # not started: only the config knows
-        return Progress(len(done), max(cap, len(done)), 0, 0, 0)
+        return RunProgress(epochs_done, max(cap, epochs_done), 0, 0, 0)
     if planned is None:
         planned = cap * steps_per_epoch
     epochs_planned = math.ceil(planned / steps_per_epoch)
-    current = min(len(done), max(epochs_planned - 1, 0))
+    current = min(epochs_done, max(epochs_planned - 1, 0))
     epoch_steps = max(0, min(steps_per_epoch, planned - current * steps_per_epoch))
-    return Progress(len(done), epochs_planned, min(steps_done, planned), planned, epoch_steps)
+    return RunProgress(epochs_done, epochs_planned, min(steps_done, planned), planned, epoch_steps)

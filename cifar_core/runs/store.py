@@ -28,7 +28,7 @@ from cifar_core.errors import CifarError, RunError
 from cifar_core.paths import default_roots
 from cifar_core.runs.atomic import is_disk_full, write_json_atomic
 from cifar_core.runs.procfolder import ACTIVE_STATES, LOCK_NAME, ProcessFolder
-from cifar_core.runs.progress import Progress, progress_from_events
+from cifar_core.runs.progress import RunProgress, progress_from_events
 from cifar_core.train.config import TrainConfig
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
@@ -249,14 +249,14 @@ class Run(ProcessFolder):
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            fault = _event_fault(line)
-            if isinstance(fault, str):
+            event, fault = _event_or_fault(line)
+            if event is None:
                 problem = problem or f"metrics.jsonl line {number} {fault}"
             else:
-                events.append(fault)
+                events.append(event)
         return events, problem
 
-    def progress(self) -> Progress:
+    def progress(self) -> RunProgress:
         """Epochs and steps done and planned, the same way everywhere (see ``runs/progress.py``)."""
         try:
             config = self.config()
@@ -305,19 +305,19 @@ class Run(ProcessFolder):
         }
 
 
-def _event_fault(line: bytes) -> dict[str, Any] | str:
-    """The event a metrics line holds, or a description of what is wrong with it."""
+def _event_or_fault(line: bytes) -> tuple[dict[str, Any], None] | tuple[None, str]:
+    """(the event a metrics line holds, None), or (None, what is wrong with the line)."""
     try:
         event = json.loads(line)
     except ValueError:
-        return "is not valid JSON text"
+        return None, "is not valid JSON text"
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-        return "is not an event"
+        return None, "is not an event"
     for field in NUMBER_FIELDS.intersection(event):
         value = event[field]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return f"has a {field} that is not a number ({value!r})"
-    return event
+            return None, f"has a {field} that is not a number ({value!r})"
+    return event, None
 
 
 class RunStore:
