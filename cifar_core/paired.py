@@ -26,7 +26,7 @@ from scipy.stats import binomtest
 from cifar_core.calibration import BINNING, reliability
 from cifar_core.errors import DataError, RunError
 from cifar_core.evaluate import Evaluation, LoadedModel, evaluate, load_run_model, source_split_images, split_images
-from cifar_core.models.inference import Progress
+from cifar_core.models.inference import ImageProgress
 from cifar_core.runs import Run
 from cifar_core.runs.store import ACTIVE_STATES
 
@@ -301,7 +301,7 @@ def compare_runs(
     device: str = "auto",
     resamples: int = RESAMPLES,
     seed: int = SEED,
-    progress: Progress | None = None,
+    progress: ImageProgress | None = None,
 ) -> PairedComparison:
     """Score both runs' models on the same labelled images of ``data`` and pair their answers.
 
