@@ -157,7 +157,7 @@ def _train_held(
     with _training_turn(run, stop, exclusive) as queued_s:
         if queued_s is None:
             run.update_status(state="cancelled", ended=time.time())
-            return TrainResult("cancelled", 0, None)
+            return TrainResult(status="cancelled", epochs_done=0, best_val_acc=None)
         run.update_status(state="running", started=run.raw_status().get("started") or time.time())
         heartbeat.start()
         # a budget does not pay for the queue

@@ -105,7 +105,7 @@ class RunParts:
 
 
 @dataclass
-class Progress:
+class Standing:
     """Where a run stands between epochs: what a checkpoint saves of it and ``restore`` reads back."""
 
     epoch: int  # epochs done, so also the 0-based index of the next one
@@ -185,7 +185,7 @@ def train(
     return progress.result("finished", epochs_done=progress.plan.epochs)
 
 
-def prepare_run(config: TrainConfig, data: CifarData, resume: dict[str, Any] | None) -> tuple[RunParts, Progress]:
+def prepare_run(config: TrainConfig, data: CifarData, resume: dict[str, Any] | None) -> tuple[RunParts, Standing]:
     """The run's parts and where it starts: fresh from the seed, or restored from ``resume``."""
     world = world_from_env()
     settings = StepSettings.of(config)
@@ -197,7 +197,7 @@ def prepare_run(config: TrainConfig, data: CifarData, resume: dict[str, Any] | N
     if resume is not None:
         progress = restore(parts, resume, plan)
     else:
-        progress = Progress(epoch=0, plan=plan)
+        progress = Standing(epoch=0, plan=plan)
         if hasattr(parts.model, "init_from_data"):
             parts.model.init_from_data(to_model_input(parts.images[:INIT_SAMPLE], settings.device))
     parts.model = wrap(parts.model, world, settings.device, sync_batchnorm=config.sync_batchnorm)
@@ -244,7 +244,7 @@ def build_parts(config: TrainConfig, data: CifarData, world: World, settings: St
     )
 
 
-def start_event(parts: RunParts, progress: Progress, data: CifarData, *, budgeted: bool) -> dict[str, Any]:
+def start_event(parts: RunParts, progress: Standing, data: CifarData, *, budgeted: bool) -> dict[str, Any]:
     """The run's first metrics line: what it trains on, with what, and for how long."""
     return {
         "type": "start",
@@ -440,7 +440,7 @@ def validation_scores(
 
 def keep_epoch(
     parts: RunParts,
-    progress: Progress,
+    progress: Standing,
     record: dict[str, Any],
     *,
     improved: bool,
@@ -465,7 +465,7 @@ def keep_epoch(
     on_event(record)
 
 
-def checkpoint_state(parts: RunParts, progress: Progress, classes: Sequence[str]) -> dict[str, Any]:
+def checkpoint_state(parts: RunParts, progress: Standing, classes: Sequence[str]) -> dict[str, Any]:
     """Everything ``restore`` needs to continue bit-exactly, and what evaluation needs to score."""
     return {
         "format": "cifar-explorer-checkpoint",
@@ -491,7 +491,7 @@ def checkpoint_state(parts: RunParts, progress: Progress, classes: Sequence[str]
     }
 
 
-def restore(parts: RunParts, state: dict[str, Any], plan: Plan) -> Progress:
+def restore(parts: RunParts, state: dict[str, Any], plan: Plan) -> Standing:
     """Load a ``checkpoint_state`` into ``parts``; returns where the run stands, under the plan it was checkpointed with."""
     parts.model.load_state_dict(state["model"])
     parts.optimizer.load_state_dict(state["optimizer"])
@@ -507,7 +507,7 @@ def restore(parts: RunParts, state: dict[str, Any], plan: Plan) -> Progress:
         for device_index, cuda_state in enumerate(cuda_states[: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state, device_index)
     steps = state.get("planned_steps", state.get("planned_epochs", parts.config.epochs) * plan.steps_per_epoch)
-    return Progress(
+    return Standing(
         epoch=state["epoch"],
         plan=Plan(steps_per_epoch=plan.steps_per_epoch, steps=steps),
         best_val_acc=state["best_val_acc"],
