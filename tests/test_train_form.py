@@ -1,13 +1,13 @@
-"""The Train form as data: recipes fill it, one mapping turns it into a TrainConfig (C4), it is saved and restored."""
+"""The Train form as data: recipes fill it, one mapping (Train's and Experiments') turns it into a TrainConfig, it is saved and restored."""
 
 from __future__ import annotations
 
 import pytest
 
+from cifar_core.app.train_form import DEFAULT_PRESET, WEIGHT_CHOICES, TrainForm, form_config
 from cifar_core.errors import ConfigError
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS
-from cifar_core.ui.train_form import DEFAULT_PRESET, WEIGHT_CHOICES, TrainForm, form_config
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
