@@ -157,6 +157,15 @@ def _recipe() -> None:
     )
     if recipe != CUSTOM:
         st.caption(PRESETS[recipe].description)
+    # Choosing the recipe the box already shows sends no change, so an edited form offers the
+    # recipe again here: every value it sets comes back, its time budget included.
+    if state.train_form().edited():
+        st.button(
+            f"Restore the {recipe} recipe" if recipe != CUSTOM else "Restore the study defaults",
+            icon=":material/restart_alt:",
+            on_click=_apply_preset,
+            help="Puts back every value the recipe sets (the time budget and augmentations included); the seed stays.",
+        )
 
 
 def _model() -> None:

@@ -64,3 +64,14 @@ def test_an_empty_weights_path_asks_for_the_file_rather_than_calling_it_empty():
     form = TrainForm(model="mobilenet_v3_large", weights=WEIGHT_CHOICES[1], weights_path="  ")
     with pytest.raises(ConfigError, match="No weights file given yet"):
         form_config(form, None)
+
+
+@pytest.mark.parametrize("name", [*PRESETS, "custom"])
+def test_a_form_is_edited_once_any_value_but_the_seed_leaves_its_recipes(name):
+    form = TrainForm.for_preset(name, seed=9)
+    assert not form.edited()
+    form.seed = 3
+    assert not form.edited()
+    form.budget += 1.0
+    assert form.edited()
+    assert not TrainForm.from_dict({**form.to_dict(), "budget": TrainForm.for_preset(name).budget}).edited()

@@ -89,6 +89,10 @@ class TrainForm:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def edited(self) -> bool:
+        """Whether any value differs from what its recipe fills in (the seed, which a recipe keeps, aside)."""
+        return self.to_dict() != TrainForm.for_preset(self.preset, seed=self.seed).to_dict()
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainForm:
         """A form from saved or session values; a missing, mistyped or unknown value takes its default.
