@@ -177,6 +177,7 @@ def _model() -> None:
 
 
 def _regularisers() -> None:
+    """Dropout and the two augmentation probabilities: the levers against memorising the training images."""
     _field(st, "dropout", "Dropout")
     _field(st, "aug_p", "aug_p: chance of each standard augmentation")
     _field(st, "mix_p", "mix_p: chance of CutMix")

@@ -33,7 +33,8 @@ def flag_arguments(field: ConfigField) -> dict[str, Any]:
     arguments: dict[str, Any] = {"dest": field.name, "default": None, "help": field.help}
     if field.type is bool:
         return {**arguments, "action": argparse.BooleanOptionalAction}
-    return {**arguments, "type": comma_list if field.type is list else field.type}
+    metavar = field.flag.removeprefix("--").replace("-", "_").upper()  # named after the flag: --ops OPS
+    return {**arguments, "type": comma_list if field.type is list else field.type, "metavar": metavar}
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
