@@ -14,6 +14,7 @@ from cifar_core.app.lab import (
     pick_samples,
     preview,
 )
+from cifar_core.app.train_form import CUSTOM, KEY_PREFIX, form_config
 from cifar_core.augment.ops import REGISTRY
 from cifar_core.errors import ConfigError
 from cifar_core.figures.images import grid, outline_box, upscale
@@ -24,7 +25,6 @@ from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
 from cifar_core.ui.loaders import load_data
 from cifar_core.ui.pixels import show_pixels
-from cifar_core.ui.train_form import CUSTOM, KEY_PREFIX, form_config
 
 SAMPLES = 16
 COLUMNS = 4

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from cifar_core.app.lab import OP_TITLES
+from cifar_core.app.train_form import CUSTOM, form_config
 from cifar_core.augment import MIX_OPS, OP_NAMES
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.errors import CifarError
@@ -36,7 +37,6 @@ from cifar_core.ui import state, studies
 from cifar_core.ui.estimates import throughput
 from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
-from cifar_core.ui.train_form import CUSTOM, form_config
 
 SHOWN = "experiments_study"
 LAUNCH_ERROR = "experiments_launch_error"
@@ -45,7 +45,7 @@ CHANCE_MARK = "⚠ at chance"
 
 
 def base_config() -> TrainConfig:
-    """The run the Train page's form describes (the same mapping Train launches with, contract C4)."""
+    """The run the Train page's form describes, by the mapping Train launches with, so a study's base is the run Train would start."""
     return form_config(state.train_form(), state.data_source())
 
 

@@ -1,10 +1,23 @@
 """Train: set up a run, launch it in the background and watch it learn."""
 
 import time
+from typing import Any
 
 import streamlit as st
 
 from cifar_core.app.lab import describe_augmentations
+from cifar_core.app.train_form import (
+    CUSTOM,
+    DEFAULT_PRESET,
+    KEY_PREFIX,
+    RESOLUTIONS,
+    WEIGHT_CHOICES,
+    TrainForm,
+    check_trainable,
+    config_field,
+    form_config,
+    widget_arguments,
+)
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.device import resolve_device
 from cifar_core.errors import CifarError, RunError, WeightsUnavailableError
@@ -23,7 +36,6 @@ from cifar_core.ui.estimates import run_estimate, throughput
 from cifar_core.ui.feedback import show_error, user_errors
 from cifar_core.ui.loaders import load_data
 from cifar_core.ui.queue import queue_note
-from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, RESOLUTIONS, WEIGHT_CHOICES, TrainForm, check_trainable, form_config
 
 ACTIVE = "train_active_run"
 LAUNCH_ERROR = "train_launch_error"
@@ -121,9 +133,21 @@ def _augmentations(form: TrainForm, config: TrainConfig | None) -> None:
         st.caption("Change them in the Augmentation lab.")
 
 
-def _form(store: RunStore) -> None:
-    st.subheader("Set up a run")
-    state.train_form()  # a new session starts from this browser's saved form
+def _field(container: Any, name: str, label: str, **extra: Any) -> Any:
+    """Draw form field ``name`` as its config field's widget, with that field's range, step and help
+    (``widget_arguments``), keeping its value across pages and reloads (``state.persist``)."""
+    arguments = {**widget_arguments(name), **extra}
+    key, default = KEY_PREFIX + name, getattr(DEFAULTS, name)
+    kind = config_field(name).widget.kind
+    if kind == "number":
+        bounds = {bound: arguments.pop(bound) for bound in ("min_value", "max_value") if bound in arguments}
+        return container.number_input(label, **arguments, **state.persist_number(key, default, **bounds))
+    draw = {"select": container.selectbox, "slider": container.slider, "checkbox": container.checkbox}[kind]
+    return draw(label, **arguments, **state.persist(key, default))
+
+
+def _recipe() -> None:
+    """The recipe picker: a recipe fills the whole form (``_apply_preset``)."""
     recipe = st.selectbox(
         "Recipe",
         [*PRESETS, CUSTOM],
@@ -134,52 +158,65 @@ def _form(store: RunStore) -> None:
     )
     if recipe != CUSTOM:
         st.caption(PRESETS[recipe].description)
-    model = st.selectbox(
-        "Model",
-        list(MODEL_REGISTRY),
-        **state.persist("train_model", DEFAULTS.model),
-        format_func=lambda name: MODEL_TITLES.get(name, name),
-    )
+    # Choosing the recipe the box already shows sends no change, so an edited form offers the
+    # recipe again here: every value it sets comes back, its time budget included.
+    if state.train_form().edited():
+        st.button(
+            f"Restore the {recipe} recipe" if recipe != CUSTOM else "Restore the study defaults",
+            icon=":material/restart_alt:",
+            on_click=_apply_preset,
+            help="Puts back every value the recipe sets (the time budget and augmentations included); the seed stays.",
+        )
+
+
+def _model() -> None:
+    """The model, what it is, and MobileNet's own options when it is chosen."""
+    model = _field(st, "model", "Model", format_func=lambda name: MODEL_TITLES.get(name, name))
     st.caption(MODEL_REGISTRY[model].description)
     if model == "mobilenet_v3_large":
         _mobilenet_options()
-    st.slider(
-        "Dropout",
-        0.0,
-        0.95,
-        step=0.05,
-        **state.persist("train_dropout", DEFAULTS.dropout),
-        help="Share of activations randomly zeroed while training: another regularizer.",
-    )
-    st.slider("aug_p: chance of each standard augmentation", 0.0, 1.0, step=0.01, **state.persist("train_aug_p", DEFAULTS.aug_p))
-    st.slider("mix_p: chance of CutMix", 0.0, 1.0, step=0.01, **state.persist("train_mix_p", DEFAULTS.mix_p))
-    augment_slot = st.container()
+
+
+def _regularisers() -> None:
+    """Dropout and the two augmentation probabilities: the levers against memorising the training images."""
+    _field(st, "dropout", "Dropout")
+    _field(st, "aug_p", "aug_p: chance of each standard augmentation")
+    _field(st, "mix_p", "mix_p: chance of CutMix")
+
+
+def _training() -> None:
+    """Batch size, learning rate, epochs and seed in two columns, then shuffling."""
     left, right = st.columns(2)
-    left.number_input("Batch size", step=32, **state.persist_number("train_batch_size", DEFAULTS.batch_size))
-    right.number_input("Learning rate", step=1e-4, format="%.5f", **state.persist_number("train_lr", DEFAULTS.lr))
-    left.number_input(
-        "Epochs",
-        step=1,
-        **state.persist_number("train_epochs", DEFAULTS.epochs),
-        help="With a time budget, the count for the recipe's own budget: a larger budget trains more epochs, a smaller one fewer.",
-    )
-    right.number_input("Seed", step=1, **state.persist_number("train_seed", DEFAULTS.seed))
-    st.checkbox("Shuffle the training images every epoch", **state.persist("train_shuffle", DEFAULTS.shuffle))
+    _field(left, "batch_size", "Batch size")
+    _field(right, "lr", "Learning rate")
+    _field(left, "epochs", "Epochs")
+    _field(right, "seed", "Seed")
+    _field(st, "shuffle", "Shuffle the training images every epoch")
+
+
+def _subset_and_budget() -> None:
+    """Part of the images and a time budget, each a box that appears once its checkbox is ticked."""
     if st.checkbox("Train on part of the images only (faster)", **state.persist("train_use_limit", DEFAULTS.use_limit)):
-        st.number_input(
-            "Number of images (class-balanced)",
-            step=500,
-            **state.persist_number("train_limit", DEFAULTS.limit),
-            help="A fifth of them are held out for validation.",
-        )
+        _field(st, "limit", "Number of images (class-balanced)")
     if st.checkbox(
         "Fit training into a time budget",
         **state.persist("train_use_budget", DEFAULTS.use_budget),
         help="The first steps are timed on this device; the epochs and the learning-rate schedule are then "
         "set so training uses the whole budget, and refitted as the run goes if the machine gets faster or slower.",
     ):
-        st.number_input("Budget (minutes)", step=1.0, **state.persist_number("train_budget", DEFAULTS.budget, min_value=0.1))
+        _field(st, "budget", "Budget (minutes)")
 
+
+def _form(store: RunStore) -> None:
+    """The run's settings, the run they describe (or the sentence naming a bad value), its estimate and Start."""
+    st.subheader("Set up a run")
+    state.train_form()  # a new session starts from this browser's saved form
+    _recipe()
+    _model()
+    _regularisers()
+    augment_slot = st.container()
+    _training()
+    _subset_and_budget()
     form = state.train_form()
     config = None
     try:
@@ -188,6 +225,11 @@ def _form(store: RunStore) -> None:
         show_error(str(exc))
     with augment_slot:
         _augmentations(form, config)
+    _start(config, store)
+
+
+def _start(config: TrainConfig | None, store: RunStore) -> None:
+    """The data check, the last launch's error, the time estimate and the Start button (disabled while nothing can start)."""
     data = None
     with user_errors("Could not load the data: "):
         loaded = load_data(state.data_source())

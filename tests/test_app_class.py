@@ -72,7 +72,7 @@ def test_each_number_box_paints_the_value_it_holds_from_its_first_frame(app_env)
     painted 0 until an effect after that paint put 7 in. A saved value outside a box's bounds (a
     hand-edited file) gives way to the recipe's.
     """
-    browser.save_values(app_env / "runs", ALICE, {"train_epochs": 7, "train_seed": 3, "train_use_budget": True, "train_budget": 0.05})
+    browser.save_values(app_env / "runs", ALICE, {"train_epochs": 7, "train_seed": 3, "train_use_budget": True, "train_budget": 0.01})
     reloaded = open_app("train", query_params={"b": ALICE})
     keys = ("train_epochs", "train_seed", "train_budget")
     painted = {key: (number(reloaded, key).value, number(reloaded, key).proto.default) for key in keys}

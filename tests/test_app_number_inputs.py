@@ -60,7 +60,7 @@ def test_every_train_box_refuses_negative_and_huge_values_in_one_sentence_and_st
             if (key, value) in TRAIN_REFUSALS:
                 assert errors(at) == [TRAIN_REFUSALS[key, value]], (key, value)
                 assert button(at, "Start training").disabled
-            else:  # the budget box's own minimum (0.1 min) puts the old value back
+            else:  # the budget box's own minimum (the config's, 0.05 min) puts the old value back
                 assert (key, value) == ("train_budget", NEGATIVE_FLOAT)
                 assert at.number_input(key=key).value == before and not errors(at)
         at.number_input(key=key).set_value(before).run()

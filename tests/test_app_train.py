@@ -70,6 +70,36 @@ def test_a_recipe_that_says_to_set_a_budget_ticks_the_budget_box(app_env, fixed_
     assert at.checkbox(key="train_use_budget").value and at.number_input(key="train_budget").value == PRESETS[name].budget_minutes
 
 
+def edit_budget_mix_and_epochs(at) -> None:
+    at.number_input(key="train_budget").set_value(3.0).run()
+    at.slider(key="train_mix_p").set_value(0.4).run()
+    at.number_input(key="train_epochs").set_value(7).run()
+
+
+RECIPE_KEYS = ("train_use_budget", "train_budget", "train_mix_p", "train_epochs", "train_use_limit", "train_limit", "train_lr")
+
+
+def test_choosing_a_recipe_again_restores_every_field_it_sets_budget_included(app_env, fixed_speed):
+    """Re-choosing classroom after edits left its budget at 3.00 and its mix_p as edited: the box
+    already showed classroom, so choosing it again changed nothing. An edited form now offers the
+    recipe again (Restore); choosing it after another recipe restores it too."""
+    at = open_app("train")
+    recipe = {key: at.session_state[key] for key in RECIPE_KEYS}
+    assert (recipe["train_budget"], recipe["train_mix_p"]) == (1.25, 0.0)
+    assert not [element for element in at.button if element.label.startswith("Restore")]  # nothing edited yet
+    edit_budget_mix_and_epochs(at)
+    at.number_input(key="train_seed").set_value(4).run()
+    button(at, "Restore the classroom recipe").click().run()
+    assert {key: at.session_state[key] for key in RECIPE_KEYS} == recipe and at.number_input(key="train_budget").value == 1.25
+    assert at.slider(key="train_mix_p").value == 0.0 and at.session_state["train_seed"] == 4  # the seed is the user's, not the recipe's
+    assert not [element for element in at.button if element.label.startswith("Restore")]
+    edit_budget_mix_and_epochs(at)
+    at.selectbox(key="train_preset").set_value("fast").run()
+    at.selectbox(key="train_preset").set_value("classroom").run()
+    assert {key: at.session_state[key] for key in RECIPE_KEYS} == recipe and not errors(at)
+    assert at.number_input(key="train_budget").value == 1.25 and at.slider(key="train_mix_p").value == 0.0
+
+
 def test_the_custom_recipe_starts_at_the_studys_values(app_env):
     at = open_app("train")
     at.selectbox(key="train_preset").set_value("custom").run()

@@ -119,7 +119,7 @@ def on_train(page, url: str) -> None:
 
 def test_typed_negative_and_huge_numbers_are_one_sentence_or_kept_in_bounds(server, page):  # noqa: F811
     """As typed in the browser: Epochs (no bounds of its own) gets one sentence and Start is disabled;
-    the budget box (at least 0.1 min) keeps its value for -5 (Streamlit marks the box and says its minimum).
+    the budget box (at least 0.05 min) keeps its value for -5 (Streamlit marks the box and says its minimum).
     Every box on every page: test_app_number_inputs."""
     url, runs = server
     before = {run.id for run in RunStore(runs).list()}

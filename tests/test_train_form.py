@@ -1,13 +1,13 @@
-"""The Train form as data: recipes fill it, one mapping turns it into a TrainConfig (C4), it is saved and restored."""
+"""The Train form as data: recipes fill it, one mapping (Train's and Experiments') turns it into a TrainConfig, it is saved and restored."""
 
 from __future__ import annotations
 
 import pytest
 
+from cifar_core.app.train_form import DEFAULT_PRESET, WEIGHT_CHOICES, TrainForm, form_config
 from cifar_core.errors import ConfigError
 from cifar_core.train import TrainConfig
 from cifar_core.train.presets import PRESETS
-from cifar_core.ui.train_form import DEFAULT_PRESET, WEIGHT_CHOICES, TrainForm, form_config
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -64,3 +64,14 @@ def test_an_empty_weights_path_asks_for_the_file_rather_than_calling_it_empty():
     form = TrainForm(model="mobilenet_v3_large", weights=WEIGHT_CHOICES[1], weights_path="  ")
     with pytest.raises(ConfigError, match="No weights file given yet"):
         form_config(form, None)
+
+
+@pytest.mark.parametrize("name", [*PRESETS, "custom"])
+def test_a_form_is_edited_once_any_value_but_the_seed_leaves_its_recipes(name):
+    form = TrainForm.for_preset(name, seed=9)
+    assert not form.edited()
+    form.seed = 3
+    assert not form.edited()
+    form.budget += 1.0
+    assert form.edited()
+    assert not TrainForm.from_dict({**form.to_dict(), "budget": TrainForm.for_preset(name).budget}).edited()

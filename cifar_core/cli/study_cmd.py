@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cifar_core.cli.config_flags import FIELD_FLAGS, add_config_flags, config_from_args
+from cifar_core.cli.config_flags import FLAG_FIELDS, add_config_flags, config_from_args
 from cifar_core.cli.output import emit_json, progress_bar
 from cifar_core.errors import ConfigError
 from cifar_core.runs import Run, RunStore
@@ -144,12 +144,16 @@ def planned_study(args: argparse.Namespace, store: RunStore) -> Study:
     """The study the flags ask for: a named one (flags adjust its base), an ablation or a grid."""
     if args.named is not None:
         named = get_named_study(args.named)
-        stray = [flag for flag, given in (("--preset", args.preset), ("--ops", args.ops), ("--model-option", args.model_option)) if given]
+        stray = [
+            flag
+            for flag, given in (("--preset", args.preset), ("--ops", args.augment_ops is not None), ("--model-option", args.model_option))
+            if given
+        ]
         if stray:
             raise ConfigError(f"A named study brings its own recipe; {', '.join(stray)} cannot change it (the other train flags can).")
-        overrides = {dest: getattr(args, dest) for dest in FIELD_FLAGS if getattr(args, dest) is not None}
+        overrides = {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None}
         return named.plan(store.root, seeds=args.seeds, **overrides)
-    if args.ablate is not None and args.ops is not None:
+    if args.ablate is not None and args.augment_ops is not None:
         raise ConfigError("--ops sets the base's augmentations, but --ablate replaces them: give only --ablate.")
     ablate = [op.strip() for op in args.ablate.split(",")] if args.ablate is not None else None
     return plan_study(config_from_args(args), store.root, ablate=ablate, grid=args.grid, seeds=args.seeds or 1)

@@ -1,126 +1,178 @@
-"""One validated configuration for a training run.
+"""One validated configuration for a training run, and the one table of its fields.
 
-It maps one-to-one onto the CLI's ``train`` flags and the app's widgets, serialises to the run's
-``config.json`` and checks every value on construction, so a bad slider or flag is refused with a
-sentence naming the field before any work starts.
+Each field is declared once, in ``TrainConfig``'s body, with what it accepts, its help sentence,
+its ``train`` flag and its widget on the Train page (``train/fields.py``). The config serialises
+to the run's ``config.json`` and checks every value on construction, so a bad slider or flag is
+refused with a sentence naming the field before any work starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cifar_core.augment import OP_NAMES, AugmentConfig
 from cifar_core.errors import ConfigError
 from cifar_core.models import MODEL_REGISTRY
 from cifar_core.models.registry import check_model_options
+from cifar_core.train.fields import ConfigField, Widget, declared_fields, setting
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine", "onecycle", "triangle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")  # here, not in device.py, so that checking a config needs no torch
 STUDY_OPS = ("rotation", "resized_crop", "translate", "cutmix")
+SEED_RANGE = (0, 2**31 - 1)
+EPOCH_RANGE = (1, 10_000)
 
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a run's result. Defaults are the study's chosen settings."""
+    """Everything that decides a run's result. Defaults are the study's chosen settings.
 
-    model: str = "simple_cnn"
-    model_options: dict[str, Any] = field(default_factory=dict)
-    data: str | None = None
+    Each ``setting()`` is a row of the config's one table: ``validate`` checks its range or
+    choices, ``cli/config_flags.py`` makes its flag and ``app/train_form.py`` its widget from it.
+    """
+
+    model: str = setting(
+        "simple_cnn",
+        choices=tuple(MODEL_REGISTRY),
+        flag="--model",
+        widget=Widget("select"),
+        help="the network to train, from the model registry",
+    )
+    model_options: dict[str, Any] = setting(
+        factory=dict,
+        help="the chosen model's own options (layer widths, pretrained weights, input size)",
+        checked_by="check_model_options in validate(): which options exist depends on the model",
+    )
+    data: str | None = setting(
+        None, flag="--data", help="dataset path (folder or archive) or 'synthetic'", checked_by="the data loader, which names what is wrong"
+    )
     # regularisation
-    dropout: float = 0.2
-    aug_p: float = 0.06
-    mix_p: float = 0.03
-    augment_ops: list[str] = field(default_factory=lambda: list(STUDY_OPS))
-    augment_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    weight_decay: float = 0.0
-    bias_lr_scale: float = 1.0  # learning-rate multiplier for BatchNorm shifts (weight decay divided by it)
-    label_smoothing: float = 0.0
+    dropout: float = setting(
+        0.2,
+        between=(0.0, 0.95),
+        flag="--dropout",
+        widget=Widget("slider", step=0.05),
+        help="share of activations randomly zeroed while training: another regularizer",
+    )
+    aug_p: float = setting(
+        0.06, between=(0.0, 1.0), flag="--aug-p", widget=Widget("slider", step=0.01), help="probability of each standard augmentation"
+    )
+    mix_p: float = setting(0.03, between=(0.0, 1.0), flag="--mix-p", widget=Widget("slider", step=0.01), help="probability of CutMix/MixUp")
+    augment_ops: list[str] = setting(
+        factory=lambda: list(STUDY_OPS),
+        flag="--ops",
+        help="comma-separated augmentations, e.g. rotation,resized_crop,translate,cutmix ('' for none)",
+        checked_by="validate(): each name against the augmentation registry",
+    )
+    augment_params: dict[str, dict[str, Any]] = setting(
+        factory=dict,
+        help="each augmentation's parameters; a 'p' among them gives that op its own probability",
+        checked_by="AugmentConfig, op by op, in validate(), for ops in augment_ops only",
+    )
+    weight_decay: float = setting(0.0, between=(0.0, 1.0), flag="--weight-decay", help="weight decay")
+    bias_lr_scale: float = setting(
+        1.0,
+        between=(1e-3, 1000.0),
+        flag="--bias-lr-scale",
+        help="learning-rate multiplier for BatchNorm shifts (their weight decay is divided by it)",
+    )
+    label_smoothing: float = setting(0.0, between=(0.0, 0.5), flag="--label-smoothing", help="label smoothing")
     # training
-    batch_size: int = 256
-    lr: float = 1e-3
-    shuffle: bool = True
-    epochs: int = 10
-    budget_minutes: float | None = None  # fit the schedule to this wall time (docs/budget.md)
-    # under a budget, epochs is the count for the recipe's reference budget: a larger budget trains
-    # more epochs with warm-up and schedule stretched to match; False makes epochs a cap (a lever to measure)
-    budget_stretch: bool = True
-    optimizer: str = "adam"
-    momentum: float = 0.9
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    lookahead: bool = False  # slow-weight averaging every few steps (train/lookahead.py)
-    sync_batchnorm: bool = False  # under torchrun: BatchNorm statistics over every rank's share of a batch
-    muon_lr: float | None = None  # conv filters trained with Muon at this learning rate (train/optim.py); None: off
-    muon_momentum: float = 0.6
-    muon_batched: bool = True  # same-shape filters orthogonalised as one stack (same update, fewer GPU launches)
+    batch_size: int = setting(256, between=(2, 8192), flag="--batch-size", widget=Widget("number", step=32), help="images per step")
+    lr: float = setting(
+        1e-3, between=(1e-7, 10.0), flag="--lr", widget=Widget("number", step=1e-4, format="%.5f"), help="base learning rate"
+    )
+    shuffle: bool = setting(True, flag="--shuffle", widget=Widget("checkbox"), help="shuffle the training images every epoch")
+    epochs: int = setting(
+        10,
+        between=EPOCH_RANGE,
+        flag="--epochs",
+        widget=Widget("number", step=1),
+        help="number of epochs; with a time budget, the count for the recipe's own budget: a larger budget trains more epochs, "
+        "a smaller one fewer",
+    )
+    # The budget box starts at 5 minutes when ticked; the box itself refuses a budget under the
+    # minimum (typing 0 while editing a budget keeps the last budget rather than showing an error).
+    budget_minutes: float | None = setting(
+        None,
+        between=(0.05, 24 * 60),
+        flag="--budget-minutes",
+        widget=Widget("number", step=1.0, start=5.0, floor=True),
+        help="fit the schedule into this many minutes on this device (docs/budget.md)",
+    )
+    budget_stretch: bool = setting(
+        True,
+        help="under a budget, epochs is the count for the recipe's reference budget: a larger budget trains more epochs with "
+        "warm-up and schedule stretched to match; false makes epochs a cap (a lever to measure)",
+    )
+    optimizer: str = setting("adam", choices=OPTIMIZERS, flag="--optimizer", help="adam or sgd (Nesterov)")
+    momentum: float = setting(0.9, between=(0.0, 0.999), help="the sgd optimizer's Nesterov momentum")
+    schedule: str = setting("constant", choices=SCHEDULES, flag="--schedule", help="constant, cosine, onecycle or triangle")
+    warmup_epochs: float = setting(0.0, between=(0.0, "epochs"), flag="--warmup-epochs", help="linear LR warm-up length")
+    lookahead: bool = setting(
+        False, flag="--lookahead", help="slow-weight averaging every few steps (train/lookahead.py; the fast_wide recipe's default)"
+    )
+    sync_batchnorm: bool = setting(
+        False, flag="--sync-bn", help="under torchrun: synchronise BatchNorm statistics over every process's share of a batch"
+    )
+    muon_lr: float | None = setting(
+        None, between=(1e-6, 10.0), flag="--muon-lr", help="train conv filters with Muon at this learning rate (off by default)"
+    )
+    muon_momentum: float = setting(0.6, between=(0.0, 0.999), help="Muon's momentum")
+    muon_batched: bool = setting(True, help="orthogonalise same-shape filters as one stack (the same update, fewer GPU launches)")
     # speed (results are the same in distribution, not bit for bit, when switched)
-    augment_per_epoch: bool = False  # augment the whole training set once per epoch in one batched call
-    compile: bool = False  # torch.compile the model (a one-off compilation first)
-    val_every: int = 1  # validate every N epochs (and always after the last)
-    checkpoint_every: int = 1  # write last.pt/best.pt every N epochs (and always after the last): opt-in for benchmarks
+    augment_per_epoch: bool = setting(
+        False, flag="--augment-per-epoch", help="augment the whole training set once per epoch in one batched call (faster on a GPU)"
+    )
+    compile: bool = setting(False, flag="--compile", help="torch.compile the model (one-off compile time)")
+    val_every: int = setting(1, between=EPOCH_RANGE, flag="--val-every", help="validate every N epochs (and after the last)")
+    checkpoint_every: int = setting(
+        1,
+        between=EPOCH_RANGE,
+        flag="--checkpoint-every",
+        help="write checkpoints every N epochs (and after the last); a crash loses up to N-1 epochs",
+    )
     # data handling
-    val_fraction: float = 0.2
-    limit: int | None = None
-    train_on_full: bool = False
-    seed: int = 0
-    split_seed: int | None = None  # fixes the limit subset and val split across seeds (None: use seed)
-    device: str = "auto"
-    precision: str = "auto"  # auto: bf16 where the hardware computes it natively, else fp32
-    log_every: int = 20
+    val_fraction: float = setting(0.2, between=(0.0, 0.9), flag="--val-fraction", help="stratified validation fraction")
+    # The limit box starts at 10,000 images when ticked: 2,000 images at batch 256 gave the simple
+    # CNN only 7 steps an epoch, too few to leave chance level in 1-3 epochs.
+    limit: int | None = setting(
+        None,
+        between=(20, 10_000_000),
+        flag="--limit",
+        widget=Widget("number", step=500, start=10_000),
+        help="train on a class-balanced subset of this many images, the validation fraction of them (a fifth by default) held out",
+    )
+    train_on_full: bool = setting(False, flag="--train-on-full", help="train on train+val (final model)")
+    seed: int = setting(
+        0, between=SEED_RANGE, flag="--seed", widget=Widget("number", step=1), help="seed for init, split, shuffle and augmentation"
+    )
+    split_seed: int | None = setting(
+        None, between=SEED_RANGE, flag="--split-seed", help="seed for the subset and validation split only (default: --seed)"
+    )
+    device: str = setting("auto", choices=DEVICES, flag="--device", help="auto, cpu, cuda or mps")
+    precision: str = setting(
+        "auto", choices=PRECISIONS, flag="--precision", help="auto (bf16 where the hardware computes it natively), fp32 or bf16"
+    )
+    log_every: int = setting(20, between=(1, 100_000), flag="--log-every", help="steps between running-loss events")
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``ConfigError`` naming the first out-of-range or inconsistent field."""
-        _choice("model", self.model, tuple(MODEL_REGISTRY))
+        """Raise ``ConfigError`` naming the first out-of-range or inconsistent field.
+
+        Each field's own range, choices or yes/no comes from its row of the table, in the class's
+        order (epochs before the warm-up it bounds: "-5 epochs" is about epochs); the rules that
+        tie fields together follow.
+        """
+        for field in CONFIG_FIELDS.values():
+            field.check(self)
         check_model_options(self.model, self.model_options)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("device", self.device, DEVICES)
-        _choice("precision", self.precision, PRECISIONS)
-        _in_range("dropout", self.dropout, 0.0, 0.95)
-        _in_range("aug_p", self.aug_p, 0.0, 1.0)
-        _in_range("mix_p", self.mix_p, 0.0, 1.0)
-        _in_range("weight_decay", self.weight_decay, 0.0, 1.0)
-        _in_range("label_smoothing", self.label_smoothing, 0.0, 0.5)
-        _in_range("lr", self.lr, 1e-7, 10.0)
-        _in_range("momentum", self.momentum, 0.0, 0.999)
-        _in_range("bias_lr_scale", self.bias_lr_scale, 1e-3, 1000.0)
-        _in_range("val_fraction", self.val_fraction, 0.0, 0.9)
-        _integer("epochs", self.epochs, 1, 10_000)  # before the warm-up it bounds: "-5 epochs" is about epochs
-        _in_range("warmup_epochs", self.warmup_epochs, 0.0, float(self.epochs))
-        for name in (
-            "shuffle",
-            "lookahead",
-            "train_on_full",
-            "sync_batchnorm",
-            "augment_per_epoch",
-            "compile",
-            "budget_stretch",
-            "muon_batched",
-        ):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false; got {getattr(self, name)!r}.")
-        _integer("batch_size", self.batch_size, 2, 8192)
-        _integer("seed", self.seed, 0, 2**31 - 1)
-        if self.split_seed is not None:
-            _integer("split_seed", self.split_seed, 0, 2**31 - 1)
-        _integer("log_every", self.log_every, 1, 100_000)
-        _integer("val_every", self.val_every, 1, 10_000)
-        _integer("checkpoint_every", self.checkpoint_every, 1, 10_000)
-        if self.muon_lr is not None:
-            _in_range("muon_lr", self.muon_lr, 1e-6, 10.0)
-        _in_range("muon_momentum", self.muon_momentum, 0.0, 0.999)
-        if self.budget_minutes is not None:
-            _in_range("budget_minutes", self.budget_minutes, 0.05, 24 * 60)
-        if self.limit is not None:
-            _integer("limit", self.limit, 20, 10_000_000)
         unknown_ops = [op for op in self.augment_ops if op not in OP_NAMES]
         if unknown_ops:
             raise ConfigError(f"Unknown augmentation(s) {', '.join(unknown_ops)}; choose from {', '.join(OP_NAMES)}.")
@@ -168,20 +220,5 @@ class TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
 
 
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
-
-
-def _in_range(name: str, value: Any, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{name} must be a number; got {value!r}.")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}; got {value:g}.")
-
-
-def _integer(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number; got {value!r}.")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}; got {value}.")
+CONFIG_FIELDS: dict[str, ConfigField] = declared_fields(TrainConfig)
+"""The table: every ``TrainConfig`` field's row, in the class's order."""

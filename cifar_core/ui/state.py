@@ -15,9 +15,9 @@ from typing import Any
 import streamlit as st
 
 from cifar_core.app.sources import SYNTHETIC, default_source
+from cifar_core.app.train_form import CUSTOM, DEFAULT_PRESET, KEY_PREFIX, TrainForm
 from cifar_core.train.presets import PRESETS
 from cifar_core.ui import browser
-from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, KEY_PREFIX, TrainForm
 
 DATA_SOURCE = "data_source"
 DATA_REASON = "data_source_reason"

@@ -1,11 +1,12 @@
-"""The Train page's form as plain data, and the one mapping from it to a ``TrainConfig`` (contract C4).
+"""The Train page's form as plain data, and the one mapping from it to a ``TrainConfig``.
 
 The Train page draws these values as widgets; the Experiments page builds its base run from the
 same values. Both call ``form_config``, so a recipe's settings that have no widget (optimizer,
 schedule, label smoothing, model options, augmentations) reach a study exactly as they reach a
-run started on Train. Each browser's form is saved with the rest of its state
-(``cifar_core.ui.browser``), so a reload finds that browser's form, never another's. Nothing here
-needs Streamlit.
+run started on Train. Each widget's range, step, help and starting value come from its config
+field's row of the table (``TrainConfig``'s declarations, via ``widget_arguments``), so the form
+offers what the config accepts. Each browser's form is saved with the rest of its state
+(``cifar_core.ui.browser``), so a reload finds that browser's form, never another's.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ from typing import Any
 from cifar_core.app.sources import check_path
 from cifar_core.data import CifarData
 from cifar_core.errors import ConfigError, DataError
-from cifar_core.models import MODEL_REGISTRY
 from cifar_core.train import TrainConfig
+from cifar_core.train.config import CONFIG_FIELDS
+from cifar_core.train.fields import ConfigField
 from cifar_core.train.presets import PRESETS
 
 CUSTOM = "custom"
 DEFAULT_PRESET = next(iter(PRESETS))  # the first recipe (classroom)
 WEIGHT_CHOICES = ("ImageNet weights (cache or download)", "ImageNet weights from a file", "No pretrained weights (random init)")
 RESOLUTIONS = (32, 64, 96, 128, 160, 224)
-# "Train on part of the images" starts here: 2,000 images at batch 256 gave the simple CNN only 7
-# steps an epoch, too few to leave chance level in 1-3 epochs (issue 11, bug 4).
-DEFAULT_LIMIT = 10_000
-DEFAULT_BUDGET_MINUTES = 5.0
+# A form field drawn for the config field of another name (every other drawn field shares its name).
+CONFIG_NAMES = {"budget": "budget_minutes"}
+DEFAULT_LIMIT = CONFIG_FIELDS["limit"].widget.start
+DEFAULT_BUDGET_MINUTES = CONFIG_FIELDS["budget_minutes"].widget.start
 # A step event every 5 steps keeps the progress bar moving on small runs (the default of 20 leaves a
 # small run silent until its epoch ends); it changes only how often metrics.jsonl is written.
 LIVE_LOG_EVERY = 5
@@ -87,6 +89,10 @@ class TrainForm:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def edited(self) -> bool:
+        """Whether any value differs from what its recipe fills in (the seed, which a recipe keeps, aside)."""
+        return self.to_dict() != TrainForm.for_preset(self.preset, seed=self.seed).to_dict()
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainForm:
         """A form from saved or session values; a missing, mistyped or unknown value takes its default.
@@ -111,6 +117,33 @@ class TrainForm:
 WIDGET_FIELDS = ("model", "dropout", "aug_p", "mix_p", "batch_size", "lr", "epochs", "shuffle")
 
 
+def config_field(name: str) -> ConfigField:
+    """The config field that the form field ``name`` draws."""
+    return CONFIG_FIELDS[CONFIG_NAMES.get(name, name)]
+
+
+def widget_arguments(name: str) -> dict[str, Any]:
+    """The Train page's widget keywords for form field ``name``, from its config field's row.
+
+    A slider spans the field's whole range, a select offers its choices; a number box has no
+    bounds of its own unless its row says ``floor`` (a bad value is then the config's sentence
+    naming the field and its range). The help is the field's help sentence, as the CLI shows it.
+    """
+    field = config_field(name)
+    widget = field.widget
+    arguments: dict[str, Any] = {"help": field.help[0].upper() + field.help[1:] + "."}
+    if widget.kind == "slider":
+        low, high = field.between
+        arguments.update(min_value=low, max_value=high, step=widget.step)
+    elif widget.kind == "select":
+        arguments["options"] = list(field.choices)
+    elif widget.kind == "number":
+        arguments.update({"step": widget.step, **({"format": widget.format} if widget.format else {})})
+        if widget.floor:
+            arguments["min_value"] = field.between[0]
+    return arguments
+
+
 def _acceptable(name: str, value: Any, default: Any) -> bool:
     if name == "augment":
         return value is None or (
@@ -119,7 +152,7 @@ def _acceptable(name: str, value: Any, default: Any) -> bool:
     if name == "preset":
         return value == CUSTOM or value in PRESETS
     if name == "model":
-        return value in MODEL_REGISTRY
+        return value in CONFIG_FIELDS["model"].choices
     if name == "weights":
         return value in WEIGHT_CHOICES
     if name == "resolution":
@@ -134,7 +167,7 @@ def _acceptable(name: str, value: Any, default: Any) -> bool:
 
 
 def form_config(form: TrainForm, data: str | None) -> TrainConfig:
-    """The run the form describes, on ``data`` (contract C4: the Train and Experiments pages both call this).
+    """The run the form describes, on ``data``: the Train and Experiments pages both call this, so a study's base is Train's run.
 
     Starts from the chosen recipe's whole config, so its settings without a widget ride along;
     the recipe's model options apply only while its model is still chosen, and augmentations
