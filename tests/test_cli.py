@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_fixtures import make_images, write_image_folder
 from PIL import Image
 from support import cli_args
 
-from cifar_core.cli import main
+from cifar_core.cli import build_parser, main
+from cifar_core.cli.config_flags import config_from_args
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -124,3 +126,20 @@ def test_every_run_flag_takes_an_id_from_the_runs_folder_or_a_path(cli_run, tmp_
         f"{tmp_path.resolve() / 'missing-run'} is not a run folder (no config.json)."
     )
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_relative_data_path_is_saved_as_the_folder_it_named(tmp_path, monkeypatch):
+    """A run's config is read again from other folders (evaluate --run, resume, the app): the data it
+    trained on must still be found, so an existing path is anchored; anything else is kept as typed."""
+    folder = write_image_folder(tmp_path / "imgs", {"train": make_images(1, seed=0)})
+    (tmp_path / "weights.pth").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+
+    def config(*flags: str):
+        return config_from_args(build_parser(["train"]).parse_args(["train", *flags]))
+
+    made = config("--data", "imgs", "--model", "mobilenet_v3_large", "--weights", "weights.pth")
+    assert made.data == str(folder) and Path(made.data).is_absolute()
+    assert made.model_options["weights_path"] == str(tmp_path / "weights.pth")
+    assert config("--data", "synthetic").data == "synthetic"
+    assert config("--data", "missing.tar.gz").data == "missing.tar.gz"  # the loader names what is wrong

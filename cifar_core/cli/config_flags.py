@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
 from cifar_core.errors import ConfigError
@@ -56,13 +57,33 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def anchored(path: str) -> str:
+    """``path`` made absolute against the folder the command runs in, when it names something there.
+
+    A run's config.json is read again later (``evaluate --run``, resume, the app) from whatever
+    folder that happens in; ``--data ../shared/x.tar.gz`` must still mean the same file then.
+    Anything that is not an existing path (``synthetic``, a typo the loader will name) is kept as typed.
+    """
+    expanded = os.path.expanduser(path)
+    return os.path.abspath(expanded) if os.path.exists(expanded) else path
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Merge the preset's values (if any) with the flags that were given, then validate."""
     values: dict[str, Any] = dict(get_preset(args.preset).values) if args.preset else {}
     for name in FLAG_FIELDS:
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
-    options = dict(values.get("model_options", {}))
+    options = model_options(args, dict(values.get("model_options", {})))
+    if options:
+        values["model_options"] = options
+    if isinstance(values.get("data"), str):
+        values["data"] = anchored(values["data"])
+    return TrainConfig.from_dict(values)
+
+
+def model_options(args: argparse.Namespace, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` (the preset's) with the shortcut flags and every ``--model-option NAME=JSON`` applied."""
     for option in ("weights_path", "pretrained", "resolution", "freeze_backbone"):
         if getattr(args, option) is not None:
             options[option] = getattr(args, option)
@@ -74,6 +95,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             options[name] = json.loads(value)
         except json.JSONDecodeError:
             raise ConfigError(f"--model-option {name}: {value!r} is not JSON (use true/false, numbers, [lists]).") from None
-    if options:
-        values["model_options"] = options
-    return TrainConfig.from_dict(values)
+    if isinstance(options.get("weights_path"), str):
+        options["weights_path"] = anchored(options["weights_path"])
+    return options
