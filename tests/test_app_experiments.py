@@ -126,3 +126,17 @@ def test_the_classroom_base_opens_on_the_ops_it_applies_without_an_error(app_env
     assert not errors(at)
     ops.set_value(["translate", "cutmix"]).run()
     assert [e for e in errors(at) if "cutmix (mix_p is 0) never applies" in e]
+
+
+def test_the_lesson_table_wraps_its_verdicts_and_the_ablation_chips_wrap(app_env):
+    # a grid of fixed pixel widths (about 720 px) cut the verdict off in the results column at 1,366-1,400 px
+    # windows; a static table wraps each cell to the column instead, and the chips wrap onto more rows
+    at = open_app("experiments")
+    [published] = [tab for tab in at.tabs if tab.label == "Published studies"]
+    [table] = published.table
+    frame = table.value
+    assert list(frame.columns) == ["variant", "seeds", "val acc ± 95% CI", "vs reference (points)", "verdict"]
+    assert "reference" in frame["verdict"].tolist() and frame["vs reference (points)"].str.contains(" ± ").any()
+    assert not published.dataframe or all("verdict" not in grid.value.columns for grid in published.dataframe)
+    [ops] = [box for box in at.multiselect if box.label == "Augmentations to ablate"]
+    assert ops.proto.wrap is True
