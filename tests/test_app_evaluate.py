@@ -267,7 +267,11 @@ def test_rescoring_replaces_the_previous_scores_the_moment_it_starts(trained_run
     sent.clear()
     sent_when_scoring = []
     score = cifar_core.ui.loaders.evaluate
-    monkeypatch.setattr(cifar_core.ui.loaders, "evaluate", lambda *args, **kwargs: (sent_when_scoring.append(len(sent)), score(*args, **kwargs))[1])
+    def counted(*args, **kwargs):
+        sent_when_scoring.append(len(sent))
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(cifar_core.ui.loaders, "evaluate", counted)
     at.radio(key="evaluate_tta").set_value("flip").run()
     assert_ok(at)
     assert sent_when_scoring, "the mirrored scores were not computed"

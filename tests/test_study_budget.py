@@ -83,3 +83,21 @@ def test_cli_refuses_a_study_over_max_minutes_and_creates_nothing(finished_study
     assert err.startswith("error: The study would take about ") and "12 run(s)" in err and "over the 0.01 min budget" in err
     assert "measured from 5 finished simple_cnn run(s)" in err
     assert len(RunStore(root).list()) == runs_before and len(list_studies(root)) == 1
+
+
+def test_a_model_too_slow_for_a_full_batch_probe_is_timed_on_a_few_images():
+    # MobileNetV3 at 224 px with batch 64 took over 90 s to time on a loaded 2-core CPU
+    from torch import nn
+    from torch.nn.modules.module import register_module_forward_pre_hook
+
+    from cifar_core.train.presets import PRESETS
+
+    config = PRESETS["study_mobilenet"].config(data="synthetic")
+    batches = set()
+    handle = register_module_forward_pre_hook(lambda module, args: batches.add(len(args[0])) if isinstance(module, nn.Conv2d) else None)
+    try:
+        speed = probe_throughput(config, steps=2)
+    finally:
+        handle.remove()
+    assert batches == {8}  # never a batch of 64 at 224 px
+    assert speed.source == "timed 2 training steps of 8 images of mobilenet_v3_large now" and speed.train_images_per_s > 0
