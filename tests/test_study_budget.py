@@ -3,6 +3,7 @@ to run over the user's budget is refused before anything is created."""
 
 from __future__ import annotations
 
+import re
 import statistics
 
 import pytest
@@ -49,7 +50,8 @@ def test_speed_is_measured_from_finished_runs_of_the_same_model_and_batch_size(f
 def test_without_finished_runs_a_few_steps_are_timed():
     speed = probe_throughput(tiny_base(batch_size=16), steps=2)
     assert speed.train_images_per_s > 0 and speed.eval_images_per_s > speed.train_images_per_s
-    assert speed.source == "timed 2 training steps of simple_cnn now"
+    # a full batch when its step takes under a second here, else as many images as a second's step holds
+    assert re.fullmatch(r"timed 2 training steps of (\d+ images of )?simple_cnn now", speed.source)
 
 
 def test_cli_refuses_a_study_over_max_minutes_and_creates_nothing(finished_study, capsys):
@@ -99,5 +101,6 @@ def test_a_model_too_slow_for_a_full_batch_probe_is_timed_on_a_few_images():
         speed = probe_throughput(config, steps=2)
     finally:
         handle.remove()
-    assert batches == {8}  # never a batch of 64 at 224 px
-    assert speed.source == "timed 2 training steps of 8 images of mobilenet_v3_large now" and speed.train_images_per_s > 0
+    assert max(batches) < 64  # a first step of 8 images said a batch of 64 at 224 px takes seconds
+    timed = re.fullmatch(r"timed 2 training steps of (\d+) images of mobilenet_v3_large now", speed.source)
+    assert timed and int(timed.group(1)) in batches and speed.train_images_per_s > 0
