@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text
+from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text, record_deltas, written_over
 from data_fixtures import png_bytes, write_image_folder
 from PIL import Image
 from support import standing_in, tiny_config
@@ -248,25 +248,15 @@ def test_another_set_opens_the_cell_dropdowns_on_its_own_most_confused_pair(trai
 def test_rescoring_replaces_the_previous_scores_the_moment_it_starts(trained_run, monkeypatch):
     # the browser keeps a script run's old elements until the new run writes over their place:
     # the old accuracy must be written over before scoring starts, not after it
-    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
-
     import cifar_core.ui.loaders
 
-    sent = []
-    enqueue = ForwardMsgQueue.enqueue
-    monkeypatch.setattr(ForwardMsgQueue, "enqueue", lambda queue, msg: (sent.append(msg), enqueue(queue, msg))[1])
+    sent = record_deltas(monkeypatch)
     at = open_app("evaluate")
-    [accuracy_path] = [
-        tuple(msg.metadata.delta_path)
-        for msg in sent
-        if msg.WhichOneof("type") == "delta"
-        and msg.delta.WhichOneof("type") == "new_element"
-        and msg.delta.new_element.WhichOneof("type") == "metric"
-        and msg.delta.new_element.metric.label == "Accuracy"
-    ][-1:]
+    accuracy = [tuple(msg.metadata.delta_path) for msg in sent if msg.delta.new_element.metric.label == "Accuracy"][-1]
     sent.clear()
     sent_when_scoring = []
     score = cifar_core.ui.loaders.evaluate
+
     def counted(*args, **kwargs):
         sent_when_scoring.append(len(sent))
         return score(*args, **kwargs)
@@ -275,15 +265,7 @@ def test_rescoring_replaces_the_previous_scores_the_moment_it_starts(trained_run
     at.radio(key="evaluate_tta").set_value("flip").run()
     assert_ok(at)
     assert sent_when_scoring, "the mirrored scores were not computed"
-    before = [msg for msg in sent[: sent_when_scoring[0]] if msg.WhichOneof("type") == "delta"]
-    # an element (not a container, which would keep the old children) at the old accuracy's place or above it
-    replaced = [
-        tuple(msg.metadata.delta_path)
-        for msg in before
-        if msg.delta.WhichOneof("type") == "new_element"
-        and 1 < len(msg.metadata.delta_path) <= len(accuracy_path)
-        and accuracy_path[: len(msg.metadata.delta_path)] == tuple(msg.metadata.delta_path)
-    ]
-    bars = [msg.delta.new_element.progress.text for msg in before if msg.delta.WhichOneof("type") == "new_element"]
-    assert replaced and any(text.startswith("Scoring the images with mirror") for text in bars)
+    before = sent[: sent_when_scoring[0]]
+    bars = [msg.delta.new_element.progress.text for msg in before if msg.delta.new_element.WhichOneof("type") == "progress"]
+    assert written_over(before, accuracy) and any(text.startswith("Scoring the images with mirror") for text in bars)
     assert metrics(at)["Accuracy"] == f"{reference(trained_run, 'val', tta='flip').accuracy:.1%}"

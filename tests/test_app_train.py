@@ -10,7 +10,7 @@ import urllib.error
 
 import psutil
 import pytest
-from app_support import assert_ok, button, charts, errors, metrics, navigate, open_app, page_text, shown_value
+from app_support import assert_ok, button, charts, errors, metrics, navigate, open_app, page_text, record_deltas, shown_value
 from data_fixtures import make_images, write_image_folder
 from support import standing_in, tiny_config, wait_for
 
@@ -332,23 +332,13 @@ def test_a_refit_under_load_is_explained_and_below_the_recipes_minimum_says_so_d
 
 
 def test_a_speed_timing_that_takes_seconds_shows_a_bar_with_the_seconds_so_far(app_env, monkeypatch):
-    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
-
     def slow_probe(store, config):  # the one place speed is measured, as slow as a model timed under load
         time.sleep(2.5)
         return Throughput(1000.0, 3000.0, "slow")
 
     monkeypatch.setattr("cifar_core.ui.estimates.device_throughput", slow_probe)
-    sent = []
-    enqueue = ForwardMsgQueue.enqueue
-    monkeypatch.setattr(ForwardMsgQueue, "enqueue", lambda queue, msg: (sent.append(msg), enqueue(queue, msg))[1])
+    sent = record_deltas(monkeypatch)
     at = open_app("train")
-    bars = [
-        msg.delta.new_element.progress.text
-        for msg in sent
-        if msg.WhichOneof("type") == "delta"
-        and msg.delta.WhichOneof("type") == "new_element"
-        and msg.delta.new_element.WhichOneof("type") == "progress"
-    ]
+    bars = [msg.delta.new_element.progress.text for msg in sent if msg.delta.new_element.WhichOneof("type") == "progress"]
     assert any(re.fullmatch(r"Measuring this machine's training speed for fast_cnn: \d s…", text) for text in bars), bars
     assert "**Estimated time:** about " in page_text(at) and not at.get("progress")
