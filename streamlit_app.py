@@ -6,7 +6,7 @@ shared sidebar; each page lays out widgets and calls ``cifar_core``. To add a pa
 
 The pages live in ``app_pages/``, not ``pages/``: Streamlit (1.67) still treats a ``pages/``
 folder beside the entry script as an old-style multipage app in some runs (every ``AppTest``
-rerun, a server's first run), executing the page without this file, so the sidebar vanished.
+rerun, a server's first run), executing the page without this file and so without the shared sidebar.
 """
 
 import streamlit as st

@@ -18,7 +18,7 @@ from cifar_core.ui.pixels import show_pixels
 
 GALLERY = 24
 GALLERY_COLUMNS = 6
-RUN_A, RUN_B = "compare_run_a", "compare_run_b"  # the Runs page's "Compare" button sets these too
+RUN_A, RUN_B = state.COMPARE_RUN_A, state.COMPARE_RUN_B  # the Runs page's "Compare" button sets these too
 SET_KEY = "compare_images"
 TRUE_KEY, PRED_KEY = "compare_true", "compare_pred"
 LAST_CLICK = "_compare_last_click"
@@ -81,7 +81,7 @@ def _pick_cell(event, difference, classes: list[str], key: tuple) -> tuple[int, 
 
 
 def _open_robustness(run_a_id: str, run_b_id: str) -> None:
-    st.session_state["robustness_run"], st.session_state["robustness_other"] = run_a_id, run_b_id
+    st.session_state[state.ROBUSTNESS_RUN], st.session_state[state.ROBUSTNESS_OTHER] = run_a_id, run_b_id
 
 
 def _robustness_rows(run_a, run_b) -> None:

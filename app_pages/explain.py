@@ -1,7 +1,7 @@
 """Explain: why the selected run's model answers as it does: saliency, every mistake, the embedding
 map, suspect labels and, for the small CNNs, what each stage sees.
 
-Other pages open this one on an image by setting ``st.session_state["explain_request"] =
+Other pages open this one on an image by setting ``st.session_state[state.EXPLAIN_REQUEST] =
 {"run_id", "source", "split", "index"}`` (``index``: the image's position in the source's
 ``split``, as the Evaluate galleries and ``mistakes --json`` give it; the run's held-out images
 lie in its source's ``train`` split; optional ``upload``: the bytes of an uploaded picture, with
@@ -39,7 +39,7 @@ from cifar_core.ui.recompute import ResultSlot
 from cifar_core.ui.scored_sets import IMAGES as EVALUATE_IMAGES
 from cifar_core.ui.scored_sets import OWN, choices
 
-REQUEST = "explain_request"
+REQUEST = state.EXPLAIN_REQUEST
 _FOCUS = "_explain_focus"
 _CARRIED_UPLOAD = "_explain_carried_upload"
 _CARRIED_IMAGE = "_explain_carried_image"

@@ -15,6 +15,7 @@ from cifar_core.figures.images import upscale_many
 from cifar_core.robustness import TRANSFORMS, score_model, scoring_images
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.store import ACTIVE_STATES
+from cifar_core.ui import state
 from cifar_core.ui.feedback import show_error
 from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model
 from cifar_core.ui.pixels import show_pixels
@@ -91,8 +92,8 @@ if not runs:
 ids = [run.id for run in runs]
 by_id = dict(zip(ids, runs))
 pick, other, split_column, size_column = st.columns([3, 3, 2, 2])
-first = pick.selectbox("Run", ids, key="robustness_run")
-second = other.selectbox("Compare with", [NONE, *[i for i in ids if i != first]], key="robustness_other")
+first = pick.selectbox("Run", ids, key=state.ROBUSTNESS_RUN)
+second = other.selectbox("Compare with", [NONE, *[i for i in ids if i != first]], key=state.ROBUSTNESS_OTHER)
 split = split_column.radio("Images", ("val", "test"), horizontal=True, key="robustness_split")
 limit = size_column.number_input("How many", min_value=10, max_value=10_000, value=1000, step=100, key="robustness_limit")
 

@@ -138,7 +138,7 @@ with user_errors():
     else:
         st.caption("Same configuration." if first != second else "Pick two different runs.")
 if first != second and st.button("Compare on the same images", icon=":material/compare:"):
-    st.session_state["compare_run_a"], st.session_state["compare_run_b"] = first, second
+    st.session_state[state.COMPARE_RUN_A], st.session_state[state.COMPARE_RUN_B] = first, second
     st.switch_page("app_pages/compare.py")
 
 st.subheader("Manage a run")

@@ -35,7 +35,8 @@ MODEL_TITLES = {
     "mobilenet_v3_large": "MobileNetV3-Large (fine-tune)",
     "fast_cnn": "Fast CNN (speed recipe)",
 }
-REFRESH_S = 1.5
+REFRESH_S = 2.0
+CHARTS_REFRESH_S = 10.0  # see _live_charts
 DOUBLE_CLICK_S = 5.0
 DEFAULTS = TrainForm.for_preset(DEFAULT_PRESET)  # what train_form() seeds a new session with
 
@@ -361,22 +362,29 @@ def _live(run: Run, was_active: bool) -> None:
         columns[3].metric("Train − val accuracy", f"{gap:+.1%}", help="A growing gap means the model memorises its training images.")
     if warning := chance_warning(epochs, len(CIFAR10_CLASSES), finished=run_state == "finished"):
         st.warning(warning, icon=":material/warning:")
-    active = run_state in ACTIVE_STATES
-    _actions(run, active)
-    if steps or epochs:
+    _actions(run, run_state in ACTIVE_STATES)
+
+
+def _live_charts(run: Run, active: bool) -> None:
+    """The curves and the confusion matrix, on their own slower timer.
+
+    Redrawing two changed Plotly charts is most of what a live page costs the browser (measured with
+    ``bench/browser_cpu.py`` on this 2-core machine: 40% of one core when they redrew with the
+    progress bar every 1.5 s, 9% with no charts at all), so they refresh every ``CHARTS_REFRESH_S``
+    while the progress bar and the numbers above them keep the fast timer, and the ``key`` keeps
+    each chart in place between redraws. A finished run redraws the whole page once.
+    """
+    events = run.events()
+    epochs = [event for event in events if event["type"] == "epoch"]
+    if events:
         st.plotly_chart(curves_figure({run.id: events}), key=f"curves_{run.id}")
     confusion = next((event["confusion"] for event in reversed(epochs) if event.get("confusion")), None)
     if confusion is not None:
-        st.plotly_chart(
-            confusion_figure(
-                confusion, CIFAR10_CLASSES, normalize=True, title=f"Validation confusion after epoch {epochs[-1]['epoch']} (row-normalised)"
-            ),
-            key=f"confusion_{run.id}",
-        )
+        title = f"Validation confusion after epoch {epochs[-1]['epoch']} (row-normalised)"
+        figure = confusion_figure(confusion, CIFAR10_CLASSES, normalize=True, title=title, clickable=False)
+        st.plotly_chart(figure, key=f"confusion_{run.id}")
     elif active:
         st.caption("The validation confusion matrix appears after the first epoch.")
-    with st.expander("Configuration"):
-        st.json(run.config().to_dict(), expanded=False)
 
 
 st.title("Train")
@@ -406,3 +414,6 @@ with live_column:
         is_active = shown.state in ACTIVE_STATES
         with user_errors():
             st.fragment(_live, run_every=REFRESH_S if is_active else None)(shown, is_active)
+            st.fragment(_live_charts, run_every=CHARTS_REFRESH_S if is_active else None)(shown, is_active)
+            with st.expander("Configuration"):
+                st.json(shown.config().to_dict(), expanded=False)

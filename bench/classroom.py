@@ -3,7 +3,8 @@
 Each seed is started the way the Train page starts a run (a run folder, then a detached worker
 process), one after the other, and timed from the launch to the worker's finish; the clock
 includes the worker's start, torch's import, the (cached) data load and every validation. The
-goal (issue 11): at least 60% validation accuracy within 120 s on a 2-core CPU, on every seed.
+goal, short enough for a class to wait through during a lesson: at least 60% validation accuracy
+within 120 s on a 2-core CPU, on every seed.
 Run it on a quiet machine; the load average before and after is recorded because other work on
 the machine slows training down and a time budget then buys fewer steps.
 

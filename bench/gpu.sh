@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole GPU measurement of issue 16 in one command: no network, under 8 minutes on an H100.
+# The whole GPU measurement in one command: no network (a GPU machine may have none), under 8 minutes on an H100.
 #   bash bench/gpu.sh PATH/TO/cifar10-jpg-train.tar.gz [--smoke]
 # Each section runs in its own process under its own timeout, most valuable first; a failed or
 # timed-out section is recorded in failures.jsonl and the next one runs. JSON lines go to

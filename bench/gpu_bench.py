@@ -1,4 +1,4 @@
-"""One section of the GPU measurement (issue 16); bench/gpu.sh runs them all.
+"""One section of the GPU measurement; bench/gpu.sh runs them all.
 
 Each section runs in its own process (gpu.sh gives it a timeout) and appends JSON lines as it
 goes: every training run to ``runs.jsonl``, its own summary to ``sections.jsonl``, so a killed

@@ -1,6 +1,6 @@
 """Muon one filter at a time against Muon batched over same-shape filters, timed, as JSON.
 
-On an H100 the one-at-a-time form cost 1.4-1.9 s of a 3.8 s airbench_gpu run (issue 26); the
+On an H100 the one-at-a-time form cost 1.4-1.9 s of a 3.8 s airbench_gpu run; the
 batched form runs one Newton-Schulz iteration per shape (for airbench_gpu's six filters, four
 stacks), so a GPU launches a third fewer products. This times both on the conv filters of
 airbench_gpu's model (or of ``--widths``): the whole optimiser step and the orthogonalisation

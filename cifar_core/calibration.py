@@ -63,8 +63,3 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = BINS) -> 
         accuracy=[float(value) if keep else None for value, keep in zip(accuracy, filled)],
         ece=ece,
     )
-
-
-def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = BINS) -> float:
-    """ECE in [0, 1]: 0 when every bin's accuracy equals its mean confidence."""
-    return reliability(probs, labels, bins).ece

@@ -22,7 +22,7 @@ from cifar_core.device import memory_format, resolve_device
 from cifar_core.errors import CheckpointError, DataError
 from cifar_core.metrics import confusion_matrix
 from cifar_core.models import MODEL_REGISTRY, build_model
-from cifar_core.models.inference import Progress, predict_logits
+from cifar_core.models.inference import ImageProgress, predict_logits
 from cifar_core.runs import Run, load_checkpoint
 from cifar_core.train import TrainConfig
 from cifar_core.train.splits import run_splits
@@ -38,7 +38,7 @@ class LoadedModel:
     epoch: int
     device: torch.device
 
-    def probabilities(self, images: torch.Tensor, *, tta: str = "none", progress: Progress | None = None) -> torch.Tensor:
+    def probabilities(self, images: torch.Tensor, *, tta: str = "none", progress: ImageProgress | None = None) -> torch.Tensor:
         """Softmax probabilities [N, C] for uint8 images [N, 3, 32, 32]."""
         logits = predict_logits(self.model, images, self.device, tta=tta, precision=self.config.precision, progress=progress)
         return logits.softmax(dim=1)
@@ -46,7 +46,15 @@ class LoadedModel:
 
 def load_run_model(run: Run, which: str = "best", device: str = "auto") -> LoadedModel:
     """Rebuild the run's model and load ``best.pt`` (or ``last.pt``) into it."""
-    payload = load_checkpoint(run.checkpoint_path(which))
+    path = run.checkpoint_path(which)
+    return model_from_checkpoint(load_checkpoint(path), device, where=str(path))
+
+
+def model_from_checkpoint(payload: dict[str, Any], device: str = "auto", *, where: str = "the checkpoint") -> LoadedModel:
+    """Rebuild a model from a checkpoint's payload (``engine.checkpoint_state``), from a file or still in memory.
+
+    ``where`` names the payload's origin in the sentence for weights that do not fit their own config.
+    """
     config = TrainConfig.from_dict(payload["config"])
     # weights come from the checkpoint, so never fetch ImageNet weights again
     options = {**config.model_options}
@@ -56,7 +64,7 @@ def load_run_model(run: Run, which: str = "best", device: str = "auto") -> Loade
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as exc:
-        raise CheckpointError(f"{run.checkpoint_path(which)} does not match its own model config: {exc}") from exc
+        raise CheckpointError(f"{where} does not match its own model config: {exc}") from exc
     target = resolve_device(device)
     model = model.to(target, memory_format=memory_format(target)).eval()
     return LoadedModel(model, config, tuple(payload["classes"]), int(payload["epoch"]), target)
@@ -213,7 +221,7 @@ def evaluate(
     indices: torch.Tensor | None = None,
     *,
     tta: str = "none",
-    progress: Progress | None = None,
+    progress: ImageProgress | None = None,
 ) -> Evaluation:
     """Score ``loaded`` on labelled uint8 images (``progress`` hears after every batch)."""
     probs = loaded.probabilities(images, tta=tta, progress=progress)
@@ -241,7 +249,7 @@ def predict_unlabelled(
     *,
     tta: str = "none",
     batch_size: int = 1024,
-    on_batch: Progress | None = None,
+    on_batch: ImageProgress | None = None,
 ) -> Predictions:
     """The model's class for every image of an unlabelled set (``test.7z``, a folder or archive of images).
 

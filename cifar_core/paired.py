@@ -26,6 +26,7 @@ from scipy.stats import binomtest
 from cifar_core.calibration import BINNING, reliability
 from cifar_core.errors import DataError, RunError
 from cifar_core.evaluate import Evaluation, LoadedModel, evaluate, load_run_model, source_split_images, split_images
+from cifar_core.models.inference import ImageProgress
 from cifar_core.runs import Run
 from cifar_core.runs.store import ACTIVE_STATES
 
@@ -300,12 +301,21 @@ def compare_runs(
     device: str = "auto",
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    progress: ImageProgress | None = None,
 ) -> PairedComparison:
-    """Score both runs' models on the same labelled images of ``data`` and pair their answers."""
+    """Score both runs' models on the same labelled images of ``data`` and pair their answers.
+
+    ``progress`` hears (images scored, images to score) over both models: twice the image count in all.
+    """
     check_pair(run_a, run_b)
     loaded_a, loaded_b = load_run_model(run_a, which, device), load_run_model(run_b, which, device)
     check_classes(loaded_a, loaded_b, run_a, run_b)
     images, labels, indices = paired_images(loaded_a, loaded_b, data, split)
+    first = None if progress is None else lambda done, total: progress(done, 2 * total)
+    second = None if progress is None else lambda done, total: progress(total + done, 2 * total)
     return compare_evaluations(
-        evaluate(loaded_a, images, labels, indices), evaluate(loaded_b, images, labels, indices), resamples=resamples, seed=seed
+        evaluate(loaded_a, images, labels, indices, progress=first),
+        evaluate(loaded_b, images, labels, indices, progress=second),
+        resamples=resamples,
+        seed=seed,
     )

@@ -1,10 +1,12 @@
 """Where cifar_core keeps runs, data and published studies by default, and why there.
 
 One function answers for every module, because the answer depends on how the code was installed:
-a source checkout keeps everything beside the code (``checkpoints/``, ``data/``, ``docs/studies/``)
-as it always has, while an installed package must never write inside site-packages (a run there
-outlives ``pip uninstall`` and may not even be writable), so it uses the per-user data folder
-(platformdirs). ``$CIFAR_EXPLORER_RUNS`` overrides the runs folder in both cases.
+a source checkout keeps everything beside the code (``checkpoints/``, ``data/``, ``docs/studies/``),
+while an installed package must never write inside site-packages (a run there outlives
+``pip uninstall`` and may not even be writable), so it uses the per-user data folder (platformdirs).
+``$CIFAR_EXPLORER_RUNS`` overrides the runs folder in both cases. The published studies
+are only read, never written by the package: ``docs/studies/`` in a checkout is their one home, and the
+wheel's build copies them into the package (``setup.py``), where an installed copy reads them.
 
 This module imports only the standard library and platformdirs: the CLI's start-up path reads it.
 """
@@ -20,6 +22,8 @@ RUNS_ENV = "CIFAR_EXPLORER_RUNS"
 # The package's own folder and the one above it (the checkout, or site-packages when installed).
 PACKAGE_DIR = Path(__file__).resolve().parent
 CODE_ROOT = PACKAGE_DIR.parent
+# The published studies' folder inside an installed package (the build copies docs/studies/ there).
+SHIPPED_STUDIES = "published_studies"
 
 
 @dataclass(frozen=True)
@@ -70,13 +74,16 @@ def default_roots() -> DefaultRoots:
         runs, runs_why = Path(override).expanduser(), f"set by the {RUNS_ENV} environment variable"
     else:
         runs, runs_why = base / ("checkpoints" if checkout is not None else "runs"), f"default: in {where}"
-    studies = base / "docs" / "studies" if checkout is not None else base / "studies"
+    if checkout is not None:
+        studies, studies_why = checkout / "docs" / "studies", f"default: in {where}"
+    else:
+        studies, studies_why = CODE_ROOT / PACKAGE_DIR.name / SHIPPED_STUDIES, "shipped inside the installed package (read only)"
     return DefaultRoots(
         runs=runs,
         runs_why=runs_why,
         data=base / "data",
         data_why=f"default: in {where}",
         studies=studies,
-        studies_why=f"default: in {where}",
+        studies_why=studies_why,
         checkout=checkout,
     )

@@ -108,7 +108,8 @@ def test_settings_carry_over_to_the_train_page(app_env):
 
 
 def test_the_cutmix_dropdowns_are_new_for_every_sample_and_name_its_images(app_env):
-    """Issue 11 bug 9: after Resample the browser kept showing the old sample's labels."""
+    """After Resample the dropdowns must name the new sample's images: a dropdown that kept its key would keep showing the old
+    sample's labels in the browser."""
     at = study_lab()
     first = at.selectbox(key="lab_cutmix_a_0_train_None")
     assert first.value == preview_captions(at)[0].split(":")[0]  # "#1 <its class>"

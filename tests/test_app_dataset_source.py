@@ -1,5 +1,5 @@
-"""Dataset page: the source in CIFAR_EXPLORER_DATA can always be reopened, even outside the roots
-(issue 11, item 7), and a path too long for the system is a sentence (issue 17, item 9)."""
+"""Dataset page: the source in CIFAR_EXPLORER_DATA can always be reopened, even outside the roots (the
+operator chose it, so switching away must not lock it out), and a path too long for the system is a sentence."""
 
 from __future__ import annotations
 

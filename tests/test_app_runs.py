@@ -104,7 +104,7 @@ def test_a_run_can_be_named_and_its_name_is_in_the_table(trained_run):
 
 
 def test_export_offers_a_checked_onnx_file_for_download(trained_run):
-    """Issue 14: an Export button on Runs; the file is what the library exports, checked against PyTorch."""
+    """Runs has an Export button; its file is what the library exports, checked against PyTorch, so app and CLI hand out one format."""
     import onnx
 
     at = open_app("runs")
@@ -119,7 +119,7 @@ def test_export_offers_a_checked_onnx_file_for_download(trained_run):
 
 
 def test_a_run_trained_under_torchrun_shows_its_process_count(trained_run):
-    """Issue 14: the app shows a torchrun run like any other, with its world size."""
+    """A torchrun run shows like any other, with its world size, so it is not mistaken for a one-process run."""
     import json
 
     events = trained_run.metrics_path.read_text().splitlines()

@@ -1,4 +1,4 @@
-"""One ``box`` convention (issue 15): every op that records a region records a ``Box`` (half-open,
+"""One ``box`` convention: every op that records a region records a ``Box`` (half-open,
 named fields), and the recorded box is exactly the region the op changed; the lab's captions and
 the outlines read it the same way for every op."""
 

@@ -1,4 +1,4 @@
-"""Issue 21's journey in a real browser, on two tiny synthetic runs:
+"""The comparing journey in a real browser, on two tiny synthetic runs:
 
 Experiments → the lesson study → its result sentence; Runs → two runs → Compare → click a cell
 of the difference heatmap → exactly its images; Robustness → one run's op × severity heatmap.

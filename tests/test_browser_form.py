@@ -1,7 +1,7 @@
 """In a real browser: the Train form survives Experiments, Runs and a reload; the CutMix close-up names its images.
 
-Issue 11 bugs 1, 3 and 9 happened only in the browser (its widgets mounted at their blank
-defaults, and a selectbox kept the old sample's label), so they are checked here too.
+Some faults show only in a real browser (widgets mounting at their blank defaults, a selectbox
+keeping the old sample's label), so they are checked here too.
 """
 
 from __future__ import annotations
@@ -48,10 +48,9 @@ def test_the_train_form_survives_other_pages_and_a_reload(server, page):  # noqa
 def test_a_reload_restores_the_last_train_form(server, page):  # noqa: F811
     """A reload is a new session: the form comes back from this browser's state file, every field as it was.
 
-    Issue 11 (and later CI) saw Epochs come back 0 after a reload: the box had no default of its
-    own, and Streamlit paints a number box's default before it applies the session's value, so
-    on a loaded machine a read right after the run saw 0. ``state.persist_number`` gives each box
-    the value it holds as its default.
+    A box without a default of its own can come back 0 after a reload: Streamlit paints a number
+    box's default before it applies the session's value, so on a loaded machine a read right after
+    the run sees 0. ``state.persist_number`` gives each box the value it holds as its default.
     """
     url, runs = server
     page.goto(url)

@@ -1,4 +1,4 @@
-"""The whole lesson of issue 11, played by a person in a real browser on the shared real images.
+"""The whole classroom lesson, played by a person in a real browser on the shared real images.
 
 Dataset (the real source) → Augmentation lab (change ops, resample; the CutMix close-up names the
 images it shows) → Train with the classroom recipe → edit a field → Experiments and Runs → back
@@ -54,7 +54,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.realdata]
 
 PER_CLASS = 50  # test images per class in the separate test folder
 LAB_SAMPLES = 16  # the Augmentation lab's sample count (app_pages/augmentation_lab.py)
-GOAL = 0.60  # issue 11: the classroom recipe reaches 60% validation accuracy
+GOAL = 0.60  # the classroom recipe's promise: 60% validation accuracy
 TRAINING_S = 480  # a classroom run ends about 2 minutes after Start on 2 idle cores; bounded well above
 FIRST_LOAD_S = 600  # the first page decodes the 50,000 JPEGs unless the decoded cache is warm
 SHOTS = screenshots_dir("lesson")

@@ -8,7 +8,7 @@ import pytest
 import torch
 from app_support import charts, open_app, page_text
 
-from cifar_core.calibration import BINS, expected_calibration_error, reliability
+from cifar_core.calibration import BINS, reliability
 from cifar_core.cli import main
 from cifar_core.data import load_synthetic
 from cifar_core.evaluate import evaluate, load_run_model, split_images
@@ -25,7 +25,7 @@ def test_ece_of_a_hand_computed_example():
     # .95 wrong in bin 14; .62 right in bin 9; .7 wrong in bin 10
     probs, labels = two_class([0.9, 0.88, 0.95, 0.62, 0.7], [0, 1, 1, 0, 1])
     by_hand = (2 * abs(0.5 - 0.89) + abs(0 - 0.95) + abs(1 - 0.62) + abs(0 - 0.7)) / 5
-    assert expected_calibration_error(probs, labels) == pytest.approx(by_hand, abs=1e-6)
+    assert reliability(probs, labels).ece == pytest.approx(by_hand, abs=1e-6)
     bins = reliability(probs, labels)
     assert len(bins.counts) == BINS == 15 and len(bins.edges) == 16 and sum(bins.counts) == 5
     assert [k for k, count in enumerate(bins.counts) if count] == [9, 10, 13, 14]
@@ -36,7 +36,7 @@ def test_ece_of_a_hand_computed_example():
 def test_a_perfectly_calibrated_set_has_zero_ece():
     # ten images at 80% confidence with 8 right, five at 60% with 3 right
     probs, labels = two_class([0.8] * 10 + [0.6] * 5, [0] * 8 + [1] * 2 + [0] * 3 + [1] * 2)
-    assert expected_calibration_error(probs, labels) == pytest.approx(0.0, abs=1e-6)
+    assert reliability(probs, labels).ece == pytest.approx(0.0, abs=1e-6)
 
 
 def test_full_confidence_lands_in_the_last_bin_and_an_overconfident_model_scores_its_gap():
@@ -51,7 +51,7 @@ def test_ece_matches_torchmetrics_when_it_is_installed():
     probs = torch.randn(500, 10, generator=generator).mul(2).softmax(dim=1)
     labels = torch.randint(0, 10, (500,), generator=generator)
     reference = metrics.MulticlassCalibrationError(num_classes=10, n_bins=15, norm="l1")(probs, labels)
-    assert expected_calibration_error(probs, labels) == pytest.approx(float(reference), abs=1e-5)
+    assert reliability(probs, labels).ece == pytest.approx(float(reference), abs=1e-5)
 
 
 def test_evaluate_json_carries_the_ece_and_its_bins(trained_run, capsys):

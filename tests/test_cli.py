@@ -105,3 +105,22 @@ def test_bad_input_exits_non_zero_with_one_clear_line(tmp_path, capsys):
     assert "Invalid run id" in capsys.readouterr().err
     assert main(["evaluate", "--run", str(tmp_path), "--json"]) == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_every_run_flag_takes_an_id_from_the_runs_folder_or_a_path(cli_run, tmp_path, monkeypatch, capsys):
+    """``--run cli-run`` means the run ``runs list`` shows, whatever the current folder; a path still works;
+    a name that is neither is one sentence naming both places looked in."""
+    monkeypatch.setenv("CIFAR_EXPLORER_RUNS", str(cli_run.parent))
+    monkeypatch.chdir(tmp_path)  # an empty folder: the id cannot be found relative to it
+    assert main(["evaluate", "--run", "cli-run", "--split", "val", "--json"]) == 0
+    by_id = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", "--run", str(cli_run), "--split", "val", "--json"]) == 0
+    by_path = json.loads(capsys.readouterr().out)
+    assert by_id["run"] == by_path["run"] == "cli-run" and by_id["accuracy"] == by_path["accuracy"]
+    assert main(["export", "--run", "missing-run", "--format", "onnx", "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: No run 'missing-run': the runs folder {cli_run.parent} holds no run of that name, and "
+        f"{tmp_path.resolve() / 'missing-run'} is not a run folder (no config.json)."
+    )
+    assert not (tmp_path / "m.onnx").exists()

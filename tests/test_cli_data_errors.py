@@ -1,5 +1,5 @@
-"""CLI commands of the data side answer bad input with one sentence and exit 2, before any work
-(issue 17, items 9, 10, 13): predict's output path, evaluate's device, resize advice that fits."""
+"""CLI commands of the data side answer bad input with one sentence and exit 2, before any work is
+wasted: predict's output path, evaluate's device, resize advice that fits."""
 
 from __future__ import annotations
 

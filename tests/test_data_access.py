@@ -1,5 +1,5 @@
 """The one access gate: roots confine every source and every file in it; only regular files are read;
-odd file names, broken links, long paths and a damaged cache become sentences (issue 17, items 6, 7, 9)."""
+odd file names, broken links, long paths and a damaged cache become sentences."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Hostile sources that once escaped as Python errors or were silently misread: Kaggle ids that are digits
-only to Unicode, ids past int()'s limit, and archives whose declared sizes are a bomb (issue 25)."""
+"""Hostile sources that could escape as Python errors or be silently misread: Kaggle ids that are digits
+only to Unicode, ids past int()'s limit, and archives whose declared sizes are a bomb."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_a_member_no_layout_reads_declaring_gigabytes_is_refused_while_listing_a
 
 
 def test_a_7z_whose_members_declare_more_than_any_source_is_refused_while_listing(tmp_path: Path, monkeypatch) -> None:
-    """The 7z bomb of item 7: in a solid 7z (py7zr's default) reaching a member inflates the ones before it
+    """A 7z bomb: in a solid 7z (py7zr's default) reaching a member inflates the ones before it
     in its block, read or not, so a 7z's declared sizes are capped in all, as a tar's are (the cap scaled
     down here: compressing 3 GB with LZMA takes minutes)."""
     members = {f"train/{CIFAR10_CLASSES[label]}/{i}.png": png_bytes(image) for i, (image, label) in enumerate(zip(*TRAIN))}

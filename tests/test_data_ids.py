@@ -1,5 +1,5 @@
-"""Wrong answers that used to be given silently: duplicate prediction ids, ambiguous Kaggle ids,
-a single-class source (issue 17, items 10-12), and which splits carry labels (contract C3)."""
+"""Wrong answers that must never be given silently: duplicate prediction ids, ambiguous Kaggle ids,
+a single-class source, and which splits carry labels."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def unconfined(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ROOTS_ENV, raising=False)
 
 
-# --- item 10: prediction ids map back to files -------------------------------------------------
+# --- prediction ids map back to files ----------------------------------------------------------
 
 
 def test_ids_of_a_class_folder_test_set_are_unique_paths_that_name_the_files(tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_image_folder_splits_get_unique_ids(tmp_path: Path) -> None:
     assert len(set(ids)) == len(ids) == 20 and ids[:2] == ["airplane/1", "airplane/2"]
 
 
-# --- item 11: one file per Kaggle id -----------------------------------------------------------
+# --- one file per Kaggle id --------------------------------------------------------------------
 
 
 def test_kaggle_images_that_share_an_id_are_refused_with_their_names(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_names_that_tie_on_their_numbers_sort_the_same_whatever_order_they_were_
     assert orders == {("test/001.png", "test/01.png", "test/1.png", "test/2.png", "test/10.png")}
 
 
-# --- item 12: classes missing from training or validation --------------------------------------
+# --- classes missing from training or validation -----------------------------------------------
 
 
 def _labels(*values: int) -> torch.Tensor:
@@ -118,7 +118,7 @@ def test_cli_train_on_a_single_class_source_prints_the_warning_and_records_it(
     assert start["warnings"][0].startswith("Every training image is a cat")
 
 
-# --- C3: has_labels ----------------------------------------------------------------------------
+# --- has_labels: which splits carry labels -----------------------------------------------------
 
 
 def test_has_labels_needs_a_present_non_empty_fully_labelled_split() -> None:

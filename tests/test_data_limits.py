@@ -1,6 +1,5 @@
 """A small input must not take the machine: size caps per file and per source, counted member lists,
-pickled array shapes checked before allocation, and archive errors that do not hide our bugs
-(issue 17, item 7; issue 15)."""
+pickled array shapes checked before allocation, and archive errors that do not hide our bugs."""
 
 from __future__ import annotations
 

@@ -55,11 +55,11 @@ TRAIN = [
 #   two processes 0.995, 1.0, 1.0, 1.0, 1.0  (val loss 0.50, 0.51, 0.50, 0.51, 0.62)
 # so both are another draw from the same spread (BatchNorm is per rank, 64 images each on a CPU,
 # and augmentation draws are per rank). On this set errors come a class at a time: a class not yet
-# told from its neighbouring hue costs its 20 images (0.1). The former recipe (SGD at lr 0.2, widths
-# 16/32/32) stopped mid-way through that, one process spanning 0.63-0.995 over seeds 0-5 (two:
-# 0.48-0.875), so one seed each could not tell noise from a fault: its 0.82 vs 0.995 at seed 0 was
-# such a draw (it was 0.95 vs 1.0 only until a CutMix partner change moved one image of rank 0's
-# first batch). 0.03 is six images: six times the spread measured here, a third of one class.
+# told from its neighbouring hue costs its 20 images (0.1). A weaker recipe (SGD at lr 0.2, widths
+# 16/32/32) stops mid-way through that, one process spanning 0.63-0.995 over seeds 0-5 (two:
+# 0.48-0.875), so one seed each cannot tell noise from a fault: its 0.82 vs 0.995 at seed 0 is
+# such a draw, and moving one image of rank 0's first batch changes it. 0.03 is six images: six
+# times the spread measured here, a third of one class.
 SEED_SPREAD = 0.03
 # A run whose every step the test can redo in-process: nothing random but the shuffle (no
 # augmentation, no dropout), fp32, SGD (Adam would hide summed gradients: it is blind to a

@@ -34,7 +34,7 @@ def test_deliberately_flipped_labels_are_among_the_top_suspects(scored):
     confident = ((evaluation.preds == evaluation.labels) & (evaluation.probs.max(dim=1).values > 0.9)).nonzero().flatten()[:5]
     labels = split.labels.clone()
     # each given the class the model finds least likely: a flip no genuine mistake can out-rank on any
-    # CPU (a flip to label+5 was out-ranked by real confident mistakes of CI's slightly different model)
+    # CPU (a flip to label+5 can be out-ranked by real confident mistakes of a slightly different model, as CI's is)
     labels[confident] = evaluation.probs[confident].argmin(dim=1)
     flipped = evaluate(loaded, split.images, labels, split.indices)
     suspects = label_issues(flipped, "val")

@@ -1,4 +1,4 @@
-"""A fault soak (issue 25 item 8): ``kill -9`` of the real detached worker at random moments, then resume.
+"""A fault soak: ``kill -9`` of the real detached worker at random moments, then resume.
 
 ``tests/test_train_recovery.py`` kills a worker at each chosen write point; this soak kills it
 wherever the clock happens to be. Each cycle starts a fresh run with ``launch`` (what

@@ -83,6 +83,25 @@ def test_installed_package_runs_from_anywhere(installed: tuple[Path, Path, dict[
     assert folders["checkout"] is None and folders["version"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     runs = Path(folders["runs"]["path"])
     assert "site-packages" not in runs.parts and Path(env["XDG_DATA_HOME"]) in runs.parents
+    assert Path(folders["studies"]["path"]).resolve() == package.parent.resolve() / "published_studies"
+
+
+def test_installed_package_reads_the_published_studies(installed: tuple[Path, Path, dict[str, str]]) -> None:
+    """The Experiments page and the lesson's takeaway find the studies the checkout publishes in docs/studies."""
+    from cifar_core.study.published import PUBLISHED_ROOT, lesson_takeaway, list_published
+
+    python, work, env = installed
+    code = (
+        "import json; from cifar_core.study.published import PUBLISHED_ROOT as root, lesson_takeaway, list_published; "
+        "print(json.dumps({'root': str(root), 'studies': [[s.dir.name, len(s.runs)] for s in list_published()], "
+        "'takeaway': lesson_takeaway()}))"
+    )
+    done = subprocess.run([str(python), "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=120, check=True)
+    shipped = json.loads(done.stdout)
+    assert "site-packages" in Path(shipped["root"]).parts and REPO not in Path(shipped["root"]).parents
+    checkout = [[study.dir.name, len(study.runs)] for study in list_published(PUBLISHED_ROOT)]
+    assert len(checkout) >= 5 and shipped["studies"] == checkout
+    assert shipped["takeaway"] == lesson_takeaway() and "not published" not in shipped["takeaway"]
 
 
 def test_installed_app_answers(installed: tuple[Path, Path, dict[str, str]]) -> None:

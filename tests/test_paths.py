@@ -27,8 +27,9 @@ def test_installed_layout_uses_the_user_folder(monkeypatch: pytest.MonkeyPatch, 
     roots = paths.default_roots()
     user = tmp_path / "share" / "cifar-explorer"
     assert roots.checkout is None
-    assert (roots.runs, roots.data, roots.studies) == (user / "runs", user / "data", user / "studies")
-    assert "installed package" in roots.runs_why
+    assert (roots.runs, roots.data) == (user / "runs", user / "data")
+    assert roots.studies == site / "cifar_core" / paths.SHIPPED_STUDIES  # read only: the wheel ships them there
+    assert "installed package" in roots.runs_why and "read only" in roots.studies_why
     monkeypatch.setenv(paths.RUNS_ENV, str(tmp_path / "mine"))
     roots = paths.default_roots()
     assert roots.runs == tmp_path / "mine" and paths.RUNS_ENV in roots.runs_why

@@ -95,6 +95,16 @@ def test_confusion_heatmap_has_class_names_on_both_axes_and_values_in_cells():
     assert [row[2] for row in cells.customdata][:3] == [8, 2, 0]  # hover still shows the count
 
 
+def test_a_confusion_chart_nobody_clicks_draws_only_the_heatmap_and_hovers_its_cells():
+    """The live Train page's chart: no 100-marker click layer to redraw, the heatmap answers hovers itself."""
+    counts = torch.tensor([[8, 2, 0], [1, 3, 0], [0, 0, 5]])
+    live = confusion_figure(counts, CLASSES, normalize=True, clickable=False)
+    assert [trace.type for trace in live.data] == ["heatmap"]
+    assert live.data[0].hoverinfo is None and "%{text}" in live.data[0].hovertemplate
+    assert live.data[0].text == confusion_figure(counts, CLASSES, normalize=True).data[0].text
+    assert confusion_figure(counts, CLASSES).data[0].hoverinfo == "skip"
+
+
 def test_every_clickable_cell_maps_back_to_its_own_true_and_predicted_class():
     counts = torch.tensor([[8, 2, 0], [1, 3, 0], [0, 0, 5]])
     figure = confusion_figure(counts, CLASSES)

@@ -1,6 +1,6 @@
-"""The one process-folder base (issue 15): run folders and study folders follow the same status,
-liveness, lock and signal rules, because both are the same code. Issue 17 items 4 and 5 live here:
-one folder, one worker; never signal a process not proved to be ours."""
+"""The one process-folder base: run folders and study folders follow the same status, liveness,
+lock and signal rules, because both are the same code. Its two safety rules are tested here: one
+folder, one worker; never signal a process not proved to be ours."""
 
 from __future__ import annotations
 
@@ -123,8 +123,8 @@ def test_both_folders_refuse_a_second_process(tmp_path, kind):
 
 @pytest.mark.parametrize("kind", list(FOLDERS))
 def test_the_next_holder_removes_the_temp_file_of_a_status_write_a_kill_cut_short(tmp_path, kind):
-    # kill -9 during a status.json write (a heartbeat's, every 2 s) leaves its temp file; before
-    # the next holder removed it, every such kill left one in the folder for good (issue 25 item 8)
+    # kill -9 during a status.json write (a heartbeat's, every 2 s) leaves its temp file; unless
+    # the next holder removes it, every such kill leaves one in the folder for good
     folder = FOLDERS[kind](tmp_path)
     status = folder.status_path.read_bytes()
     cut_short = folder.dir / ".status.json.k3j2x9.tmp"

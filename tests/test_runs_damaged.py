@@ -1,4 +1,4 @@
-"""One bad run must not take down the app (issue 17, item 8): every kind of damaged run folder is
+"""One bad run must not take down the app: every kind of damaged run folder is
 listed as ``damaged`` with its reason, and every other run keeps working in the library, the CLI
 and the pages that list runs."""
 

@@ -118,7 +118,7 @@ def test_a_status_naming_a_live_process_that_is_not_the_worker_reads_interrupted
     assert f"names process {sleep_300.pid}, which runs but is not the training process" in rows["forged-a"]["error"]
     assert main(["runs", "--root", str(root), "delete", "forged-a"]) == 0
     assert capsys.readouterr().out.startswith("deleted run forged-a") and not to_delete.dir.exists()
-    assert main(["runs", "--root", str(root), "resume", "forged-b"]) == 0
+    assert main(["runs", "--root", str(root), "resume", "forged-b", "--background"]) == 0
     out = capsys.readouterr().out
     pid = int(re.fullmatch(rf"resuming run forged-b in {re.escape(str(to_resume.dir.resolve()))} \(pid (\d+)\)\n", out).group(1))
     try:  # the real worker the resume started is proved by its command line: it reads running

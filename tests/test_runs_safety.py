@@ -1,4 +1,4 @@
-"""The run store under hostile and clumsy input (issue 17): delete only what it made, damaged runs
+"""The run store under hostile and clumsy input: delete only what it made, damaged runs
 never take down a listing, no orphan folders, checkpoint faults as sentences.
 
 None of these tests trains a model except the two that remove a run folder mid-training (a few

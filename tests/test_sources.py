@@ -90,7 +90,7 @@ def test_check_path_names_what_was_typed_in_its_errors(roots):
 
 
 def test_without_roots_a_local_user_may_open_any_readable_path(tmp_path, monkeypatch):
-    """Issue 11: confinement is for a served deployment; on one's own machine any dataset opens."""
+    """Confinement is for a served deployment; on one's own machine any dataset opens."""
     monkeypatch.delenv(ROOTS_ENV, raising=False)
     (tmp_path / "mine").mkdir()
     assert allowed_roots() == []
@@ -99,7 +99,7 @@ def test_without_roots_a_local_user_may_open_any_readable_path(tmp_path, monkeyp
 
 
 def test_the_configured_default_source_can_always_be_typed_again(roots, monkeypatch):
-    """Issue 11: after switching to synthetic, the CIFAR_EXPLORER_DATA path must not be refused."""
+    """After switching to synthetic, the CIFAR_EXPLORER_DATA path must not be refused: the operator chose it."""
     real = roots / "secret"
     monkeypatch.setenv(DEFAULT_ENV, str(real))
     assert check_source(str(real)) == str(real.resolve())

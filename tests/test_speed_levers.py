@@ -171,7 +171,7 @@ def test_muon_step_fixes_the_filter_norm_and_moves_along_the_orthogonalised_mome
 
 
 def per_matrix_orthogonalise(matrix: torch.Tensor, steps: int = 3, eps: float = 1e-7) -> torch.Tensor:
-    """Muon's orthogonalisation as it was before batching (one 2-D matrix), kept as the reference."""
+    """Muon's orthogonalisation of one 2-D matrix at a time: the unbatched reference the batched form must match."""
     a, b, c = 3.4445, -4.7750, 2.0315
     x = matrix.bfloat16()
     tall = x.size(0) > x.size(1)
@@ -185,7 +185,7 @@ def per_matrix_orthogonalise(matrix: torch.Tensor, steps: int = 3, eps: float = 
 
 
 def per_parameter_muon_step(params, buffers, lr: float, momentum: float, nesterov: bool) -> None:
-    """Muon's step as it was before batching: each filter alone, through the reference above."""
+    """Muon's step with each filter alone, through the reference above: what the batched step must equal."""
     for p, buffer in zip(params, buffers, strict=True):
         buffer.mul_(momentum).add_(p.grad)
         grad = p.grad.add(buffer, alpha=momentum) if nesterov else buffer

@@ -20,8 +20,9 @@ from support import wait_for  # noqa: E402
 
 from cifar_core.cli import main  # noqa: E402
 from cifar_core.errors import RunError  # noqa: E402
-from cifar_core.study import StudyFolder, drive, launch_driver, studies_root  # noqa: E402
+from cifar_core.study import StudyFolder, cancel_study, drive, launch_driver, studies_root  # noqa: E402
 from cifar_core.study.definition import plan_study  # noqa: E402
+from cifar_core.study.execution import background_run_one  # noqa: E402
 from cifar_core.study.ray_backend import check_address, drive_on_ray  # noqa: E402
 
 
@@ -127,3 +128,36 @@ def test_a_ray_study_is_driven_by_the_one_driver_lock_pid_and_start_time(tmp_pat
     status = folder.status()
     assert (status["pid"], status["pid_create_time"]) == (psutil.Process().pid, psutil.Process().create_time())
     assert status["state"] == "failed" and "No Ray cluster answers" in status["error"] and status["backend"] == "ray"
+
+
+def _cancel_after_first_epoch(folder: StudyFolder, backend) -> str:
+    """Drive ``folder`` with ``backend`` in a thread, cancel the study once its first run has an epoch; the driver's answer."""
+    outcome: dict[str, str] = {}
+    driver = threading.Thread(target=lambda: outcome.update(state=backend(folder)))
+    driver.start()
+    first = folder.store().root / folder.study().runs[0].run_id / "metrics.jsonl"
+    wait_for(lambda: first.is_file() and '"type": "epoch"' in first.read_text(), timeout=180, interval=0.05, what="a finished epoch")
+    cancel_study(folder)
+    driver.join(timeout=180)
+    assert not driver.is_alive()
+    return outcome["state"]
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_cancel_stops_a_study_the_same_way_on_both_backends(local_ray, tmp_path: Path, backend: str) -> None:
+    """Every run that started ends ``cancelled`` with its finished epochs kept, no run starts after the
+    cancel, and the study reads ``cancelled``: on local processes and on Ray tasks alike."""
+    study = plan_study(tiny_base(epochs=30, limit=600), tmp_path, grid="dropout=0,0.3", seeds=1)
+    folder = StudyFolder.create(studies_root(tmp_path) / study.id, study)
+    local = lambda folder: drive(folder, background_run_one(folder))  # noqa: E731 - what `study` runs on this machine
+    assert _cancel_after_first_epoch(folder, local if backend == "local" else drive_on_ray) == "cancelled"
+    assert folder.status()["state"] == "cancelled"
+    store = folder.store()
+    started = [run for run in map(store.find, (planned.run_id for planned in study.runs)) if run is not None]
+    assert started and started[0].id == study.runs[0].run_id
+    for run in started:
+        wait_for(lambda run=run: run.state not in ("queued", "running"), timeout=60, what=f"{run.id} stopping")
+        epochs = sorted(event["epoch"] for event in run.events("epoch"))
+        assert run.state == "cancelled", (backend, run.id, run.state, run.status().get("error"))
+        assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) < 30  # stopped early, finished epochs kept
+    assert started[0].events("epoch") and (started[0].dir / "last.pt").is_file()

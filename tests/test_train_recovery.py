@@ -1,4 +1,4 @@
-"""Metrics and checkpoints agree after any crash point (issue 17 item 2; C6 ``reconcile``).
+"""Metrics and checkpoints agree after any crash point (``reconcile`` brings them in line on resume).
 
 A worker subprocess trains a tiny run and dies (``os._exit``, as under kill -9) at one write point
 of an epoch, or fails on a full disk; ``execute(resume=True)``, what the ``runs resume`` worker

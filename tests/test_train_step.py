@@ -1,4 +1,4 @@
-"""One training step (C5): the engine and the study's throughput probe compute the same way, and
+"""One training step: the engine and the study's throughput probe compute the same way, and
 checkpoints carry every generator a resume needs (CUDA's included)."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Render originals above their augmented versions, so a person can check what training sees.
 
-Used by the ``augment`` CLI command and the app. Tiles are upscaled with nearest neighbour (no
-smoothing that would hide what the ops did), CutMix patches are outlined and each cell is
-captioned with the ops applied and the largest label weights, all read from the pipeline's
-records.
+Used by the ``augment`` CLI command (the app's lab draws its own cards from the same records).
+Tiles are upscaled with nearest neighbour (no smoothing that would hide what the ops did), CutMix
+patches are outlined and each cell is captioned with the ops applied and the largest label
+weights, all read from the pipeline's records.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from cifar_core.calibration import BINNING
-from cifar_core.cli.evaluate_cmd import open_run
-from cifar_core.cli.output import emit_json
+from cifar_core.cli.evaluate_cmd import RUN_HELP, open_run
+from cifar_core.cli.output import BarOnFirstReport, emit_json
 from cifar_core.data import load_cifar
 from cifar_core.errors import ConfigError
 from cifar_core.paired import RESAMPLES, SEED, TEST_METHOD, compare_runs
@@ -16,7 +16,7 @@ FLIPS_SHOWN = 10
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("compare", help="score two runs on the same images: paired difference, per class, flipped images")
-    parser.add_argument("--run", action="append", required=True, help="run folder; give it twice: --run A --run B (B − A)")
+    parser.add_argument("--run", action="append", required=True, help=RUN_HELP + "; give it twice: --run A --run B (B − A)")
     parser.add_argument("--data", default=None, help="labelled dataset (default: the one run A trained on)")
     parser.add_argument(
         "--split", choices=("test", "val", "train"), default="test", help="val/train only when both runs hold out the same images"
@@ -36,9 +36,11 @@ def run_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--resamples {args.resamples} is too few for a 95% interval; use at least 100.")
     run_a, run_b = (open_run(path) for path in args.run)
     data = load_cifar(args.data or run_a.config().data)
-    result = compare_runs(
-        run_a, run_b, data, args.split, which=args.checkpoint, device=args.device, resamples=args.resamples, seed=args.seed
-    )
+    with BarOnFirstReport(args.json, unit="img", desc="compare") as progress:
+        result = compare_runs(
+            run_a, run_b, data, args.split, which=args.checkpoint, device=args.device, resamples=args.resamples, seed=args.seed,
+            progress=progress,
+        )  # fmt: skip
     report = {
         "run_a": run_a.id,
         "run_b": run_b.id,

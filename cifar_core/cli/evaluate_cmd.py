@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tqdm import tqdm
-
 from cifar_core.calibration import BINNING, reliability
-from cifar_core.cli.output import emit_json, quiet_progress
+from cifar_core.cli.output import BarOnFirstReport, emit_json
 from cifar_core.data import load_cifar
-from cifar_core.errors import ConfigError, RunError
+from cifar_core.errors import ConfigError
 from cifar_core.evaluate import evaluate, load_run_model, predict_unlabelled, split_images
 from cifar_core.models.inference import TTA_MODES
-from cifar_core.runs import Run
+from cifar_core.runs import Run, RunStore
 from cifar_core.runs.atomic import write_atomic
 
 
@@ -23,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", default=None, help="dataset (default: the one the run trained on)")
     parser.add_argument("--split", choices=("val", "test", "train"), default="val")
     _add_tta_flag(parser)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (the bar stays on stderr)")
     parser.set_defaults(func=run_evaluate)
 
     parser = subparsers.add_parser("predict", help="write a Kaggle submission CSV (id,label)")
@@ -48,16 +46,17 @@ def _add_tta_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run folder (checkpoints/<run_id>)")
+    parser.add_argument("--run", required=True, help=RUN_HELP)
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
     parser.add_argument("--device", default="auto")
 
 
-def open_run(path: str) -> Run:
-    run = Run(Path(path).expanduser().resolve())
-    if not run.config_path.is_file():
-        raise RunError(f"{path} is not a run folder (no config.json).")
-    return run
+RUN_HELP = "run id (as `runs list` shows it) or a run folder's path"
+
+
+def open_run(name: str) -> Run:
+    """The run every ``--run`` names: an id in the runs folder, or a path (``RunStore.locate``)."""
+    return RunStore().locate(name)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -65,7 +64,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     loaded = load_run_model(run, args.checkpoint, args.device)
     data = load_cifar(args.data or loaded.config.data)
     images, labels, indices = split_images(loaded.config, data, args.split)
-    result = evaluate(loaded, images, labels, indices, tta=args.tta)
+    with BarOnFirstReport(args.json, unit="img", desc="evaluate") as progress:
+        result = evaluate(loaded, images, labels, indices, tta=args.tta, progress=progress)
     report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, "tta": args.tta, **result.to_json()}
     calibration = reliability(result.probs, result.labels)
     report.update(ece=calibration.ece, reliability=calibration.to_json())
@@ -115,10 +115,8 @@ def run_predict(args: argparse.Namespace) -> int:
     out = prediction_target(args.out)
     run = open_run(args.run)
     loaded = load_run_model(run, args.checkpoint, args.device)
-    with tqdm(unit="img", dynamic_ncols=True, disable=quiet_progress(args.json)) as bar:
-        predictions = predict_unlabelled(
-            loaded, args.images, tta=args.tta, batch_size=args.batch_size, on_batch=lambda done, _: bar.update(done - bar.n)
-        )
+    with BarOnFirstReport(args.json, unit="img", desc="predict") as progress:
+        predictions = predict_unlabelled(loaded, args.images, tta=args.tta, batch_size=args.batch_size, on_batch=progress)
     # ids are file names: one that is not UTF-8 is written back as the bytes it had on disk
     write_atomic(out, lambda handle: handle.write(predictions.to_csv().encode("utf-8", "surrogateescape")))
     if args.json:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from cifar_core.cli.evaluate_cmd import open_run
+from cifar_core.cli.evaluate_cmd import RUN_HELP, open_run
 from cifar_core.cli.output import emit_json
 from cifar_core.data import load_cifar
 from cifar_core.evaluate import LoadedModel, evaluate, load_run_model
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_common(parser: argparse.ArgumentParser, splits: tuple[str, ...]) -> None:
-    parser.add_argument("--run", required=True, help="run folder (checkpoints/<run_id>)")
+    parser.add_argument("--run", required=True, help=RUN_HELP)
     parser.add_argument("--data", default=None, help="dataset (default: the one the run trained on)")
     parser.add_argument("--split", choices=splits, default="val")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")

@@ -1,4 +1,5 @@
-"""How every command writes its result: one strict JSON document on stdout, and a closed pipe ends quietly.
+"""How every command writes its result: one strict JSON document on stdout, a closed pipe ends quietly,
+and progress goes to stderr as a bar that ``--json`` into a pipe or file hides.
 
 ``print(json.dumps(...))`` let NaN and inf through as bare ``NaN`` (not JSON: ``json.load`` in another
 language refuses it); ``emit_json`` turns them into ``null`` first and then dumps with
@@ -56,3 +57,40 @@ def quiet_broken_pipe() -> Iterator[None]:
 def quiet_progress(as_json: bool) -> bool:
     """Whether to hide a progress bar: with --json into a pipe or file, nobody watches stderr's bar."""
     return as_json and not sys.stderr.isatty()
+
+
+def progress_bar(as_json: bool, **options: Any) -> Any:
+    """A tqdm bar on stderr, hidden when ``quiet_progress``: every long command's bar behaves alike.
+
+    tqdm is imported here, not at the top, because the quick commands import this module too.
+    """
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, dynamic_ncols=True, disable=quiet_progress(as_json), **options)
+
+
+class BarOnFirstReport:
+    """A ``progress_bar`` that opens at the work's first report: a command refused by its checks prints only its sentence.
+
+    Called as a library progress callback, ``(done, total)`` or ``(done, total, label)``; a negative total
+    (``predict_unlabelled``'s: streamed images are only counted at the end) leaves the total open.
+    """
+
+    def __init__(self, as_json: bool, **options: Any) -> None:
+        self.as_json, self.options, self.bar = as_json, options, None
+
+    def __call__(self, done: int, total: int, label: str | None = None) -> None:
+        if self.bar is None:
+            self.bar = progress_bar(self.as_json, **self.options)
+        if total >= 0:
+            self.bar.total = total
+        if label is not None:
+            self.bar.set_postfix_str(label, refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def __enter__(self) -> BarOnFirstReport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
-from cifar_core.cli.evaluate_cmd import open_run
-from cifar_core.cli.output import emit_json
+from cifar_core.cli.evaluate_cmd import RUN_HELP, open_run
+from cifar_core.cli.output import BarOnFirstReport, emit_json
 from cifar_core.robustness import TRANSFORMS, load_scorable, score_model, scoring_images
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("robustness", help="score a run on transformed and corrupted images")
-    parser.add_argument("--run", required=True, help="run folder (checkpoints/<run_id>)")
+    parser.add_argument("--run", required=True, help=RUN_HELP)
     parser.add_argument("--data", default=None, help="dataset (default: the one the run trained on)")
     parser.add_argument("--split", choices=("test", "val", "train"), default="test")
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best")
@@ -28,10 +27,8 @@ def run_robustness(args: argparse.Namespace) -> int:
     loaded = load_scorable(run, args.checkpoint, args.device)
     images, labels = scoring_images(loaded, args.data or loaded.config.data, args.split)
 
-    def progress(done: int, total: int, label: str) -> None:
-        print(f"[{done}/{total}] {label}", file=sys.stderr, flush=True)
-
-    result = score_model(loaded, images, labels, args.transforms, progress=progress)
+    with BarOnFirstReport(args.json, unit="setting", desc="robustness") as progress:
+        result = score_model(loaded, images, labels, args.transforms, progress=progress)
     report = {"run": run.id, "split": args.split, "checkpoint": args.checkpoint, "epoch": loaded.epoch, **result.to_json()}
     if args.json:
         emit_json(report)

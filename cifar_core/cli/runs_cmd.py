@@ -1,7 +1,8 @@
 """``runs list|resume|cancel|delete`` and the internal ``runs worker`` that background runs use.
 
 ``runs.process`` (the worker, which imports torch and the trainer) is imported only by the actions
-that start or stop a run, so that ``runs list`` and ``runs delete`` answer without torch.
+that start or stop a run, so that ``runs list`` and ``runs delete`` answer without torch. A resume
+trains in the foreground as ``train`` does (``train_cmd.train_here``); ``--background`` detaches.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=run_list)
 
     for name, func, help_text in (
-        ("resume", run_resume, "continue an interrupted or cancelled run from last.pt (in the background)"),
+        ("resume", run_resume, "continue an interrupted or cancelled run from last.pt (in the foreground, or --background)"),
         ("cancel", run_cancel, "stop a queued or running run, keeping its checkpoints"),
         ("delete", run_delete, "delete a finished, failed, cancelled or interrupted run"),
     ):
@@ -35,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action.add_argument("run", help="run id, or a run folder path")
         action.add_argument("--json", action="store_true", help="print one JSON object")
         action.set_defaults(func=func)
+        if name == "resume":
+            action.add_argument("--background", action="store_true", help="detach; follow with `runs list`")
 
     worker = actions.add_parser("worker", help=argparse.SUPPRESS)
     worker.add_argument("run_dir")
@@ -104,9 +107,14 @@ def _done(args: argparse.Namespace, run: Run, action: str, sentence: str, **fiel
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    """Go on with a run from its last finished epoch: here, with ``train``'s progress bar and exit codes, or detached."""
+    _, run = resolve(args)
+    if not args.background:
+        from cifar_core.cli.train_cmd import train_here
+
+        return train_here(run, args.json, resume=True)
     from cifar_core.runs.process import launch
 
-    _, run = resolve(args)
     pid = launch(run, resume=True)
     _done(args, run, "resume", f"resuming run {run.id} in {run.dir} (pid {pid})", pid=pid)
     return 0

@@ -15,11 +15,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from tqdm import tqdm
+
 from cifar_core.cli.config_flags import FIELD_FLAGS, add_config_flags, config_from_args
-from cifar_core.cli.output import emit_json
+from cifar_core.cli.output import emit_json, progress_bar
 from cifar_core.errors import ConfigError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.process import execute
+from cifar_core.runs.progress import progress_from_events
 from cifar_core.study import (
     StudyFolder,
     cancel_study,
@@ -36,10 +39,10 @@ from cifar_core.study import (
 )
 from cifar_core.study.catalog import NAMED_STUDIES, get_named_study
 from cifar_core.study.definition import PlannedRun, Study, plan_study
-from cifar_core.study.execution import OnStart, RunOne, background_run_one
+from cifar_core.study.execution import OnStart, background_run_one
 from cifar_core.study.ray_backend import check_address, drive_on_ray
 from cifar_core.study.stats import compare_variants, conclusion
-from cifar_core.train.config import STUDY_OPS
+from cifar_core.train.config import STUDY_OPS, TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -128,10 +131,11 @@ def start_study(args: argparse.Namespace) -> int:
         else:
             print(f"launched study {study.id} (pid {pid}) in {folder.dir}; follow with: study --show {folder.dir}")
         return 0
-    if args.backend == "ray":
+    if args.backend == "ray":  # the runs train in Ray's workers, whose steps this process does not hear
         state = drive_on_ray(folder, address=args.address, cpus_per_run=args.cpus_per_run, on_start=announce(say, len(study.runs)))
     else:
-        state = drive(folder, foreground_run_one(say), on_start=announce(say, len(study.runs)))
+        with StudyProgress(len(study.runs), args.json) as progress:
+            state = drive(folder, progress.run_one, on_start=progress.on_start)
     code = report(folder, args.json)
     return code if state == "finished" else 1
 
@@ -168,29 +172,71 @@ def list_named(args: argparse.Namespace) -> int:
 
 
 Say = Callable[[str], None]
+# The study's bar counts runs, the current one by its share of steps done: "1.4/8 runs".
+STUDY_BAR = "{l_bar}{bar}| {n:.1f}/{total_fmt} runs [{elapsed}<{remaining}]"
 
 
-def foreground_run_one(say: Say) -> RunOne:
-    """Train in this process, printing one line per epoch."""
+class StudyProgress:
+    """A foreground study's progress on stderr: one bar over the study's runs and one over the current run's steps.
 
-    def show(event: dict[str, Any]) -> None:
+    The study bar moves with the current run's steps, so its time estimate starts with the first run's first
+    steps rather than after a whole run. The lines that say which run starts and how each epoch ended are
+    printed between the bars' redraws (on stderr under ``--json``, where stdout holds only the document);
+    ``--json`` into a pipe hides the bars and keeps those lines.
+    """
+
+    def __init__(self, total: int, as_json: bool) -> None:
+        self.say: Say = lambda text: tqdm.write(text, file=sys.stderr if as_json else sys.stdout)
+        self.study = progress_bar(as_json, total=total, desc="study", bar_format=STUDY_BAR)
+        self.run = progress_bar(as_json, unit="step", desc="run", leave=False)
+        self.started = 0
+        self.events: list[dict[str, Any]] = []
+        self.config: TrainConfig | None = None
+        self.on_start = announce(self.say, total, then=self._next_run)
+
+    def __enter__(self) -> StudyProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.run.close()
+        self.study.close()
+
+    def _next_run(self, index: int, planned: PlannedRun) -> None:
+        self.started += 1
+        self.events, self.config = [], None
+        self.run.reset(total=None)
+        self.run.set_description(f"{planned.variant}, seed {planned.seed}", refresh=False)
+        self._move(self.started - 1, 0.0)
+
+    def run_one(self, run: Run, resume: bool) -> None:
+        """Train in this process, the run's bar following its steps and one line per epoch."""
+        self.config = run.config()
+        execute(run, resume=resume, on_event=self._hear)
+
+    def _hear(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        progress = progress_from_events(self.events, self.config)  # the count the train command's bar shows
+        self.run.total, self.run.n = progress.steps_planned or None, progress.steps_done
+        self.run.refresh()
+        self._move(self.started - 1, progress.fraction)
         if event["type"] == "epoch" and event["val_acc"] is not None:
-            say(
+            self.say(
                 f"    epoch {event['epoch']}: train_acc {event['train_acc']:.3f} val_acc {event['val_acc']:.3f} "
                 f"val_loss {event['val_loss']:.3f} ({event['epoch_s']:.0f} s)"
             )
 
-    def run_one(run: Run, resume: bool) -> None:
-        execute(run, resume=resume, on_event=show)
+    def _move(self, runs_before: int, fraction: float) -> None:
+        self.study.n = runs_before + fraction
+        self.study.refresh()
 
-    return run_one
 
-
-def announce(say: Say, total: int) -> OnStart:
-    """Print which run of the study starts, e.g. ``[3/8] rotation, seed 1: run <id>``."""
+def announce(say: Say, total: int, then: OnStart | None = None) -> OnStart:
+    """Print which run of the study starts, e.g. ``[3/8] rotation, seed 1: run <id>``, and pass it on to ``then``."""
 
     def on_start(index: int, planned: PlannedRun) -> None:
         say(f"[{index + 1}/{total}] {planned.variant}, seed {planned.seed}: run {planned.run_id}")
+        if then is not None:
+            then(index, planned)
 
     return on_start
 

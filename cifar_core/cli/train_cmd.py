@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import Any
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.cli.config_flags import add_config_flags, config_from_args
-from cifar_core.cli.output import emit_json
+from cifar_core.cli.output import emit_json, progress_bar
 from cifar_core.errors import CifarError, ConfigError
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
-from cifar_core.runs.process import execute, launch
+from cifar_core.runs.process import execute, hold_for_resume, launch
 from cifar_core.runs.progress import progress_from_events
 from cifar_core.train import TrainConfig, TrainResult
 from cifar_core.train.distributed import World, device_for, join, leave, world_from_env
 from cifar_core.train.distributed import check_config as check_world
+
+# The exit code of a run stopped by Ctrl-C: 128 + SIGINT, what a shell reports for it.
+INTERRUPTED = 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,15 +51,49 @@ def run_train(args: argparse.Namespace) -> int:
         raise ConfigError("--resume is for torchrun; resume a single-process run with `runs resume RUN`.")
     store, run_id = store_and_id(args.out)
     run = store.create(config, run_id)
-    if args.background:
-        pid = launch(run)
-        if args.json:
-            emit_json({"run_id": run.id, "dir": str(run.dir), "pid": pid})
-        else:
-            print(f"launched {run.id} (pid {pid}) in {run.dir}")
-        return 0
+    if not args.background:
+        return train_here(run, args.json)
+    pid = launch(run)
+    if args.json:
+        emit_json({"run_id": run.id, "dir": str(run.dir), "pid": pid})
+    else:
+        print(f"launched {run.id} (pid {pid}) in {run.dir}")
+    return 0
 
-    bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=args.json)
+
+def train_here(run: Run, as_json: bool, *, resume: bool = False) -> int:
+    """Train ``run`` in this process with a progress bar and a line per epoch; the exit code.
+
+    ``resume`` goes on from its last finished epoch (``runs resume`` in the foreground); the run is
+    held before anything is shown, so a refusal is the only line printed. Ctrl-C stops the run,
+    which ``execute`` records as ``interrupted``, and one sentence says how to go on with it. A new
+    run that failed before training anything is removed (its error is printed, its name freed).
+    """
+    config = run.config()
+    lock = hold_for_resume(run) if resume else None
+    bar = progress_bar(as_json, total=None, unit="step")
+    try:
+        result = execute(run, resume=resume, lock=lock, on_event=_progress_printer(bar, config, as_json))
+    except KeyboardInterrupt:
+        bar.close()
+        progress = run.progress()
+        print(
+            f"interrupted: run {run.id} stopped after {progress.epochs_done} of {progress.epochs_planned} epochs; "
+            f"go on with `python3 -m cifar_core runs resume {run.dir}` (add --background to detach).",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+    finally:
+        bar.close()
+    if result is None:
+        kept = "" if not resume and RunStore(run.dir.parent).discard_untrained(run) else f" (log: {run.log_path})"
+        print(f"error: run {run.id} failed: {run.summary()['error']}{kept}", file=sys.stderr)
+        return 2
+    return report(run, result, as_json)
+
+
+def _progress_printer(bar: Any, config: TrainConfig, as_json: bool) -> Callable[[dict], None]:
+    """The event sink of a foreground run: the bar's steps, warnings, and a line per finished epoch."""
     events: list[dict] = []
 
     def show(event: dict) -> None:
@@ -74,16 +111,10 @@ def run_train(args: argparse.Namespace) -> int:
             bar.write(
                 f"epoch {event['epoch']}/{progress.epochs_planned}: train_loss {event['train_loss']:.4f} "
                 f"train_acc {event['train_acc']:.4f} val_acc {val} ({event['epoch_s']:.1f} s)",
-                file=sys.stderr if args.json else sys.stdout,  # stdout holds only the JSON document then
+                file=sys.stderr if as_json else sys.stdout,  # stdout holds only the JSON document then
             )
 
-    result = execute(run, on_event=show)
-    bar.close()
-    if result is None:
-        kept = "" if store.discard_untrained(run) else f" (log: {run.log_path})"
-        print(f"error: run {run.id} failed: {run.summary()['error']}{kept}", file=sys.stderr)
-        return 2
-    return report(run, result, args.json)
+    return show
 
 
 def report(run: Run, result: TrainResult, as_json: bool, processes: int = 1) -> int:

@@ -28,7 +28,8 @@ PCA_DIMENSIONS = 50
 TSNE_ITERATIONS = 500
 """t-SNE steps (scikit-learn's minimum is 250, its default 1,000): 500 settle 5,000 points here
 at half the cost; the map's clusters do not change visibly after that."""
-Progress = Callable[[float, str], None]
+StageProgress = Callable[[float, str], None]
+"""Called at each stage of computing a map with (share done, 0..1; the stage, in words)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def layout(features: np.ndarray, seed: int = 0) -> np.ndarray:
     return tsne.fit_transform(reduced).astype(np.float32)
 
 
-def compute_embedding(loaded: LoadedModel, split: SplitImages, progress: Progress | None = None) -> EmbeddingMap:
+def compute_embedding(loaded: LoadedModel, split: SplitImages, progress: StageProgress | None = None) -> EmbeddingMap:
     """The map of every image of ``split`` (no cache; see ``embedding_map``)."""
     report = progress or (lambda fraction, text: None)
     report(0.0, f"Reading the network's features of {len(split.labels):,} images…")
@@ -112,7 +113,7 @@ def stored_embedding(run: Run, which: str, data_source: str, split: SplitImages)
 
 
 def embedding_map(
-    run: Run, which: str, data_source: str, loaded: LoadedModel, split: SplitImages, progress: Progress | None = None
+    run: Run, which: str, data_source: str, loaded: LoadedModel, split: SplitImages, progress: StageProgress | None = None
 ) -> EmbeddingMap:
     """The split's map from ``<run>/explain/`` when computed from this checkpoint before, else computed and stored."""
     stored = stored_embedding(run, which, data_source, split)

@@ -33,8 +33,8 @@ def label_issues(evaluation: Evaluation, split: str) -> list[dict[str, Any]]:
     probs = probs / probs.sum(axis=1, keepdims=True)  # exact sums after float32 softmax
     scores = get_label_quality_scores(labels, probs)
     # n_jobs=1: by default cleanlab forks a multiprocessing pool, which can hang a process that runs threads
-    # (the Streamlit server, torch's); it was seen stuck for minutes on the Explain page. One process takes
-    # well under a second for 10,000 images.
+    # (the Streamlit server, torch's) for minutes, and the Explain page runs in exactly such a process. One
+    # process takes well under a second for 10,000 images.
     flagged = np.asarray(find_label_issues(labels, probs, return_indices_ranked_by="self_confidence", n_jobs=1), dtype=np.int64)
     suggested = probs.argmax(axis=1)
     return [

@@ -131,12 +131,6 @@ def overlay(image: torch.Tensor, saliency_map: torch.Tensor, scale: int = 8, alp
     return Image.fromarray(big, mode="RGB")
 
 
-def heat_image(saliency_map: torch.Tensor, scale: int = 8) -> Image.Image:
-    """The heat map alone, enlarged with nearest-neighbour."""
-    colours = heat_colours(saliency_map)
-    return Image.fromarray(np.repeat(np.repeat(colours, scale, axis=0), scale, axis=1), mode="RGB")
-
-
 def saliency_grid(images: torch.Tensor, maps: SaliencyMaps, scale: int = 4, gap: int = 2) -> Image.Image:
     """One row per image: the image, its map for the predicted class, its map for the true class (blended)."""
     rows = []

@@ -117,7 +117,9 @@ def normalize_rows(confusion: np.ndarray) -> np.ndarray:
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
-def confusion_figure(confusion: Any, classes: Sequence[str], *, normalize: bool = False, title: str | None = None) -> go.Figure:
+def confusion_figure(
+    confusion: Any, classes: Sequence[str], *, normalize: bool = False, title: str | None = None, clickable: bool = True
+) -> go.Figure:
     """Heatmap of ``confusion[true, predicted]`` with class names on both axes and the value in each cell.
 
     Row-normalised, each row shows where one true class's images went (its diagonal cell is the
@@ -126,13 +128,14 @@ def confusion_figure(confusion: Any, classes: Sequence[str], *, normalize: bool 
     Plotly cannot select heatmap cells (a click on a heatmap sends no selection), so an invisible
     marker sits on every cell centre: clicking a cell selects its marker, which a Streamlit chart
     with ``on_select`` reports; ``confusion_cell`` turns that report back into (true, predicted).
+    A chart nobody clicks (the live Train page) goes without that layer: its 100 markers are a
+    large part of what redrawing the figure costs the browser.
     """
     counts = np.asarray(confusion.tolist() if hasattr(confusion, "tolist") else confusion, dtype=float)
     values = normalize_rows(counts) if normalize else counts
     # empty cells stay blank so the eye goes to the mistakes, not to a wall of zeros
     text = [["" if v == 0 else f"{v:.0%}" if normalize else f"{int(v)}" for v in row] for row in values]
     names = list(classes)
-    cells = [(true, predicted) for true in range(len(names)) for predicted in range(len(names))]
     figure = go.Figure(
         go.Heatmap(
             z=values,
@@ -143,10 +146,31 @@ def confusion_figure(confusion: Any, classes: Sequence[str], *, normalize: bool 
             colorscale="Blues",
             zmin=0,
             zmax=1 if normalize else None,
-            hoverinfo="skip",  # the click layer below answers hovers, so the two never compete
+            # with the click layer, it answers hovers, so the two never compete
+            hoverinfo="skip" if clickable else None,
+            hovertemplate=None if clickable else "true %{y}, predicted %{x}: %{text}<extra></extra>",
             colorbar={"tickformat": ".0%"} if normalize else {},
         )
     )
+    if clickable:
+        _add_click_layer(figure, names, counts)
+    figure.update_xaxes(title_text="predicted class", side="bottom", tickangle=-45)
+    figure.update_yaxes(title_text="true class", autorange="reversed")
+    figure.update_layout(
+        title=title,
+        height=480,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        clickmode="event+select",
+        dragmode=False,
+        hovermode="closest",
+        hoverdistance=-1,  # every point of a cell is closest to that cell's marker: the whole cell is clickable
+    )
+    return figure
+
+
+def _add_click_layer(figure: go.Figure, names: list[str], counts: np.ndarray) -> None:
+    """One invisible, selectable marker per cell centre (see ``confusion_figure``)."""
+    cells = [(true, predicted) for true in range(len(names)) for predicted in range(len(names))]
     figure.add_trace(
         go.Scatter(
             x=[names[predicted] for _, predicted in cells],
@@ -161,18 +185,6 @@ def confusion_figure(confusion: Any, classes: Sequence[str], *, normalize: bool 
             hovertemplate="true %{y}, predicted %{x}: %{customdata[2]:.0f} images · click to see them<extra></extra>",
         )
     )
-    figure.update_xaxes(title_text="predicted class", side="bottom", tickangle=-45)
-    figure.update_yaxes(title_text="true class", autorange="reversed")
-    figure.update_layout(
-        title=title,
-        height=480,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        clickmode="event+select",
-        dragmode=False,
-        hovermode="closest",
-        hoverdistance=-1,  # every point of a cell is closest to that cell's marker: the whole cell is clickable
-    )
-    return figure
 
 
 CLICK_LAYER = "cells"

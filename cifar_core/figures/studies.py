@@ -1,6 +1,6 @@
 """Plotly figures for a study: per-variant bars with error bars, small-multiple curves, a grid heatmap.
 
-Free of Streamlit, like ``plots``, so the app, tests and reports (``docs/studies/*/ablation.png``) draw the
+Free of Streamlit, like ``figures.runs``, so the app, tests and reports (``docs/studies/*/ablation.png``) draw the
 same figures from the same tables (``study.results.variant_table`` / ``run_table``).
 """
 
@@ -350,7 +350,7 @@ def labels_past_intervals(figure: go.Figure) -> go.Figure:
 
 
 def ticks_on_every_panel(figure: go.Figure) -> go.Figure:
-    """Epoch numbers under every panel of ``gap_curves_figure``: with shared axes only the bottom row had
-    them, so a last row with fewer panels left the columns beside it without any."""
+    """Epoch numbers under every panel of ``gap_curves_figure``: with shared axes only the bottom row has
+    them, so a last row with fewer panels would leave the columns beside it without any."""
     figure.update_xaxes(showticklabels=True)
     return figure

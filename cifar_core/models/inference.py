@@ -23,7 +23,7 @@ TTA_MODES = ("none", "flip", "flip_shift")
 TTA_PASSES = {"none": 1, "flip": 2, "flip_shift": 6}
 """Forward passes per image at each level: what a scoring costs relative to plain inference."""
 
-Progress = Callable[[int, int], None]
+ImageProgress = Callable[[int, int], None]
 """Called after each batch with (images done, images in all): progress bars and time estimates."""
 
 
@@ -51,7 +51,7 @@ def predict_logits(
     batch_size: int = 1000,
     tta: str = "none",
     precision: str = "auto",
-    progress: Progress | None = None,
+    progress: ImageProgress | None = None,
 ) -> torch.Tensor:
     """Logits [N, C] (float32, CPU) in eval mode.
 

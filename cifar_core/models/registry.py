@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class _Builder:
-    """``module.function``, imported on the first call (a plain picklable callable, as the function was)."""
+    """``module.function``, imported on the first call (a plain picklable callable, like the builder function it stands for)."""
 
     module: str
     function: str

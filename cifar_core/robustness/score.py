@@ -23,7 +23,7 @@ from cifar_core.runs.store import ACTIVE_STATES
 CHUNK = 2000
 """Images transformed at a time: 2,000 float images are 25 MB, and per-chunk overhead stays small."""
 
-Progress = Callable[[int, int, str], None]
+SettingProgress = Callable[[int, int, str], None]
 """Called after each scored setting with (settings done, settings in all, the setting's label)."""
 
 
@@ -105,7 +105,7 @@ def score_model(
     labels: torch.Tensor,
     transforms: Iterable[str] | None = None,
     *,
-    progress: Progress | None = None,
+    progress: SettingProgress | None = None,
 ) -> RobustnessResult:
     """Score ``loaded`` on uint8 ``images`` clean and under each named transform (default: all) at every severity."""
     names = list(transforms) if transforms is not None else list(TRANSFORMS)
@@ -136,7 +136,7 @@ def score_run(
     labels: torch.Tensor,
     transforms: Iterable[str] | None = None,
     *,
-    progress: Progress | None = None,
+    progress: SettingProgress | None = None,
 ) -> RobustnessResult:
     """``score_model`` for a run folder (its best checkpoint) or an already loaded model."""
     loaded = run if isinstance(run, LoadedModel) else load_scorable(run)

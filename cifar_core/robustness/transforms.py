@@ -68,7 +68,7 @@ def centre_crop(images: torch.Tensor, scale: float) -> torch.Tensor:
 # (read at commit ca360085). Each function names what it reproduces and where it cannot be identical.
 def _noise_base(images: torch.Tensor) -> torch.Tensor:
     # float32 here: the noise is random, so float64's last digits would change nothing a test could
-    # compare, and drawing float64 noise took 2-6x as long
+    # compare, and drawing float64 noise takes 2-6x as long
     return images.float().div(255)
 
 

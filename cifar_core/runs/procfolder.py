@@ -244,7 +244,7 @@ class ProcessFolder:
             )
         elif not process_alive(pid, create_time):
             status.update(state="interrupted", error=f"{self.PROCESS} stopped without finishing (killed or crashed)")
-        elif self.proof(status) is None:
+        elif self._ownership(pid) is None:
             status.update(state="interrupted", error=f"status.json names process {pid}, which runs but is not {self.PROCESS}")
         return status
 
@@ -276,6 +276,10 @@ class ProcessFolder:
         pid = status.get("pid")
         if not process_alive(pid, status.get("pid_create_time")):
             return None
+        return self._ownership(pid)
+
+    def _ownership(self, pid: int) -> str | None:
+        """``proof``'s second half, for a pid already proved alive: ``WORKER``, ``HOLDER`` or None."""
         if _runs_command(command_line(pid), self.worker_args()):
             return WORKER
         return HOLDER if has_open(pid, self.lock_path) else None

@@ -22,7 +22,7 @@ from cifar_core.train.config import TrainConfig
 
 
 @dataclass(frozen=True)
-class Progress:
+class RunProgress:
     epochs_done: int  # finished epochs (epoch events), each counted once
     epochs_planned: int
     steps_done: int
@@ -60,7 +60,7 @@ def plan_changes(events: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any],
     return changes
 
 
-def progress_from_events(events: Iterable[dict[str, Any]], config: TrainConfig | None) -> Progress:
+def progress_from_events(events: Iterable[dict[str, Any]], config: TrainConfig | None) -> RunProgress:
     """Fold a run's events (in file order) into its progress; damaged events are skipped."""
     cap = config.epochs if config is not None else 0
     steps_per_epoch = planned = shown = None
@@ -79,21 +79,28 @@ def progress_from_events(events: Iterable[dict[str, Any]], config: TrainConfig |
                 planned = shown = event["planned_steps"]
         elif kind == "budget" and _whole(event.get("steps")):
             planned = event["steps"]
-            if moves_the_plan_shown(shown, planned, steps_per_epoch):
-                shown = planned
+            shown = planned if moves_the_plan_shown(shown, planned, steps_per_epoch) else shown
         elif kind == "step" and _whole(event.get("global_step")) is not None:
             steps_done = event["global_step"]
         elif kind == "epoch" and _whole(event.get("epoch")):
             done.add(event["epoch"])
             if steps_per_epoch:
                 steps_done = max(steps_done, min(event["epoch"] * steps_per_epoch, planned or math.inf))
+    return _progress(len(done), steps_done, steps_per_epoch, planned, cap, shown)
+
+
+def _progress(
+    epochs_done: int, steps_done: int, steps_per_epoch: int | None, planned: int | None, cap: int, shown: int | None
+) -> RunProgress:
+    """The progress of a run that has finished ``epochs_done`` epochs and ``steps_done`` steps (``cap``: the config's
+    epochs; ``shown``: the planned steps the epochs shown were last set from)."""
     if steps_per_epoch is None:  # not started: only the config knows
-        return Progress(len(done), max(cap, len(done)), 0, 0, 0)
+        return RunProgress(epochs_done, max(cap, epochs_done), 0, 0, 0)
     if planned is None:
         planned = cap * steps_per_epoch
     epochs_planned = math.ceil(planned / steps_per_epoch)
-    current = min(len(done), max(epochs_planned - 1, 0))
+    current = min(epochs_done, max(epochs_planned - 1, 0))
     epoch_steps = max(0, min(steps_per_epoch, planned - current * steps_per_epoch))
     if shown is not None and steps_done < planned:
-        epochs_planned = max(math.ceil(shown / steps_per_epoch), len(done) + 1)
-    return Progress(len(done), epochs_planned, min(steps_done, planned), planned, epoch_steps)
+        epochs_planned = max(math.ceil(shown / steps_per_epoch), epochs_done + 1)
+    return RunProgress(epochs_done, epochs_planned, min(steps_done, planned), planned, epoch_steps)

@@ -14,6 +14,7 @@ cannot take down ``runs list`` or a page that lists runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from cifar_core.errors import CifarError, RunError
 from cifar_core.paths import default_roots
 from cifar_core.runs.atomic import is_disk_full, write_json_atomic
 from cifar_core.runs.procfolder import ACTIVE_STATES, LOCK_NAME, ProcessFolder
-from cifar_core.runs.progress import Progress, progress_from_events
+from cifar_core.runs.progress import RunProgress, progress_from_events
 from cifar_core.train.config import TrainConfig
 
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
@@ -248,14 +249,14 @@ class Run(ProcessFolder):
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            fault = _event_fault(line)
-            if isinstance(fault, str):
+            event, fault = _event_or_fault(line)
+            if event is None:
                 problem = problem or f"metrics.jsonl line {number} {fault}"
             else:
-                events.append(fault)
+                events.append(event)
         return events, problem
 
-    def progress(self) -> Progress:
+    def progress(self) -> RunProgress:
         """Epochs and steps done and planned, the same way everywhere (see ``runs/progress.py``)."""
         try:
             config = self.config()
@@ -304,19 +305,19 @@ class Run(ProcessFolder):
         }
 
 
-def _event_fault(line: bytes) -> dict[str, Any] | str:
-    """The event a metrics line holds, or a description of what is wrong with it."""
+def _event_or_fault(line: bytes) -> tuple[dict[str, Any], None] | tuple[None, str]:
+    """(the event a metrics line holds, None), or (None, what is wrong with the line)."""
     try:
         event = json.loads(line)
     except ValueError:
-        return "is not valid JSON text"
+        return None, "is not valid JSON text"
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-        return "is not an event"
+        return None, "is not an event"
     for field in NUMBER_FIELDS.intersection(event):
         value = event[field]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return f"has a {field} that is not a number ({value!r})"
-    return event
+            return None, f"has a {field} that is not a number ({value!r})"
+    return event, None
 
 
 class RunStore:
@@ -367,6 +368,24 @@ class RunStore:
         """
         path = self.path_for(run_id)
         return Run(path) if _looks_like_run(path) else None
+
+    def locate(self, name: str) -> Run:
+        """The run ``name`` means on a command line: a run id in this store, else a run folder's path.
+
+        An id is looked up here first, whatever the current folder, so ``--run r1`` means the
+        run ``runs list`` shows as ``r1``; a path (``../elsewhere/r1``) is for runs outside the store.
+        A name that is neither is refused with both places it was looked for.
+        """
+        if "/" not in name and name not in (".", ".."):
+            with contextlib.suppress(RunError):  # not a valid id: it can still be a path
+                if (found := self.find(name)) is not None:
+                    return found
+        run = Run(Path(name).expanduser().resolve())
+        if run.config_path.is_file():
+            return run
+        raise RunError(
+            f"No run {name!r}: the runs folder {self.root} holds no run of that name, and {run.dir} is not a run folder (no config.json)."
+        )
 
     def get(self, run_id: str) -> Run:
         """The run named ``run_id`` (damaged runs included, so they can be seen and deleted)."""

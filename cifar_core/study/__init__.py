@@ -8,6 +8,9 @@ grid), repeated over seeds, and compare them in one table.
 - ``execution``: the one study driver (lock, pid, final state) and its local executor, cancel.
 - ``ray_backend``: the Ray executor (each run a Ray task).
 - ``results``: per-run and per-variant tables from the run folders.
+- ``stats``: paired t-intervals against the reference variant, and the verdict in words.
+- ``catalog``: the named studies (``study --study NAME``); ``lesson``: the lesson study's rotated-image score and its takeaway.
+- ``published``: finished studies' small results shipped in ``docs/studies/``.
 """
 
 from cifar_core.study.definition import PlannedRun, Study, new_study_id, seeds_from

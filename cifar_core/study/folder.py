@@ -4,8 +4,8 @@ It holds ``study.json`` (the definition and the run id of every variant and seed
 ``status.json`` (who is driving the study: pid, state), ``results.csv`` (one row per variant,
 rewritten atomically as runs finish), ``results_runs.csv`` (one row per run) and ``log.txt`` of a
 background driver. The runs themselves stay ordinary run folders in the runs root, so the Runs
-page, ``runs list`` and evaluation treat them like any other run. The runs root ignores this
-folder: it has no ``config.json``.
+page, ``runs list`` and evaluation treat them like any other run. The run store's listing skips
+``studies/``: it holds neither the store's marker nor a ``config.json``.
 """
 
 from __future__ import annotations

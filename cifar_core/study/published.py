@@ -5,7 +5,8 @@ A study's runs are folders with weights (megabytes each); what a reader needs is
 gap, a chance-level warning), ``curves.json`` (per run, the epoch-by-epoch train and validation
 numbers), ``study.json`` (the definition: base config, variants, seeds, reference, environment)
 and ``command.txt`` (the command that made it). The Experiments page opens these instantly, beside
-the user's own studies, and reads them with the same statistics.
+the user's own studies, and reads them with the same statistics. An installed package reads the copy
+its wheel carries (``PUBLISHED_ROOT``, from ``cifar_core.paths``).
 """
 
 from __future__ import annotations

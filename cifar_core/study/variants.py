@@ -89,39 +89,47 @@ def parse_grid(text: str, base: TrainConfig) -> dict[str, list[Any]]:
     Values are typed by the ``TrainConfig`` field and each is checked against ``base`` on its own,
     so a bad value is reported by name before any run starts.
     """
-    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
     hints = typing.get_type_hints(TrainConfig)
     axes: dict[str, list[Any]] = {}
     for part in (part.strip() for part in text.split(";")):
-        if not part:
-            continue
-        if "=" not in part:
-            raise ConfigError(f"Grid part {part!r} has no '='; write field=value1,value2 (parts separated by ';').")
-        name, _, raw_values = (piece.strip() for piece in part.partition("="))
-        if name not in fields:
-            raise ConfigError(
-                f"Unknown config field {name!r} in the grid; choose from {', '.join(sorted(set(fields) - set(NOT_IN_GRID)))}."
-            )
-        if name in NOT_IN_GRID:
-            raise ConfigError(f"{name} cannot be varied in a grid: {NOT_IN_GRID[name]}.")
-        if name in axes:
-            raise ConfigError(f"Field {name} appears twice in the grid; list all its values once: {name}=a,b,c.")
-        words = [word.strip() for word in raw_values.split(",")]
-        if not raw_values.strip() or any(not word for word in words):
-            raise ConfigError(f"Grid field {name} has an empty value in {part!r}; give values separated by commas.")
-        values = [_typed(name, word, hints[name]) for word in words]
-        repeated = [word for word, value in zip(words, values) if values.count(value) > 1]
-        if repeated:
-            raise ConfigError(f"Grid field {name} repeats the value {repeated[0]}.")
-        for value in values:
-            try:
-                base.replace(**{name: value})
-            except ConfigError as exc:
-                raise ConfigError(f"Grid value {name}={value!r} is invalid: {exc}") from None
-        axes[name] = values
+        if part:
+            name, raw_values = _grid_field(part, fields, axes)
+            axes[name] = _grid_values(name, raw_values, part, hints[name], base)
     if not axes:
         raise ConfigError("The grid is empty; write e.g. 'aug_p=0.03,0.06;mix_p=0.01,0.02'.")
     return axes
+
+
+def _grid_field(part: str, fields: set[str], axes: dict[str, list[Any]]) -> tuple[str, str]:
+    """``'name=values'`` split, with the name checked: a known field, one a grid may vary, not given twice."""
+    if "=" not in part:
+        raise ConfigError(f"Grid part {part!r} has no '='; write field=value1,value2 (parts separated by ';').")
+    name, _, raw_values = (piece.strip() for piece in part.partition("="))
+    if name not in fields:
+        raise ConfigError(f"Unknown config field {name!r} in the grid; choose from {', '.join(sorted(fields - set(NOT_IN_GRID)))}.")
+    if name in NOT_IN_GRID:
+        raise ConfigError(f"{name} cannot be varied in a grid: {NOT_IN_GRID[name]}.")
+    if name in axes:
+        raise ConfigError(f"Field {name} appears twice in the grid; list all its values once: {name}=a,b,c.")
+    return name, raw_values
+
+
+def _grid_values(name: str, raw_values: str, part: str, hint: Any, base: TrainConfig) -> list[Any]:
+    """One axis's comma-separated values, typed by the field and each checked against ``base`` on its own."""
+    words = [word.strip() for word in raw_values.split(",")]
+    if not raw_values.strip() or any(not word for word in words):
+        raise ConfigError(f"Grid field {name} has an empty value in {part!r}; give values separated by commas.")
+    values = [_typed(name, word, hint) for word in words]
+    repeated = [word for word, value in zip(words, values) if values.count(value) > 1]
+    if repeated:
+        raise ConfigError(f"Grid field {name} repeats the value {repeated[0]}.")
+    for value in values:
+        try:
+            base.replace(**{name: value})
+        except ConfigError as exc:
+            raise ConfigError(f"Grid value {name}={value!r} is invalid: {exc}") from None
+    return values
 
 
 def grid_variants(base: TrainConfig, axes: dict[str, list[Any]]) -> list[Variant]:

@@ -6,15 +6,22 @@ step/epoch, the run store appends them to ``metrics.jsonl``), hands checkpoints 
 steps. A resume state restores model, optimiser, plan, RNGs (CPU and CUDA) and epoch, so a
 resumed run continues exactly where the last completed epoch left it.
 
-Read it top-down, as torchvision's classification reference: ``train`` sets a run up and loops
-over epochs; ``train_one_epoch`` runs one epoch's steps (``train_step``, in ``step.py``);
-``evaluate`` scores the validation images; ``checkpoint_state`` is everything a resume needs.
+Read it top-down, as torchvision's classification reference: ``train`` sets a run up
+(``prepare_run``), loops over epochs and finishes; ``train_one_epoch`` runs one epoch's steps
+(``train_step``, in ``step.py``); ``validate_epoch`` scores the validation images
+(``validation_scores``); ``keep_epoch`` checkpoints and reports a finished epoch;
+``checkpoint_state`` is everything a resume needs.
+
+The random draws happen in a fixed order: the seed, the model's initialisation, then each epoch's
+shuffle and augmentation. A resume builds the model the same way and then overwrites its weights
+and the generators' states before the first epoch draws, so it is bit-identical to a run that was
+never interrupted; a change here must keep that order.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cifar_core.augment import AugmentPipeline
+from cifar_core.augment import AugmentPipeline, AugmentResult
 from cifar_core.data import CifarData, class_coverage_warnings
 from cifar_core.errors import ConfigError
 from cifar_core.metrics import confusion_matrix
@@ -31,7 +38,6 @@ from cifar_core.models.inference import predict_logits, to_model_input
 from cifar_core.train.batches import augmented_batches
 from cifar_core.train.config import TrainConfig
 from cifar_core.train.distributed import (
-    SINGLE,
     World,
     any_rank,
     augment_generator,
@@ -49,7 +55,7 @@ from cifar_core.train.lookahead import Lookahead
 from cifar_core.train.optim import lr_factor, make_optimizer
 from cifar_core.train.plan import MAX_BUDGET_EPOCHS, BudgetFitter, Plan
 from cifar_core.train.splits import run_splits
-from cifar_core.train.step import INIT_SAMPLE, StepSettings, build_training_model, train_step
+from cifar_core.train.step import INIT_SAMPLE, StepOutput, StepSettings, build_training_model, train_step
 
 EventSink = Callable[[dict[str, Any]], None]
 CheckpointSink = Callable[[str, dict[str, Any]], None]
@@ -67,7 +73,7 @@ class TrainResult:
 
 @dataclass
 class RunParts:
-    """What one run trains with, built once by ``train`` and handed to every epoch."""
+    """What one run trains and validates with, built once by ``prepare_run`` and handed to every epoch."""
 
     config: TrainConfig
     settings: StepSettings
@@ -78,16 +84,49 @@ class RunParts:
     generator: torch.Generator
     images: torch.Tensor  # the training images, uint8 on the device
     labels: torch.Tensor
+    val_images: torch.Tensor  # on the device once, not copied every epoch
+    val_labels: torch.Tensor
+    num_classes: int
     batch_size: int  # the global batch; under torchrun each rank takes its share of it
-    world: World = SINGLE
-    augment_generator: torch.Generator | None = None  # this rank's own under torchrun, else ``generator``
+    world: World
+    augment_generator: torch.Generator  # this rank's own under torchrun, else ``generator``
     lookahead: Lookahead | None = None
+
+    @property
+    def steps_per_epoch(self) -> int:
+        n_train = len(self.labels)
+        return n_train // self.batch_size + (1 if n_train % self.batch_size > 1 else 0)  # skip a lone image: BatchNorm needs 2
 
     def set_lr(self, steps_done: int, plan: Plan) -> None:
         """The learning rate of the next step: each group's base rate times the schedule's factor."""
         factor = lr_factor(self.config, steps_done, plan.steps, plan.steps_per_epoch)
         for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base_lr * factor
+
+
+@dataclass
+class Progress:
+    """Where a run stands between epochs: what a checkpoint saves of it and ``restore`` reads back."""
+
+    epoch: int  # epochs done, so also the 0-based index of the next one
+    plan: Plan
+    best_val_acc: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    def finish_epoch(self, record: dict[str, Any]) -> bool:
+        """Add the trained and validated epoch's ``record`` and move on to the next epoch.
+
+        Returns whether it improved on the best validation accuracy (the "best" checkpoint follows it).
+        """
+        improved = record["val_acc"] is not None and (self.best_val_acc is None or record["val_acc"] > self.best_val_acc)
+        if improved:
+            self.best_val_acc = record["val_acc"]
+        self.history.append(record)  # whole, confusion included: a lost metrics line is re-written from it
+        self.epoch += 1
+        return improved
+
+    def result(self, status: str, epochs_done: int) -> TrainResult:
+        return TrainResult(status=status, epochs_done=epochs_done, best_val_acc=self.best_val_acc, history=self.history)
 
 
 @dataclass(frozen=True)
@@ -120,18 +159,65 @@ def train(
     the one clock a budget measures the run's speed with (a test injects a slow or busy machine).
     """
     clock_start = clock() if clock_start is None else clock_start
+    parts, progress = prepare_run(config, data, resume)
+    # a budget replaces config.epochs (the recipe's count for its reference budget) once the first
+    # steps are timed; a resumed run keeps the plan its checkpoint was made under, so it continues exactly
+    budget = None
+    if config.budget_minutes is not None and resume is None:
+        max_steps = MAX_BUDGET_EPOCHS * parts.steps_per_epoch if config.budget_stretch else progress.plan.steps
+        val_batches = len(parts.val_labels) / parts.batch_size
+        budget = BudgetFitter(config.budget_minutes, clock_start, max_steps, val_batches, on_event, clock=clock)
+    on_event(start_event(parts, progress, data, budgeted=budget is not None))
+
+    while progress.epoch < progress.plan.epochs:
+        epoch = progress.epoch
+        outcome = train_one_epoch(parts, epoch, progress.plan, budget=budget, on_event=on_event, should_stop=should_stop)
+        progress.plan = outcome.plan
+        if outcome.cancelled:
+            return progress.result("cancelled", epochs_done=epoch)
+        record = epoch_record(parts, epoch, progress.plan, outcome)
+        record.update(validate_epoch(parts, epoch, progress.plan, budget=budget, clock=clock))
+        improved = progress.finish_epoch(record)  # the one place the epoch advances
+        keep_epoch(parts, progress, record, improved=improved, save=save, on_event=on_event, classes=data.classes)
+
+    if parts.world.distributed:
+        finish(unwrap(parts.model), parts.world)
+    return progress.result("finished", epochs_done=progress.plan.epochs)
+
+
+def prepare_run(config: TrainConfig, data: CifarData, resume: dict[str, Any] | None) -> tuple[RunParts, Progress]:
+    """The run's parts and where it starts: fresh from the seed, or restored from ``resume``."""
     world = world_from_env()
     settings = StepSettings.of(config)
     settings = settings.replace(device=device_for(world, settings.device))
     join(world, settings.device)
     check_world(world, config.batch_size, config.budget_minutes, sync_batchnorm=config.sync_batchnorm, device=settings.device)
+    parts = build_parts(config, data, world, settings)
+    plan = Plan(steps_per_epoch=parts.steps_per_epoch, steps=config.epochs * parts.steps_per_epoch)
+    if resume is not None:
+        progress = restore(parts, resume, plan)
+    else:
+        progress = Progress(epoch=0, plan=plan)
+        if hasattr(parts.model, "init_from_data"):
+            parts.model.init_from_data(to_model_input(parts.images[:INIT_SAMPLE], settings.device))
+    parts.model = wrap(parts.model, world, settings.device, sync_batchnorm=config.sync_batchnorm)
+    parts.lookahead = Lookahead(unwrap(parts.model), resume and resume.get("lookahead")) if config.lookahead else None
+    parts.set_lr(progress.epoch * parts.steps_per_epoch, progress.plan)
+    return parts, progress
+
+
+def build_parts(config: TrainConfig, data: CifarData, world: World, settings: StepSettings) -> RunParts:
+    """Seed, split, move the images to the device and build model and optimiser, in that order.
+
+    The order is the RNG draw order a resume and the reference weights rely on.
+    """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     splits = run_splits(config, data)
     source = data.splits["train"]
     train_images = source.images[splits.train].to(settings.device)
     train_labels = source.labels[splits.train].to(settings.device)
-    val_images = source.images[splits.val].to(settings.device)  # on the device once, not copied every epoch
+    val_images = source.images[splits.val].to(settings.device)
     val_labels = source.labels[splits.val]
     num_classes = len(data.classes)
 
@@ -139,96 +225,43 @@ def train(
     if config.compile:
         model.compile()  # in place: state_dict keys stay those of the plain model
     optimizer = make_optimizer(config, model)
-    n_train = len(train_labels)
-    batch_size = min(config.batch_size, n_train)
-    steps_per_epoch = n_train // batch_size + (1 if n_train % batch_size > 1 else 0)  # skip a lone image: BatchNorm needs 2
-    parts = RunParts(
-        config,
-        settings,
-        model,
-        optimizer,
-        [group["lr"] for group in optimizer.param_groups],
-        AugmentPipeline(config.augment_config(), num_classes=num_classes),
-        generator,
-        train_images,
-        train_labels,
-        batch_size,
-        world,
-        augment_generator(world, config.seed, generator),
-    )
-    plan = Plan(steps_per_epoch, config.epochs * steps_per_epoch)
-    start_epoch, best_val_acc, history = 0, None, []
-    if resume is not None:
-        start_epoch, best_val_acc, history, plan = restore(parts, resume, plan)
-    elif hasattr(model, "init_from_data"):
-        model.init_from_data(to_model_input(train_images[:INIT_SAMPLE], settings.device))
-    parts.model = model = wrap(model, world, settings.device, sync_batchnorm=config.sync_batchnorm)
-    parts.lookahead = Lookahead(unwrap(model), resume and resume.get("lookahead")) if config.lookahead else None
-    parts.set_lr(start_epoch * steps_per_epoch, plan)
-    # a budget replaces config.epochs (the recipe's count for its reference budget) once the first
-    # steps are timed; a resumed run keeps the plan its checkpoint was made under, so it continues exactly
-    budget = None
-    if config.budget_minutes is not None and resume is None:
-        max_steps = MAX_BUDGET_EPOCHS * steps_per_epoch if config.budget_stretch else plan.steps
-        budget = BudgetFitter(config.budget_minutes, clock_start, max_steps, len(val_labels) / batch_size, on_event, clock=clock)
-
-    on_event(
-        {
-            "type": "start",
-            "time": time.time(),
-            "device": str(settings.device),
-            "n_train": n_train,
-            "n_val": len(val_labels),
-            "parameters": count_parameters(model),
-            "trainable_parameters": count_parameters(model, trainable_only=True),
-            "steps_per_epoch": steps_per_epoch,
-            "epochs": config.epochs,
-            "planned_steps": None if budget is not None else plan.steps,  # a budget's plan follows in a budget event
-            "start_epoch": start_epoch,
-            "synthetic_data": data.is_synthetic,
-            "warnings": class_coverage_warnings(train_labels, val_labels, data.classes),
-            "world_size": world.size,
-        }
+    return RunParts(
+        config=config,
+        settings=settings,
+        model=model,
+        optimizer=optimizer,
+        base_lrs=[group["lr"] for group in optimizer.param_groups],
+        pipeline=AugmentPipeline(config.augment_config(), num_classes=num_classes),
+        generator=generator,
+        images=train_images,
+        labels=train_labels,
+        val_images=val_images,
+        val_labels=val_labels,
+        num_classes=num_classes,
+        batch_size=min(config.batch_size, len(train_labels)),
+        world=world,
+        augment_generator=augment_generator(world, config.seed, generator),
     )
 
-    epoch = start_epoch
-    while epoch < plan.epochs:
-        outcome = train_one_epoch(parts, epoch, plan, budget=budget, on_event=on_event, should_stop=should_stop)
-        plan = outcome.plan
-        if outcome.cancelled:
-            return TrainResult("cancelled", epoch, best_val_acc, history)
-        record = epoch_record(parts, epoch, plan, outcome)
-        eval_start = clock()  # the budget's clock: a validation costs budget time like a step
-        last_epoch = epoch + 1 == plan.epochs
-        # under torchrun the ranks hold the same weights: rank 0 alone validates and writes;
-        # a benchmark recipe may validate only every val_every epochs (always after the last)
-        validate = world.is_writer and ((epoch + 1) % config.val_every == 0 or last_epoch)
-        scored = val_labels if validate else val_labels[:0]
-        record.update(evaluate(unwrap(model), val_images[: len(scored)], scored, settings, num_classes))
-        record["eval_s"] = clock() - eval_start
-        if budget is not None:
-            budget.validated(record["eval_s"])
-        improved = record["val_acc"] is not None and (best_val_acc is None or record["val_acc"] > best_val_acc)
-        if improved:
-            best_val_acc = record["val_acc"]
-        history.append(record)  # whole, confusion included: a lost metrics line is re-written from it
 
-        if (epoch + 1) % config.checkpoint_every and not last_epoch:  # opt-in (benchmarks): a crash loses these epochs
-            on_event(record)
-            epoch += 1
-            continue
-        state = checkpoint_state(parts, plan, epoch + 1, best_val_acc, history, data.classes)
-        if not world.is_writer:
-            epoch += 1
-            continue
-        save("last", state)
-        if improved or not len(val_labels):
-            save("best", state)
-        on_event(record)  # after the checkpoints: a reported epoch can always be resumed from
-        epoch += 1
-    if world.distributed:
-        finish(unwrap(model), world)
-    return TrainResult("finished", plan.epochs, best_val_acc, history)
+def start_event(parts: RunParts, progress: Progress, data: CifarData, *, budgeted: bool) -> dict[str, Any]:
+    """The run's first metrics line: what it trains on, with what, and for how long."""
+    return {
+        "type": "start",
+        "time": time.time(),
+        "device": str(parts.settings.device),
+        "n_train": len(parts.labels),
+        "n_val": len(parts.val_labels),
+        "parameters": count_parameters(parts.model),
+        "trainable_parameters": count_parameters(parts.model, trainable_only=True),
+        "steps_per_epoch": parts.steps_per_epoch,
+        "epochs": parts.config.epochs,
+        "planned_steps": None if budgeted else progress.plan.steps,  # a budget's plan follows in a budget event
+        "start_epoch": progress.epoch,
+        "synthetic_data": data.is_synthetic,
+        "warnings": class_coverage_warnings(parts.labels, parts.val_labels, data.classes),
+        "world_size": parts.world.size,
+    }
 
 
 def train_one_epoch(
@@ -245,77 +278,111 @@ def train_one_epoch(
     A budget may refit the plan after any step (so this epoch may end sooner or later than it
     began to); the epoch that ends the plan finishes on lookahead's slow weights.
     """
-    config, model = parts.config, parts.model
+    model = parts.model
     model.train()
     if hasattr(model, "on_epoch_start"):  # a model whose training changes by epoch (e.g. a freeze) hooks in here
         model.on_epoch_start(epoch)
-    n_train, spe = len(parts.labels), plan.steps_per_epoch
-    device = parts.settings.device
-    order = torch.randperm(n_train, generator=parts.generator) if config.shuffle else torch.arange(n_train)
-    batch = parts.batch_size
+    batches = epoch_batches(parts, epoch)
+    epoch_start = time.perf_counter()
+    totals = RunningTotals(parts.settings.device)
+    step = 0
+    while step < plan.epoch_steps(epoch):
+        if any_rank(should_stop(), parts.world, parts.settings.device):  # a cancel seen by rank 0 stops every rank
+            return EpochOutcome(plan=plan, cancelled=True)
+        out = train_step(model, parts.optimizer, next(batches), parts.settings)
+        steps_done = epoch * plan.steps_per_epoch + step + 1
+        plan = after_step(parts, steps_done, plan, budget)
+        totals.add(out)
+        if totals.window_steps == parts.config.log_every or step == plan.epoch_steps(epoch) - 1:
+            on_event(step_event(parts, epoch, step, plan, totals, elapsed=time.perf_counter() - epoch_start))
+        step += 1
+    if parts.lookahead is not None and epoch + 1 == plan.epochs:
+        parts.lookahead.sync(1.0)  # the run ends on the slow weights
+    return EpochOutcome(
+        plan=plan,
+        cancelled=False,
+        loss_sum=totals.loss_sum.item(),
+        correct=totals.correct.item(),
+        seen=totals.seen,
+        seconds=time.perf_counter() - epoch_start,
+    )
+
+
+def epoch_batches(parts: RunParts, epoch: int) -> Iterator[AugmentResult]:
+    """This rank's augmented batches of epoch ``epoch``, drawing the epoch's shuffle now."""
+    n_train, batch = len(parts.labels), parts.batch_size
+    order = torch.randperm(n_train, generator=parts.generator) if parts.config.shuffle else torch.arange(n_train)
     if parts.world.distributed:  # this rank's share of every global batch, in step order
         order = torch.cat([shard(order[i : i + batch], parts.world) for i in range(0, n_train, batch)])
         batch //= parts.world.size
-    batches = augmented_batches(
+    return augmented_batches(
         parts.pipeline,
         parts.images,
         parts.labels,
         order,
         batch,
-        parts.augment_generator or parts.generator,
+        parts.augment_generator,
         epoch,
-        whole_epoch=config.augment_per_epoch,
-        flip_seed=config.seed,  # not the rank's own augmentation seed: every rank mirrors the same half
+        whole_epoch=parts.config.augment_per_epoch,
+        flip_seed=parts.config.seed,  # not the rank's own augmentation seed: every rank mirrors the same half
     )
-    epoch_start = time.perf_counter()
-    # running sums stay on the device: reading one (.item()) waits for the GPU, so only log points do
-    loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
-    seen = 0
-    window_loss, window_steps = torch.zeros((), device=device), 0
-    step = 0
-    while step < plan.epoch_steps(epoch):
-        if any_rank(should_stop(), parts.world, device):  # a cancel seen by rank 0 stops every rank
-            return EpochOutcome(plan, cancelled=True)
-        augmented = next(batches)
-        out = train_step(model, parts.optimizer, augmented, parts.settings)
-        steps_done = epoch * spe + step + 1
-        if budget is not None:  # before the schedule moves on, so it steps along the fitted length
-            plan = budget.after_step(steps_done, plan)
-        parts.set_lr(steps_done, plan)
-        if parts.lookahead is not None:
-            parts.lookahead.step(steps_done, plan.steps)
 
+
+def after_step(parts: RunParts, steps_done: int, plan: Plan, budget: BudgetFitter | None) -> Plan:
+    """The plan, learning rate and lookahead the next step runs under."""
+    if budget is not None:  # before the schedule moves on, so it steps along the fitted length
+        plan = budget.after_step(steps_done, plan)
+    parts.set_lr(steps_done, plan)
+    if parts.lookahead is not None:
+        parts.lookahead.step(steps_done, plan.steps)
+    return plan
+
+
+class RunningTotals:
+    """An epoch's loss and accuracy sums, and the loss since the last step event.
+
+    The sums stay on the device: reading one (``.item()``) waits for the GPU, so only log points do.
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.loss_sum, self.correct = torch.zeros((), device=device), torch.zeros((), device=device)
+        self.seen = 0
+        self.window_loss, self.window_steps = torch.zeros((), device=device), 0
+
+    def add(self, out: StepOutput) -> None:
         batch_loss = out.loss.detach()
         n = len(out.logits)
-        seen += n
-        loss_sum += batch_loss * n
+        self.seen += n
+        self.loss_sum += batch_loss * n
         # accuracy against each image's dominant label (CutMix keeps the larger share)
-        correct += (out.logits.argmax(1) == out.soft_labels.argmax(1)).sum()
-        window_loss += batch_loss
-        window_steps += 1
-        epoch_steps = plan.epoch_steps(epoch)
-        if window_steps == config.log_every or step == epoch_steps - 1:
-            elapsed = time.perf_counter() - epoch_start
-            on_event(
-                {
-                    "type": "step",
-                    "time": time.time(),
-                    "epoch": epoch + 1,
-                    "step": step + 1,
-                    "steps_per_epoch": spe,
-                    "epoch_steps": epoch_steps,
-                    "global_step": steps_done,
-                    "train_loss": window_loss.item() / window_steps,
-                    "images_per_s": seen / elapsed,
-                    "eta_s": elapsed / (step + 1) * (epoch_steps - step - 1),
-                    "lr": parts.optimizer.param_groups[0]["lr"],
-                }
-            )
-            window_loss, window_steps = torch.zeros((), device=device), 0
-        step += 1
-    if parts.lookahead is not None and epoch + 1 == plan.epochs:
-        parts.lookahead.sync(1.0)  # the run ends on the slow weights
-    return EpochOutcome(plan, False, loss_sum.item(), correct.item(), seen, time.perf_counter() - epoch_start)
+        self.correct += (out.logits.argmax(1) == out.soft_labels.argmax(1)).sum()
+        self.window_loss += batch_loss
+        self.window_steps += 1
+
+    def take_window_loss(self) -> float:
+        """The mean loss of the steps since the last call, which starts the next window."""
+        mean = self.window_loss.item() / self.window_steps
+        self.window_loss, self.window_steps = torch.zeros((), device=self.device), 0
+        return mean
+
+
+def step_event(parts: RunParts, epoch: int, step: int, plan: Plan, totals: RunningTotals, *, elapsed: float) -> dict[str, Any]:
+    """A running-loss metrics line after step ``step`` (0-based) of epoch ``epoch``, ``elapsed`` seconds into it."""
+    epoch_steps = plan.epoch_steps(epoch)
+    return {
+        "type": "step",
+        "time": time.time(),
+        "epoch": epoch + 1,
+        "step": step + 1,
+        "steps_per_epoch": plan.steps_per_epoch,
+        "epoch_steps": epoch_steps,
+        "global_step": epoch * plan.steps_per_epoch + step + 1,
+        "train_loss": totals.take_window_loss(),
+        "images_per_s": totals.seen / elapsed,
+        "eta_s": elapsed / (step + 1) * (epoch_steps - step - 1),
+        "lr": parts.optimizer.param_groups[0]["lr"],
+    }
 
 
 def epoch_record(parts: RunParts, epoch: int, plan: Plan, outcome: EpochOutcome) -> dict[str, Any]:
@@ -337,7 +404,26 @@ def epoch_record(parts: RunParts, epoch: int, plan: Plan, outcome: EpochOutcome)
     }
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: StepSettings, num_classes: int) -> dict[str, Any]:
+def validate_epoch(parts: RunParts, epoch: int, plan: Plan, *, budget: BudgetFitter | None, clock: Callable[[], float]) -> dict[str, Any]:
+    """The epoch's ``val_*`` fields and ``eval_s``, the seconds validation took on the budget's clock.
+
+    Under torchrun the ranks hold the same weights: rank 0 alone validates (and writes); a
+    benchmark recipe may validate only every ``val_every`` epochs (always after the last).
+    Epochs not validated get the fields as None.
+    """
+    eval_start = clock()  # the budget's clock: a validation costs budget time like a step
+    validate = parts.world.is_writer and ((epoch + 1) % parts.config.val_every == 0 or epoch + 1 == plan.epochs)
+    scored = parts.val_labels if validate else parts.val_labels[:0]
+    scores = validation_scores(unwrap(parts.model), parts.val_images[: len(scored)], scored, parts.settings, parts.num_classes)
+    scores["eval_s"] = clock() - eval_start
+    if budget is not None:
+        budget.validated(scores["eval_s"])
+    return scores
+
+
+def validation_scores(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings: StepSettings, num_classes: int
+) -> dict[str, Any]:
     """Validation loss, accuracy, error and confusion counts (all None without validation images)."""
     if not len(labels):
         return {"val_loss": None, "val_acc": None, "val_error": None, "confusion": None}
@@ -352,21 +438,46 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, setti
     }
 
 
-def checkpoint_state(
-    parts: RunParts, plan: Plan, epochs_done: int, best_val_acc: float | None, history: list[dict[str, Any]], classes
-) -> dict[str, Any]:
+def keep_epoch(
+    parts: RunParts,
+    progress: Progress,
+    record: dict[str, Any],
+    *,
+    improved: bool,
+    save: CheckpointSink,
+    on_event: EventSink,
+    classes: Sequence[str],
+) -> None:
+    """Checkpoint the epoch ``progress`` just finished (as "best" too when it ``improved``), then report ``record``.
+
+    The report comes after the checkpoints, so a reported epoch can always be resumed from.
+    """
+    last_epoch = progress.epoch == progress.plan.epochs
+    if progress.epoch % parts.config.checkpoint_every and not last_epoch:  # opt-in (benchmarks): a crash loses these epochs
+        on_event(record)
+        return
+    state = checkpoint_state(parts, progress, classes)  # on every rank: under torchrun it gathers from all of them
+    if not parts.world.is_writer:
+        return
+    save("last", state)
+    if improved or not len(parts.val_labels):
+        save("best", state)
+    on_event(record)
+
+
+def checkpoint_state(parts: RunParts, progress: Progress, classes: Sequence[str]) -> dict[str, Any]:
     """Everything ``restore`` needs to continue bit-exactly, and what evaluation needs to score."""
     return {
         "format": "cifar-explorer-checkpoint",
         "version": 1,
         "config": parts.config.to_dict(),
         "classes": list(classes),
-        "epoch": epochs_done,
-        "best_val_acc": best_val_acc,
-        "val_acc": history[-1]["val_acc"],
-        "history": history,
-        "planned_epochs": plan.epochs,
-        "planned_steps": plan.steps,
+        "epoch": progress.epoch,
+        "best_val_acc": progress.best_val_acc,
+        "val_acc": progress.history[-1]["val_acc"],
+        "history": progress.history,
+        "planned_epochs": progress.plan.epochs,
+        "planned_steps": progress.plan.steps,
         "model": unwrap(parts.model).state_dict(),
         "optimizer": parts.optimizer.state_dict(),
         "generator": parts.generator.get_state(),
@@ -380,8 +491,8 @@ def checkpoint_state(
     }
 
 
-def restore(parts: RunParts, state: dict[str, Any], plan: Plan) -> tuple[int, float | None, list[dict[str, Any]], Plan]:
-    """Load a ``checkpoint_state`` into ``parts``; returns epochs done, best accuracy, history, plan."""
+def restore(parts: RunParts, state: dict[str, Any], plan: Plan) -> Progress:
+    """Load a ``checkpoint_state`` into ``parts``; returns where the run stands, under the plan it was checkpointed with."""
     parts.model.load_state_dict(state["model"])
     parts.optimizer.load_state_dict(state["optimizer"])
     parts.generator.set_state(state["generator"])
@@ -396,4 +507,9 @@ def restore(parts: RunParts, state: dict[str, Any], plan: Plan) -> tuple[int, fl
         for device_index, cuda_state in enumerate(cuda_states[: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(cuda_state, device_index)
     steps = state.get("planned_steps", state.get("planned_epochs", parts.config.epochs) * plan.steps_per_epoch)
-    return state["epoch"], state["best_val_acc"], list(state["history"]), Plan(plan.steps_per_epoch, steps)
+    return Progress(
+        epoch=state["epoch"],
+        plan=Plan(steps_per_epoch=plan.steps_per_epoch, steps=steps),
+        best_val_acc=state["best_val_acc"],
+        history=list(state["history"]),
+    )

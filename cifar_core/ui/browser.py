@@ -151,8 +151,8 @@ def _save(key: str, change: Callable[[Any], Any]) -> Any:
     """Set ``key`` to ``change(its saved value)`` in this browser's file as the file is now; return the new value.
 
     Not this session's copy: two tabs of one browser share the token but each read the file once,
-    so writing a whole copy back undid what the other tab had saved since (a run it started fell
-    out of the own runs, and after a reload that tab could not cancel it; issue 25 item 6).
+    so writing a whole copy back would undo what the other tab saved since (a run it started would
+    fall out of the own runs, and after a reload that tab could not cancel it).
     """
     root, this = RunStore().root, token()
     with _WRITING:

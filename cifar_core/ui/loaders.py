@@ -21,7 +21,7 @@ import torch
 from cifar_core.data import CifarData, load_cifar
 from cifar_core.errors import CheckpointError
 from cifar_core.evaluate import Evaluation, LoadedModel, evaluate, load_run_model, source_split_images, split_images
-from cifar_core.models.inference import Progress
+from cifar_core.models.inference import ImageProgress
 from cifar_core.runs import Run, RunStore
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
@@ -93,7 +93,7 @@ def scored_before(run_dir: str, which: str, stamp: int, source: str | None, spli
 
 
 def score_split(
-    run_dir: str, which: str, stamp: int, source: str | None, split: str, tta: str = "none", *, progress: Progress | None = None
+    run_dir: str, which: str, stamp: int, source: str | None, split: str, tta: str = "none", *, progress: ImageProgress | None = None
 ) -> ScoredSplit:
     """Predictions of the run's model on some labelled images, computed once per checkpoint version.
 

@@ -1,8 +1,10 @@
 """Session state shared between pages, under names defined once.
 
 Streamlit forgets a widget's value when a page that does not show it runs, so values a user set
-on one page and expects to find again (the data source, the selected run, the Train form) are
-kept here in plain session keys that no widget owns.
+on one page and expects to find again are kept here: the data source and the selected run in plain
+session keys that no widget owns, the Train form in widget keys that ``persist`` keeps. The keys
+one page sets for another (the run to select, the image to explain, the runs to compare) are named
+here too, so both pages spell them the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cifar_core.ui.train_form import CUSTOM, DEFAULT_PRESET, KEY_PREFIX, TrainFo
 
 DATA_SOURCE = "data_source"
 DATA_REASON = "data_source_reason"
-SELECTED_RUN = "selected_run"  # the sidebar's run picker (a widget key)
+SELECTED_RUN = "selected_run"  # the run the sidebar's pickers show and change (no widget owns it)
 _PENDING_RUN = "_pending_selected_run"
 TRAIN_AUGMENT = "train_augment"  # the Train form's augmentations carried over from the Augmentation lab (no widget)
 _FORM_SEEDED = "_train_form_seeded"
@@ -31,6 +33,10 @@ EXPLAIN_REQUEST = "explain_request"
 ``index`` the image's position in it (a run's validation images lie in its source's ``train``).
 Set by the Evaluate page's "Explain this image", read by the Explain page.
 """
+# Widget keys one page sets so that another opens on a pair of runs: the Runs page's "Compare"
+# sets the Compare page's two pickers, and the Compare page's robustness link the Robustness page's.
+COMPARE_RUN_A, COMPARE_RUN_B = "compare_run_a", "compare_run_b"
+ROBUSTNESS_RUN, ROBUSTNESS_OTHER = "robustness_run", "robustness_other"
 
 
 def data_source() -> str:
@@ -100,9 +106,9 @@ def persist_number(key: str, default: Number, min_value: Number | None = None, m
 
     Streamlit's number box first paints its element default (``value``; without one, ``min_value``
     or 0) and puts the session's value in only in an effect after that paint, and a box emptied and
-    left commits that default. Without a ``value`` the Train page's Epochs box showed 0 for a moment
-    after each reload and page switch, long enough on a loaded machine for CI to read '0' where 7
-    was saved. A value outside the bounds (a hand-edited state file) gives way to ``default``, as
+    left commits that default. Without a ``value`` the Train page's Epochs box shows 0 for a moment
+    after each reload and page switch, long enough on a loaded machine for a browser test to read
+    '0' where 7 was saved. A value outside the bounds (a hand-edited state file) gives way to ``default``, as
     Streamlit itself resets such a value.
     """
     arguments = persist(key, default)

@@ -93,9 +93,9 @@ def study_conclusions(runs: pd.DataFrame, reference: str, variants: Sequence[str
     st.markdown(f"**{conclusion(comparisons)}**")
     st.markdown("\n".join(f"- {c.sentence()}" for c in comparisons if c.difference is not None))
     table = comparison_table(comparisons)
-    # the reference is named in the caption: a grid's long variant names in the heading pushed the verdict out of view
+    # the reference is named in the caption: a grid's long variant names in the heading would push the verdict out of view
     table = table.rename(columns={**TABLE_HEADINGS, f"vs {reference} (paired, points)": "vs reference (points)"})
-    # a static table wraps its cells to the column: a grid's fixed pixel widths cut the verdict off at 1,366 px
+    # a static table wraps its cells to the column, where a grid's fixed pixel widths cut the verdict off at 1,366 px
     st.table(table, hide_index=True)
     st.caption(
         f"Validation accuracy at the last epoch, mean ± 95% t-interval over seeds. Each variant is compared "
