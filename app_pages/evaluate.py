@@ -5,10 +5,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from cifar_core.app.sources import SYNTHETIC, check_source
+from cifar_core.app.sources import check_source
 from cifar_core.app.uploads import MAX_UPLOAD_MB, prepare_upload
 from cifar_core.calibration import BINNING, reliability
-from cifar_core.errors import CifarError, DataError
 from cifar_core.evaluate import labelled_splits, most_confused_pairs, predict_unlabelled
 from cifar_core.figures.calibration import reliability_figure
 from cifar_core.figures.images import upscale
@@ -18,43 +17,40 @@ from cifar_core.runs import RunStore
 from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.ui import browser, state
 from cifar_core.ui.feedback import user_errors
-from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, selected_run_or_stop
+from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, scored_before, selected_run_or_stop
 from cifar_core.ui.pixels import show_pixels
+from cifar_core.ui.recompute import ResultSlot
+from cifar_core.ui.scored_sets import IMAGES, OTHER_SOURCE, OWN, choices, open_source, other_sources, source_name
 
 GALLERY = 24
 GALLERY_COLUMNS = 6
 PAIRS = 6
 TTA_LABELS = {"none": "none", "flip": "mirror", "flip_shift": "mirror + shifts"}
-OWN = "__run__"  # the run's own source in the "images to score" choices
 EXPLAIN_PAGE = Path(__file__).with_name("explain.py")
 LAST_CLICK = "_evaluate_last_click"
 CELL_SET = "_evaluate_cell_set"  # the scored set the cell dropdowns were chosen on
-OTHER_SOURCE = "_evaluate_other_source"
 PREDICTIONS = "_evaluate_predictions"
 UPLOAD_KEY = "evaluate_upload"
-IMAGES = "evaluate_images"
-
-
-def source_name(source: str) -> str:
-    """A source as users know it: its file or folder name (widget labels show no Markdown)."""
-    return "the SYNTHETIC demo set" if source == SYNTHETIC else f"“{Path(source).name}”"
 
 
 def _score_with_progress(run, which: str, stamp: int, source: str | None, split: str, tta: str):
-    """Score, with a progress bar and a time estimate fed by every batch (TTA can take a minute)."""
-    bar = st.empty()
+    """Score, with a progress bar and a time estimate fed by every batch (TTA can take a minute).
+
+    The bar takes the place of the results below it, so a previous run's or set's scores are gone
+    the moment scoring starts; the slot it returns is where the new results are drawn."""
     started = time.monotonic()
     passes = TTA_PASSES[tta]
     how = "" if passes == 1 else f" with {TTA_LABELS[tta]} ({passes} passes per image)"
+    slot = ResultSlot(not scored_before(str(run.dir), which, stamp, source, split, tta), f"Scoring the images{how}…")
 
     def report(done: int, total: int) -> None:
         left = (time.monotonic() - started) / done * (total - done)
-        bar.progress(done / total, text=f"Scoring {done:,} of {total:,} images{how}: about {left:.0f} s left")
+        slot.progress(done / total, text=f"Scoring {done:,} of {total:,} images{how}: about {left:.0f} s left")
 
-    bar.progress(0.0, text=f"Scoring the images{how}…")
-    scored = score_split(str(run.dir), which, stamp, source, split, tta, progress=report)
-    bar.empty()
-    return scored
+    scored = None
+    with user_errors():
+        scored = score_split(str(run.dir), which, stamp, source, split, tta, progress=report)
+    return scored, slot
 
 
 def _explain_button(column, run_id: str, scored, item: dict) -> None:
@@ -140,59 +136,22 @@ def _other_source_box() -> None:
                 source = check_source(text)
                 st.session_state[OTHER_SOURCE] = source
                 browser.remember(OTHER_SOURCE, source)
-                data, _ = _open(source)
+                data, _ = open_source(source)
                 if data is not None and labelled_splits(data):  # scored at once; a set without labels goes to Predict
                     st.session_state[IMAGES] = (source, labelled_splits(data)[0])
                 st.rerun()
 
 
-def _open(source: str):
-    """The loaded source, or the sentence saying why it is no labelled set (it may still be predicted)."""
-    try:
-        return load_data(source), None
-    except DataError as exc:
-        return None, str(exc)
-
-
-def _typed_source() -> str | None:
-    """The set typed in the path box, this session's or (after a reload) the one this browser saved, checked again."""
-    if OTHER_SOURCE not in st.session_state:
-        saved = browser.saved(OTHER_SOURCE)
-        try:
-            st.session_state[OTHER_SOURCE] = check_source(saved) if isinstance(saved, str) else None
-        except CifarError:
-            st.session_state[OTHER_SOURCE] = None  # moved or no longer allowed: forgotten, not shown as an error
-    return st.session_state[OTHER_SOURCE]
-
-
-def _other_sources(own_source: str) -> list[str]:
-    """Sets besides the run's own: one typed here and the Dataset page's source."""
-    others = [_typed_source(), state.data_source()]
-    return list(dict.fromkeys(other for other in others if other and other != own_source))
-
-
-def _choices(own_source: str, own_test: bool) -> dict[tuple[str, str], str]:
-    """What can be scored: the run's validation images, its source's test images, other labelled sets."""
-    choices = {(OWN, "val"): "This run's validation images (held out from its training)"}
-    if own_test:
-        choices[(OWN, "test")] = f"The test images of this run's data ({source_name(own_source)})"
-    for source in _other_sources(own_source):
-        data, _ = _open(source)
-        for split in labelled_splits(data) if data is not None else []:
-            choices[(source, split)] = f"The {len(data.splits[split]):,} {split} images of {source_name(source)}"
-    return choices
-
-
 def _predictable(source: str) -> bool:
     """A set to predict rather than score: images without labels, or a source with an unlabelled split."""
-    data, _ = _open(source)
+    data, _ = open_source(source)
     return data is None or any(not data.has_labels(split) for split in data.splits)
 
 
 def _predict_section(loaded, own_source: str, tta: str) -> None:
     """Predict an unlabelled set (Kaggle's test.7z, a folder of images) and offer submission.csv."""
     st.subheader("Predict a set without labels")
-    candidates = [source for source in _other_sources(own_source) if _predictable(source)]
+    candidates = [source for source in other_sources(own_source) if _predictable(source)]
     if not candidates:
         st.caption(
             "Open Kaggle's test.7z or a folder or archive of images under \"Score or predict another folder or "
@@ -200,7 +159,7 @@ def _predict_section(loaded, own_source: str, tta: str) -> None:
         )
         return
     source = candidates[0]
-    data, _ = _open(source)
+    data, _ = open_source(source)
     if data is None or not labelled_splits(data):
         st.info(f"{source_name(source)} has no labels, so it cannot be scored, only predicted.")
     st.markdown(f"Writes the model's class for every image of {source_name(source)} as `id,label` lines, the Kaggle submission form.")
@@ -271,95 +230,96 @@ with user_errors("Could not open this run's data: "):
     own_test = load_data(loaded.config.data).has_labels("test")
 with controls[2]:
     _other_source_box()
-choices = _choices(loaded.config.data, own_test)
+offered = choices(loaded.config.data, own_test)
 keep = state.persist(IMAGES, (OWN, "val"))  # the set stays chosen across runs, pages and reloads
-if st.session_state[IMAGES] not in choices:  # not offered for this run (no test split): its validation images
+if st.session_state[IMAGES] not in offered:  # not offered for this run (no test split): its validation images
     st.session_state[IMAGES] = (OWN, "val")
-chosen = st.selectbox("Images to score", list(choices), format_func=choices.get, **keep)
+chosen = st.selectbox("Images to score", list(offered), format_func=offered.get, **keep)
 source, split = chosen
-with user_errors():
-    scored = _score_with_progress(run, which, stamp, None if source == OWN else source, split, tta)
-if scored is None:
+scored, slot = _score_with_progress(run, which, stamp, None if source == OWN else source, split, tta)
+with slot.area():
+    if scored is None:
+        st.divider()
+        _predict_section(loaded, loaded.config.data, tta)
+        st.stop()
+
+    evaluation = scored.evaluation
+    scored_part = "validation images" if (source, split) == (OWN, "val") else f"{split} images"
+    scored_source = "the SYNTHETIC demo set" if scored.data.is_synthetic else f"`{scored.data.source}`"
+    st.caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {scored_part} of {scored_source}")
+    metrics = st.columns(3)
+    metrics[0].metric("Accuracy", f"{evaluation.accuracy:.1%}")
+    metrics[1].metric("Loss", f"{evaluation.loss:.3f}")
+    metrics[2].metric("Images", f"{evaluation.n:,}")
+
+    st.subheader("Per class")
+    st.markdown(
+        "**Precision**: when the model says *cat*, how often it is a cat. **Recall**: of all cats, how many it finds. "
+        "**F1** balances the two."
+    )
+    SHARES = ("precision", "recall", "f1")
+    per_class = per_class_frame(evaluation.per_class())
+    per_class[list(SHARES)] *= 100  # shown as 33.3%, one decimal like the accuracy above
+    st.dataframe(
+        per_class,
+        hide_index=True,
+        column_config={name: st.column_config.ProgressColumn(name, format="%.1f%%", min_value=0, max_value=100) for name in SHARES},
+        key="evaluate_per_class",
+    )
+
+    st.subheader("Confusion matrix")
+    normalize = st.toggle("Row-normalised (share of each true class)", **state.persist("evaluate_normalize", False))
+    confusion = evaluation.confusion
+    classes = list(evaluation.classes)
+    event = st.plotly_chart(
+        confusion_figure(confusion, classes, normalize=normalize), key="evaluate_confusion", on_select="rerun", selection_mode="points"
+    )
+    clicked = confusion_cell(event.selection, classes)
+    if st.session_state.get(CELL_SET) != (run.id, which, tta, source, split):
+        # another set (or model): its own most confused pair, not a cell chosen on the last one
+        st.session_state[CELL_SET] = (run.id, which, tta, source, split)
+        st.session_state.pop("evaluate_true", None)
+        st.session_state.pop("evaluate_pred", None)
+    if clicked is not None and clicked != st.session_state.get(LAST_CLICK):
+        # a new click moves the dropdowns to its cell; a dropdown changed later wins until the next click
+        st.session_state["evaluate_true"], st.session_state["evaluate_pred"] = clicked
+    st.session_state[LAST_CLICK] = clicked
+
+    pairs = most_confused_pairs(confusion, evaluation.classes)
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        st.markdown("**Most confused pairs**")
+        if pairs:
+            st.markdown(
+                "\n".join(
+                    f"{rank}. **{pair['true']}** taken for **{pair['predicted']}**: "
+                    f"{pair['count']} image{'s' if pair['count'] != 1 else ''} ({pair['rate']:.0%} of {pair['true']})"
+                    for rank, pair in enumerate(pairs[:PAIRS], start=1)
+                )
+            )
+        else:
+            st.caption("No mistakes at all.")
+    with right:
+        st.markdown("**Look inside a cell** (click one in the matrix, or pick the two classes)")
+        default_true, default_pred = (classes.index(pairs[0]["true"]), classes.index(pairs[0]["predicted"])) if pairs else (0, 1)
+        st.session_state.setdefault("evaluate_true", default_true)
+        st.session_state.setdefault("evaluate_pred", default_pred)
+        pick_true, pick_pred = st.columns(2)
+        true_class = pick_true.selectbox("True class", range(len(classes)), format_func=classes.__getitem__, key="evaluate_true")
+        predicted_class = pick_pred.selectbox("Predicted as", range(len(classes)), format_func=classes.__getitem__, key="evaluate_pred")
+    _gallery(run.id, scored, true_class, predicted_class)
+
+    st.subheader("Calibration")
+    calibration = reliability(evaluation.probs, evaluation.labels)
+    about, diagram = st.columns([1, 2], gap="large")
+    about.markdown(
+        f"**Expected calibration error: {calibration.ece:.3f}**\n\nDoes “90% sure” mean right 9 times in 10? The images are put "
+        f"into {BINNING} by the model's top probability; ECE is the gap between each bin's accuracy and its mean confidence, "
+        "weighted by the bin's images. Bars below the dashed diagonal are over-confident. Label smoothing and CutMix change it."
+    )
+    diagram.plotly_chart(reliability_figure(calibration), key="evaluate_reliability")
+
     st.divider()
     _predict_section(loaded, loaded.config.data, tta)
-    st.stop()
-
-evaluation = scored.evaluation
-scored_part = "validation images" if (source, split) == (OWN, "val") else f"{split} images"
-scored_source = "the SYNTHETIC demo set" if scored.data.is_synthetic else f"`{scored.data.source}`"
-st.caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {scored_part} of {scored_source}")
-metrics = st.columns(3)
-metrics[0].metric("Accuracy", f"{evaluation.accuracy:.1%}")
-metrics[1].metric("Loss", f"{evaluation.loss:.3f}")
-metrics[2].metric("Images", f"{evaluation.n:,}")
-
-st.subheader("Per class")
-st.markdown(
-    "**Precision**: when the model says *cat*, how often it is a cat. **Recall**: of all cats, how many it finds. **F1** balances the two."
-)
-SHARES = ("precision", "recall", "f1")
-per_class = per_class_frame(evaluation.per_class())
-per_class[list(SHARES)] *= 100  # shown as 33.3%, one decimal like the accuracy above
-st.dataframe(
-    per_class,
-    hide_index=True,
-    column_config={name: st.column_config.ProgressColumn(name, format="%.1f%%", min_value=0, max_value=100) for name in SHARES},
-    key="evaluate_per_class",
-)
-
-st.subheader("Confusion matrix")
-normalize = st.toggle("Row-normalised (share of each true class)", **state.persist("evaluate_normalize", False))
-confusion = evaluation.confusion
-classes = list(evaluation.classes)
-event = st.plotly_chart(
-    confusion_figure(confusion, classes, normalize=normalize), key="evaluate_confusion", on_select="rerun", selection_mode="points"
-)
-clicked = confusion_cell(event.selection, classes)
-if st.session_state.get(CELL_SET) != (run.id, which, tta, source, split):
-    # another set (or model): its own most confused pair, not a cell chosen on the last one
-    st.session_state[CELL_SET] = (run.id, which, tta, source, split)
-    st.session_state.pop("evaluate_true", None)
-    st.session_state.pop("evaluate_pred", None)
-if clicked is not None and clicked != st.session_state.get(LAST_CLICK):
-    # a new click moves the dropdowns to its cell; a dropdown changed later wins until the next click
-    st.session_state["evaluate_true"], st.session_state["evaluate_pred"] = clicked
-st.session_state[LAST_CLICK] = clicked
-
-pairs = most_confused_pairs(confusion, evaluation.classes)
-left, right = st.columns([1, 2], gap="large")
-with left:
-    st.markdown("**Most confused pairs**")
-    if pairs:
-        st.markdown(
-            "\n".join(
-                f"{rank}. **{pair['true']}** taken for **{pair['predicted']}**: "
-                f"{pair['count']} image{'s' if pair['count'] != 1 else ''} ({pair['rate']:.0%} of {pair['true']})"
-                for rank, pair in enumerate(pairs[:PAIRS], start=1)
-            )
-        )
-    else:
-        st.caption("No mistakes at all.")
-with right:
-    st.markdown("**Look inside a cell** (click one in the matrix, or pick the two classes)")
-    default_true, default_pred = (classes.index(pairs[0]["true"]), classes.index(pairs[0]["predicted"])) if pairs else (0, 1)
-    st.session_state.setdefault("evaluate_true", default_true)
-    st.session_state.setdefault("evaluate_pred", default_pred)
-    pick_true, pick_pred = st.columns(2)
-    true_class = pick_true.selectbox("True class", range(len(classes)), format_func=classes.__getitem__, key="evaluate_true")
-    predicted_class = pick_pred.selectbox("Predicted as", range(len(classes)), format_func=classes.__getitem__, key="evaluate_pred")
-_gallery(run.id, scored, true_class, predicted_class)
-
-st.subheader("Calibration")
-calibration = reliability(evaluation.probs, evaluation.labels)
-about, diagram = st.columns([1, 2], gap="large")
-about.markdown(
-    f"**Expected calibration error: {calibration.ece:.3f}**\n\nDoes “90% sure” mean right 9 times in 10? The images are put "
-    f"into {BINNING} by the model's top probability; ECE is the gap between each bin's accuracy and its mean confidence, "
-    "weighted by the bin's images. Bars below the dashed diagonal are over-confident. Label smoothing and CutMix change it."
-)
-diagram.plotly_chart(reliability_figure(calibration), key="evaluate_reliability")
-
-st.divider()
-_predict_section(loaded, loaded.config.data, tta)
-st.divider()
-_upload_section(loaded)
+    st.divider()
+    _upload_section(loaded)

@@ -131,8 +131,8 @@ def _setup(store: RunStore) -> None:
     )
     ablate = grid = None
     if kind.startswith("Ablation"):
-        # a multiselect wraps its chips in this narrow column (pills ran off its edge: "Trans…"); by default
-        # only the study ops the base applies at all, so a base with mix_p 0 (classroom) does not open on an error
+        # chips wrap onto more rows (in a column they would stay in one scrolling row, cut off at its edge);
+        # by default only the study ops the base applies at all, so a base with mix_p 0 (classroom) does not open on an error
         applied = [op for op in STUDY_OPS if (base.mix_p if op in MIX_OPS else base.aug_p) > 0]
         ablate = st.multiselect(
             "Augmentations to ablate",
@@ -140,6 +140,7 @@ def _setup(store: RunStore) -> None:
             **state.persist("experiments_ops", applied),
             format_func=OP_TITLES.get,
             help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.",
+            wrap=True,
         )
     else:
         grid = st.text_input(

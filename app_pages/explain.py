@@ -7,6 +7,9 @@ Other pages open this one on an image by setting ``st.session_state[state.EXPLAI
 lie in its source's ``train`` split; optional ``upload``: the bytes of an uploaded picture, with
 ``name``) and calling ``st.switch_page("app_pages/explain.py")``. An image of another source than
 the run's (a separate test set scored on Evaluate) is carried over as a picture.
+
+The images explained are any set Evaluate can score (``cifar_core.ui.scored_sets``); the page
+opens on the set Evaluate scored last.
 """
 
 from pathlib import Path
@@ -19,7 +22,7 @@ from cifar_core.data import CifarData
 from cifar_core.errors import DataError
 from cifar_core.evaluate import source_split_images
 from cifar_core.explain import charts
-from cifar_core.explain.embedding import embedding_map
+from cifar_core.explain.embedding import embedding_map, stored_embedding
 from cifar_core.explain.features import first_layer_filters, stage_maps
 from cifar_core.explain.label_issues import label_issues
 from cifar_core.explain.mistakes import mistakes, page, page_count
@@ -30,14 +33,19 @@ from cifar_core.models import MODEL_REGISTRY
 from cifar_core.runs import RunStore
 from cifar_core.ui import state
 from cifar_core.ui.feedback import user_errors
-from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, selected_run_or_stop
+from cifar_core.ui.loaders import checkpoint_stamp, load_data, load_model, score_split, scored_before, selected_run_or_stop
 from cifar_core.ui.pixels import show_pixels
+from cifar_core.ui.recompute import ResultSlot
+from cifar_core.ui.scored_sets import IMAGES as EVALUATE_IMAGES
+from cifar_core.ui.scored_sets import OWN, choices
 
 REQUEST = state.EXPLAIN_REQUEST
 _FOCUS = "_explain_focus"
 _CARRIED_UPLOAD = "_explain_carried_upload"
 _CARRIED_IMAGE = "_explain_carried_image"
 _PENDING = "_explain_pending_image"
+_FOLLOWED = "_explain_followed_evaluate"  # the Evaluate set this page last switched to
+IMAGES = "explain_images"
 VIEWS = ("Saliency", "Every mistake", "Embedding map", "Suspect labels", "Inside the CNN")
 FROM_SPLIT, FROM_UPLOAD, FROM_ELSEWHERE = "an image of the split", "an uploaded picture", "the image sent from Evaluate"
 METHOD_LABELS = {"gradcam": "Grad-CAM", "occlusion": "Occlusion"}
@@ -90,7 +98,7 @@ def _place_image(own: CifarData) -> None:
             st.session_state["explain_from"] = FROM_ELSEWHERE
         return
     if split in ("train", "val", "test"):  # Evaluate names the run's held-out images by the split they lie in: train
-        st.session_state["explain_split"] = "test" if split == "test" else "val"
+        st.session_state[IMAGES] = (OWN, "test" if split == "test" else "val")
     if isinstance(index, int):
         st.session_state["explain_index"] = index
     st.session_state["explain_from"] = FROM_SPLIT
@@ -258,11 +266,11 @@ def _mistakes_view(loaded, scored, split: SplitImages) -> None:
 
 
 @st.cache_resource(show_spinner="Drawing thumbnails for the map…", max_entries=4)
-def _thumbnails(run_dir: str, which: str, stamp: int, split: str) -> list[str]:
-    return charts.thumbnail_urls(score_split(run_dir, which, stamp, None, split).images)
+def _thumbnails(run_dir: str, which: str, stamp: int, source: str | None, split: str) -> list[str]:
+    return charts.thumbnail_urls(score_split(run_dir, which, stamp, source, split).images)
 
 
-def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitImages) -> None:
+def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitImages, source: str | None) -> None:
     st.markdown(
         "Each dot is one image, placed by the network's last hidden layer (PCA, then t-SNE): images the network "
         "treats alike sit together. Colour = true class; **+** = a mistake. Where two colours mix (often cats and dogs) "
@@ -271,40 +279,43 @@ def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitIma
     )
     # Vega's tooltip shows each point's 32x32 thumbnail (the chart's "image" field); this enlarges it in the browser.
     st.html(charts.TOOLTIP_CSS)
-    bar = st.progress(0.0, text="Preparing the embedding map…")
+    data_source = source or loaded.config.data
     with user_errors():
-        points = embedding_map(run, which, loaded.config.data, loaded, split, lambda fraction, text: bar.progress(fraction, text=text))
-        bar.empty()
-        frame = charts.embedding_frame(points, loaded.classes, _thumbnails(str(run.dir), which, stamp, split.name))
-        event = st.altair_chart(
-            charts.embedding_chart(frame, loaded.classes), on_select="rerun", selection_mode=charts.SELECTION, key="explain_map"
-        )
-        chosen = charts.selected_rows(points, event)
-        if not len(chosen):
-            st.caption("No box drawn yet: drag across the map to select images.")
-            return
-        evaluation = scored.evaluation
-        st.markdown(
-            f"**{len(chosen):,}** image{'s' if len(chosen) != 1 else ''} in the box"
-            + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":")
-        )
-        items = [evaluation.describe(int(row)) for row in chosen[:SELECTED_SHOWN]]
-        _captioned_gallery(items, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_selected")
+        points = stored_embedding(run, which, data_source, split)
+        slot = ResultSlot(points is None, "Preparing the embedding map…")  # the bar takes the old map's and box's place
+        if points is None:
+            points = embedding_map(run, which, data_source, loaded, split, slot.progress)
+        with slot.area():
+            frame = charts.embedding_frame(points, loaded.classes, _thumbnails(str(run.dir), which, stamp, source, split.name))
+            event = st.altair_chart(
+                charts.embedding_chart(frame, loaded.classes), on_select="rerun", selection_mode=charts.SELECTION, key="explain_map"
+            )
+            chosen = charts.selected_rows(points, event)
+            if not len(chosen):
+                st.caption("No box drawn yet: drag across the map to select images.")
+                return
+            evaluation = scored.evaluation
+            st.markdown(
+                f"**{len(chosen):,}** image{'s' if len(chosen) != 1 else ''} in the box"
+                + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":")
+            )
+            items = [evaluation.describe(int(row)) for row in chosen[:SELECTED_SHOWN]]
+            _captioned_gallery(items, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_selected")
 
 
 @st.cache_resource(show_spinner="Looking for suspect labels (cleanlab)…", max_entries=8)
-def _suspects(run_dir: str, which: str, stamp: int, split: str) -> list[dict]:
-    return label_issues(score_split(run_dir, which, stamp, None, split).evaluation, split)
+def _suspects(run_dir: str, which: str, stamp: int, source: str | None, split: str) -> list[dict]:
+    return label_issues(score_split(run_dir, which, stamp, source, split).evaluation, split)
 
 
-def _suspects_view(run, which: str, stamp: int, scored, split: SplitImages) -> None:
+def _suspects_view(run, which: str, stamp: int, scored, split: SplitImages, source: str | None) -> None:
     st.markdown(
         "Images whose given label this model disputes, found by cleanlab from its predictions on images it never "
         "trained on. These are **suspects for a person to check, not facts**: CIFAR-10 has a few mislabelled images, "
         "but a model that is still learning disputes many correct labels too."
     )
     with user_errors():
-        suspects = _suspects(str(run.dir), which, stamp, split.name)
+        suspects = _suspects(str(run.dir), which, stamp, source, split.name)
         if not suspects:
             st.caption("No suspect labels on this split.")
             return
@@ -360,25 +371,38 @@ _take_request()
 store = RunStore()
 run = selected_run_or_stop(store)
 
-controls = st.columns(3)
+controls = st.columns([1, 2, 2])
 which = controls[0].radio("Checkpoint", ["best", "last"], horizontal=True, **state.persist("explain_checkpoint", "best"))
-scored = loaded = split = stamp = None
+scored = loaded = split = stamp = source = slot = None
 with user_errors():
     stamp = checkpoint_stamp(run, which)
     loaded = load_model(str(run.dir), which, stamp)
     data = load_data(loaded.config.data)
+    scored_on_evaluate = st.session_state.get(EVALUATE_IMAGES)
+    if scored_on_evaluate is not None and scored_on_evaluate != st.session_state.get(_FOLLOWED):  # Evaluate scored another set since
+        st.session_state[_FOLLOWED] = st.session_state[IMAGES] = scored_on_evaluate
     _place_image(data)
-    splits = ["val", "test"] if data.has_labels("test") else ["val"]
-    if st.session_state.get("explain_split") not in splits:
-        st.session_state["explain_split"] = "val"
-    split_name = controls[1].radio(
-        "Split",
-        splits,
-        horizontal=True,
-        key="explain_split",
-        help="val: the images this run held out from training; test: the source's separate test set.",
+    offered = choices(loaded.config.data, data.has_labels("test"))
+    keep = state.persist(IMAGES, (OWN, "val"))
+    if st.session_state[IMAGES] not in offered:  # not offered for this run (no test split, a set no longer loaded)
+        st.session_state[IMAGES] = (OWN, "val")
+    chosen, split_name = controls[1].selectbox(
+        "Images",
+        list(offered),
+        format_func=offered.get,
+        **keep,
+        help="Any set the Evaluate page can score: the images this run held out, its source's test set, or a separate set.",
     )
-    scored = score_split(str(run.dir), which, stamp, None, split_name)
+    source = None if chosen == OWN else chosen
+    slot = ResultSlot(not scored_before(str(run.dir), which, stamp, source, split_name), "Scoring the images…")
+    scored = score_split(
+        str(run.dir),
+        which,
+        stamp,
+        source,
+        split_name,
+        progress=lambda done, total: slot.progress(done / total, f"Scoring {done:,} of {total:,} images…"),
+    )
     evaluation = scored.evaluation
     split = SplitImages(split_name, scored.images, evaluation.labels, evaluation.indices, source_size(scored.data, split_name))
 if split is None:
@@ -386,15 +410,16 @@ if split is None:
 data_name = "SYNTHETIC demo set" if scored.data.is_synthetic else f"CIFAR-10 ({scored.data.source})"
 controls[2].caption(f"Run `{run.id}` · {loaded.config.model} · epoch {loaded.epoch} · {split.name} split of the {data_name}")
 
-view = st.radio("Show", VIEWS, horizontal=True, **state.persist("explain_view", VIEWS[0]), label_visibility="collapsed")
-st.divider()
-if view == "Saliency":
-    _saliency_view(loaded, split)
-elif view == "Every mistake":
-    _mistakes_view(loaded, scored, split)
-elif view == "Embedding map":
-    _embedding_view(run, which, stamp, loaded, scored, split)
-elif view == "Suspect labels":
-    _suspects_view(run, which, stamp, scored, split)
-else:
-    _inside_view(loaded, split)
+with slot.area():  # in the scoring bar's place: another set's or run's view is gone while this one is scored
+    view = st.radio("Show", VIEWS, horizontal=True, **state.persist("explain_view", VIEWS[0]), label_visibility="collapsed")
+    st.divider()
+    if view == "Saliency":
+        _saliency_view(loaded, split)
+    elif view == "Every mistake":
+        _mistakes_view(loaded, scored, split)
+    elif view == "Embedding map":
+        _embedding_view(run, which, stamp, loaded, scored, split, source)
+    elif view == "Suspect labels":
+        _suspects_view(run, which, stamp, scored, split, source)
+    else:
+        _inside_view(loaded, split)

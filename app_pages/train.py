@@ -27,6 +27,7 @@ from cifar_core.models.mobilenet import hub_cache_file, load_imagenet_state_dict
 from cifar_core.runs import Run, RunStore
 from cifar_core.runs.health import chance_warning
 from cifar_core.runs.process import cancel, launch
+from cifar_core.runs.progress import plan_changes
 from cifar_core.runs.store import ACTIVE_STATES
 from cifar_core.study.estimate import budget_epochs
 from cifar_core.train import TrainConfig
@@ -324,6 +325,44 @@ def _actions(run: Run, active: bool) -> None:
             _open_evaluate(run.id)  # not as on_click: Streamlit refuses a page switch inside a callback
 
 
+def _recipe_of(config: TrainConfig) -> str:
+    """The form's recipe when the run trains it (size and budget aside), else CUSTOM: the minimum epochs it needs are that recipe's."""
+    name = st.session_state.get("train_preset", CUSTOM)
+    if name not in PRESETS:
+        return CUSTOM
+    recipe, trained = PRESETS[name].config().to_dict(), config.to_dict()
+    sized = ("limit", "budget_minutes", "epochs")  # what a teacher changes to make a recipe fit the lesson
+    return name if all(trained.get(field) == recipe[field] for field in PRESETS[name].values if field not in sized) else CUSTOM
+
+
+def _plan_notes(run: Run, events: list[dict], epochs_planned: int, run_state: str) -> None:
+    """A budget run's plan in words (a refit says what changed and why), and the too-few-epochs sentence
+    when a refit drops the plan below what its recipe needs to learn."""
+    budgets = [event for event in events if event["type"] == "budget"]
+    if not budgets:
+        return
+    changes = plan_changes(events)
+    if changes:
+        before, after = changes[-1]
+        done_then = sum(1 for event in events[: events.index(after)] if event["type"] == "epoch")
+        old_s, new_s = before.get("seconds_per_epoch_estimate"), after.get("seconds_per_epoch_estimate")
+        why = ""
+        if isinstance(old_s, (int, float)) and isinstance(new_s, (int, float)) and old_s > 0 and new_s > 0:
+            why = f" An epoch with its validation takes about {new_s:.1f} s on this machine now, not the {old_s:.1f} s measured before"
+            why += ": other programs are using the processor, or whole epochs cost more than the first steps." if new_s > old_s else "."
+        st.caption(
+            f"**Replanned** after {done_then} epoch{'s' if done_then != 1 else ''}: {after['epochs']} epochs instead of "
+            f"{before['epochs']}.{why} A time budget refits the plan to the speed it measures, so the run still ends on time."
+        )
+    elif run_state == "running":
+        st.caption(
+            f"**Planned** from the speed of the first steps: {budgets[0]['epochs']} epochs fit the budget. The plan is refitted "
+            "as the run goes; once an epoch's validation is timed it often changes."
+        )
+    if run_state == "running" and (sentence := too_few_epochs(_recipe_of(run.config()), epochs_planned)):
+        st.warning(sentence, icon=":material/warning:")
+
+
 def _live(run: Run, was_active: bool) -> None:
     """Everything read from the run folder; reruns on a timer while the run is active."""
     status = run.status()
@@ -356,6 +395,7 @@ def _live(run: Run, was_active: bool) -> None:
         f"{progress.epochs_done}/{progress.epochs_planned}",
         help="Planned epochs: with a time budget, as many as fit into it.",
     )
+    _plan_notes(run, events, progress.epochs_planned, run_state)
     val_accs = [event["val_acc"] for event in epochs if event.get("val_acc") is not None]
     columns[1].metric("Best val accuracy", f"{max(val_accs):.1%}" if val_accs else "–")
     columns[2].metric("Last train loss", f"{(epochs or steps)[-1]['train_loss']:.3f}" if (epochs or steps) else "–")

@@ -123,3 +123,40 @@ def shown_value(widget):
     """The value the browser is told to display: the one the server sets, else the widget's own default."""
     proto = widget.proto
     return proto.value if proto.set_value else proto.default
+
+
+def record_deltas(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Every element or block the app sends from now on, in order (``ForwardMsg`` deltas): what the
+    browser receives while a script runs, where ``AppTest``'s tree holds only the end of the run."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    sent = []
+    enqueue = ForwardMsgQueue.enqueue
+
+    def recording(queue, msg):
+        if msg.WhichOneof("type") == "delta" and msg.delta.WhichOneof("type") in ("new_element", "add_block"):
+            sent.append(msg)
+        enqueue(queue, msg)
+
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", recording)
+    return sent
+
+
+def element_paths(sent: list, kind: str) -> list[tuple[int, ...]]:
+    """Where the recorded elements of ``kind`` (``"metric"``, ``"imgs"``, ``"progress"``…) were placed."""
+    return [
+        tuple(msg.metadata.delta_path)
+        for msg in sent
+        if msg.delta.WhichOneof("type") == "new_element" and msg.delta.new_element.WhichOneof("type") == kind
+    ]
+
+
+def written_over(sent: list, path: tuple[int, ...]) -> bool:
+    """Whether one of the recorded deltas put an element (which drops a container's old contents, where a
+    new container would keep them) at ``path`` or at a container holding it, below the page's root."""
+    return any(
+        msg.delta.WhichOneof("type") == "new_element"
+        and 1 < len(msg.metadata.delta_path) <= len(path)
+        and path[: len(msg.metadata.delta_path)] == tuple(msg.metadata.delta_path)
+        for msg in sent
+    )

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text
+from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text, record_deltas, written_over
 from data_fixtures import png_bytes, write_image_folder
 from PIL import Image
 from support import standing_in, tiny_config
@@ -243,3 +243,29 @@ def test_another_set_opens_the_cell_dropdowns_on_its_own_most_confused_pair(trai
     at.selectbox(key="evaluate_images").set_value(("__run__", "test")).run()
     assert_ok(at)
     assert (at.selectbox(key="evaluate_true").value, at.selectbox(key="evaluate_pred").value) == default
+
+
+def test_rescoring_replaces_the_previous_scores_the_moment_it_starts(trained_run, monkeypatch):
+    # the browser keeps a script run's old elements until the new run writes over their place:
+    # the old accuracy must be written over before scoring starts, not after it
+    import cifar_core.ui.loaders
+
+    sent = record_deltas(monkeypatch)
+    at = open_app("evaluate")
+    accuracy = [tuple(msg.metadata.delta_path) for msg in sent if msg.delta.new_element.metric.label == "Accuracy"][-1]
+    sent.clear()
+    sent_when_scoring = []
+    score = cifar_core.ui.loaders.evaluate
+
+    def counted(*args, **kwargs):
+        sent_when_scoring.append(len(sent))
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(cifar_core.ui.loaders, "evaluate", counted)
+    at.radio(key="evaluate_tta").set_value("flip").run()
+    assert_ok(at)
+    assert sent_when_scoring, "the mirrored scores were not computed"
+    before = sent[: sent_when_scoring[0]]
+    bars = [msg.delta.new_element.progress.text for msg in before if msg.delta.new_element.WhichOneof("type") == "progress"]
+    assert written_over(before, accuracy) and any(text.startswith("Scoring the images with mirror") for text in bars)
+    assert metrics(at)["Accuracy"] == f"{reference(trained_run, 'val', tta='flip').accuracy:.1%}"

@@ -4,6 +4,7 @@ over budget, launched and cancelled, and a finished study's table and figures.""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from app_support import assert_ok, button, errors, metrics, navigate, open_app, page_text
@@ -32,7 +33,8 @@ def test_page_explains_ablations_and_seeds_and_estimates_the_study_from_the_trai
     assert "Base run (from the Train page): **simple_cnn**, 1 epoch(s), 200 images, batch 16" in text
     assert "**10 variant(s) × 2 seed(s):**" in text and "`all but cutmix`" in text
     assert metrics(at)["Estimated time"].endswith(" min")
-    assert "Estimate: about " in text and "for 20 run(s)" in text and "timed 3 training steps of simple_cnn now" in text
+    assert "Estimate: about " in text and "for 20 run(s)" in text
+    assert re.search(r"timed 3 training steps of (\d+ images of )?simple_cnn now", text)  # fewer images when a step would take over 1 s
     assert not errors(at) and not button(at, "Start study").disabled
     assert "No studies yet" in text
 
@@ -126,3 +128,17 @@ def test_the_classroom_base_opens_on_the_ops_it_applies_without_an_error(app_env
     assert not errors(at)
     ops.set_value(["translate", "cutmix"]).run()
     assert [e for e in errors(at) if "cutmix (mix_p is 0) never applies" in e]
+
+
+def test_the_lesson_table_wraps_its_verdicts_and_the_ablation_chips_wrap(app_env):
+    # a grid of fixed pixel widths (about 720 px) cut the verdict off in the results column at 1,366-1,400 px
+    # windows; a static table wraps each cell to the column instead, and the chips wrap onto more rows
+    at = open_app("experiments")
+    [published] = [tab for tab in at.tabs if tab.label == "Published studies"]
+    [table] = published.table
+    frame = table.value
+    assert list(frame.columns) == ["variant", "seeds", "val acc ± 95% CI", "vs reference (points)", "verdict"]
+    assert "reference" in frame["verdict"].tolist() and frame["vs reference (points)"].str.contains(" ± ").any()
+    assert not published.dataframe or all("verdict" not in grid.value.columns for grid in published.dataframe)
+    [ops] = [box for box in at.multiselect if box.label == "Augmentations to ablate"]
+    assert ops.proto.wrap is True

@@ -7,13 +7,13 @@ import json
 
 import numpy as np
 import pyarrow as pa
-from app_support import assert_ok, errors, open_app, page_text
+from app_support import assert_ok, button, element_paths, errors, open_app, page_text, record_deltas, written_over
 from data_fixtures import make_images, write_image_folder
 from PIL import Image
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.data import load_cifar
-from cifar_core.evaluate import evaluate, load_run_model, split_images
+from cifar_core.evaluate import evaluate, load_run_model, source_split_images, split_images
 from cifar_core.explain.cache import FOLDER
 from cifar_core.explain.mistakes import mistakes
 
@@ -68,11 +68,11 @@ def test_a_request_naming_the_train_split_shows_the_run_s_held_out_image_even_fr
     expected = reference(trained_run)
     index = int(expected.indices[3])
     at = open_app("explain")
-    at.radio(key="explain_split").set_value("test").run()
+    at.selectbox(key="explain_images").set_value(("__run__", "test")).run()
     at.session_state["explain_request"] = {"run_id": trained_run.id, "source": "synthetic", "split": "train", "index": index}
     at.switch_page("app_pages/explain.py").run()
     assert_ok(at)
-    assert at.radio(key="explain_split").value == "val" and at.number_input(key="explain_index").value == index
+    assert at.selectbox(key="explain_images").value == ("__run__", "val") and at.number_input(key="explain_index").value == index
     assert captions(at)[0].startswith(f"image {index} of the val split")
 
 
@@ -180,3 +180,51 @@ def test_inside_the_cnn_shows_every_stage_and_the_first_filters(trained_run):
         assert stage in text
     channel_tiles = [element for element in at.image if element.captions and element.captions[0].startswith("channel ")]
     assert len(channel_tiles) == 4 * 8
+
+
+def test_explain_opens_on_the_separate_set_evaluate_scored_and_lists_its_mistakes(trained_run, app_env):
+    test = load_cifar("synthetic").splits["test"]
+    folder = write_image_folder(app_env / "data" / "held-out", {"test": (test.images.numpy(), test.labels.numpy())}).resolve()
+    at = open_app("evaluate")
+    at.text_input(key="evaluate_path").input("held-out").run()
+    button(at, "Use this set").click().run()
+    assert at.selectbox(key="evaluate_images").value == (str(folder), "test")
+    at.switch_page("app_pages/explain.py").run()
+    assert_ok(at)
+    assert at.selectbox(key="explain_images").value == (str(folder), "test")
+    assert "The 200 test images of “held-out”" in at.selectbox(key="explain_images").options
+    expected = evaluate(load_run_model(trained_run, "best"), *source_split_images(load_cifar(str(folder)), "test"))
+    at = show(at, "Every mistake")
+    wrong = expected.n - int((expected.preds == expected.labels).sum())
+    assert f"**{wrong:,}** of the **{wrong:,}** mistakes on 200 test images" in page_text(at)
+    first = mistakes(expected)[0]
+    assert captions(at)[0].startswith(f"#{first['index']} {first['true']} → ")
+    at.selectbox(key="explain_images").set_value(("__run__", "val")).run()  # the run's own images stay one choice away
+    assert_ok(at)
+    assert f"mistakes on {reference(trained_run).n:,} val images" in page_text(at)
+
+
+def test_another_checkpoint_s_view_replaces_the_old_gallery_the_moment_scoring_starts(trained_run, monkeypatch):
+    # the browser kept the previous gallery under the new run's progress until the new one was drawn
+    import cifar_core.ui.loaders
+
+    sent = record_deltas(monkeypatch)
+    at = show(open_app("explain"), "Every mistake")
+    gallery = element_paths(sent, "imgs")[-1]
+    sent.clear()
+    sent_when_scoring = []
+    score = cifar_core.ui.loaders.evaluate
+
+    def counted(*args, **kwargs):
+        sent_when_scoring.append(len(sent))
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(cifar_core.ui.loaders, "evaluate", counted)
+    at.radio(key="explain_checkpoint").set_value("last").run()
+    assert_ok(at)
+    assert sent_when_scoring, "the last checkpoint was not scored"
+    assert written_over(sent[: sent_when_scoring[0]], gallery)
+    loaded = load_run_model(trained_run, "last")
+    expected = evaluate(loaded, *split_images(loaded.config, load_cifar("synthetic"), "val"))
+    wrong = expected.n - int((expected.preds == expected.labels).sum())
+    assert f"**{wrong:,}** of the **{wrong:,}** mistakes on {expected.n:,} val images" in page_text(at)

@@ -10,12 +10,13 @@ import urllib.error
 
 import psutil
 import pytest
-from app_support import assert_ok, button, charts, errors, metrics, navigate, open_app, page_text, shown_value
+from app_support import assert_ok, button, charts, errors, metrics, navigate, open_app, page_text, record_deltas, shown_value
 from data_fixtures import make_images, write_image_folder
 from support import standing_in, tiny_config, wait_for
 
 from cifar_core.classes import CIFAR10_CLASSES
 from cifar_core.runs import RunStore
+from cifar_core.runs.progress import plan_changes
 from cifar_core.study import Throughput
 from cifar_core.train.presets import PRESETS
 
@@ -321,3 +322,53 @@ def test_a_busy_machine_is_told_before_start_that_the_classroom_budget_buys_too_
     assert bought and int(bought.group(1)) < 10
     assert f"the budget buys only {bought.group(1)} epoch" in text
     assert "the classroom recipe needs about 10 to learn: raise the budget, train on fewer images, or close other programs." in text
+
+
+class SlowingClock:
+    """The one clock a budget measures speed with: ``fast_readings`` readings of ``fast_s`` each (the
+    first steps), then ``slow_s`` each (other programs took the processor). One reading per step."""
+
+    def __init__(self, fast_s: float, slow_s: float, fast_readings: int, start: float = 1000.0):
+        self.fast_s, self.slow_s, self.left_fast, self.now, self.start = fast_s, slow_s, fast_readings, start, start
+
+    def __call__(self) -> float:
+        self.now += self.fast_s if self.left_fast > 0 else self.slow_s
+        self.left_fast -= 1
+        return self.now
+
+
+def test_a_refit_under_load_is_explained_and_below_the_recipes_minimum_says_so_during_the_run(app_env):
+    from cifar_core.data import load_cifar
+    from cifar_core.train import train
+
+    store = RunStore()
+    config = PRESETS["classroom"].config(data="synthetic", limit=None)  # the recipe's training, on the 800 synthetic images
+    run = store.create(config, "classroom-under-load")
+    clock = SlowingClock(fast_s=0.05, slow_s=3.0, fast_readings=3)
+    result = train(config, load_cifar("synthetic"), on_event=run.append_event, clock=clock, clock_start=clock.start)
+    plans = run.events("budget")
+    assert result.status == "finished" and plans[0]["epochs"] >= 10 > plans[-1]["epochs"]  # the first fit had room, the refit not
+    with standing_in(run) as me:  # shown as the run it was while training
+        run.update_status(state="running", launched=time.time(), **me)
+        at = open_app("train", {"run": run.id})
+    text = page_text(at)
+    before, after = plan_changes(run.events())[-1]
+    assert re.search(rf"\*\*Replanned\*\* after \d+ epochs?: {after['epochs']} epochs instead of {before['epochs']}\.", text)
+    slower = after["seconds_per_epoch_estimate"] > before["seconds_per_epoch_estimate"]
+    assert ("other programs are using the processor" in text) == slower
+    assert metrics(at)["Epochs done"].endswith(f"/{plans[-1]['epochs']}")
+    assert f"At this machine's speed now the budget buys only {plans[-1]['epochs']} epoch" in text
+    assert "the classroom recipe needs about 10 to learn: raise the budget, train on fewer images, or close other programs." in text
+
+
+def test_a_speed_timing_that_takes_seconds_shows_a_bar_with_the_seconds_so_far(app_env, monkeypatch):
+    def slow_probe(store, config):  # the one place speed is measured, as slow as a model timed under load
+        time.sleep(2.5)
+        return Throughput(1000.0, 3000.0, "slow")
+
+    monkeypatch.setattr("cifar_core.ui.estimates.device_throughput", slow_probe)
+    sent = record_deltas(monkeypatch)
+    at = open_app("train")
+    bars = [msg.delta.new_element.progress.text for msg in sent if msg.delta.new_element.WhichOneof("type") == "progress"]
+    assert any(re.fullmatch(r"Measuring this machine's training speed for fast_cnn: \d s…", text) for text in bars), bars
+    assert "**Estimated time:** about " in page_text(at) and not at.get("progress")

@@ -3,6 +3,7 @@ to run over the user's budget is refused before anything is created."""
 
 from __future__ import annotations
 
+import re
 import statistics
 
 import pytest
@@ -49,7 +50,8 @@ def test_speed_is_measured_from_finished_runs_of_the_same_model_and_batch_size(f
 def test_without_finished_runs_a_few_steps_are_timed():
     speed = probe_throughput(tiny_base(batch_size=16), steps=2)
     assert speed.train_images_per_s > 0 and speed.eval_images_per_s > speed.train_images_per_s
-    assert speed.source == "timed 2 training steps of simple_cnn now"
+    # a full batch when its step takes under a second here, else as many images as a second's step holds
+    assert re.fullmatch(r"timed 2 training steps of (\d+ images of )?simple_cnn now", speed.source)
 
 
 def test_cli_refuses_a_study_over_max_minutes_and_creates_nothing(finished_study, capsys):
@@ -83,3 +85,22 @@ def test_cli_refuses_a_study_over_max_minutes_and_creates_nothing(finished_study
     assert err.startswith("error: The study would take about ") and "12 run(s)" in err and "over the 0.01 min budget" in err
     assert "measured from 5 finished simple_cnn run(s)" in err
     assert len(RunStore(root).list()) == runs_before and len(list_studies(root)) == 1
+
+
+def test_a_model_too_slow_for_a_full_batch_probe_is_timed_on_a_few_images():
+    # MobileNetV3 at 224 px with batch 64 took over 90 s to time on a loaded 2-core CPU
+    from torch import nn
+    from torch.nn.modules.module import register_module_forward_pre_hook
+
+    from cifar_core.train.presets import PRESETS
+
+    config = PRESETS["study_mobilenet"].config(data="synthetic")
+    batches = set()
+    handle = register_module_forward_pre_hook(lambda module, args: batches.add(len(args[0])) if isinstance(module, nn.Conv2d) else None)
+    try:
+        speed = probe_throughput(config, steps=2)
+    finally:
+        handle.remove()
+    assert max(batches) < 64  # a first step of 8 images said a batch of 64 at 224 px takes seconds
+    timed = re.fullmatch(r"timed 2 training steps of (\d+) images of mobilenet_v3_large now", speed.source)
+    assert timed and int(timed.group(1)) in batches and speed.train_images_per_s > 0

@@ -16,7 +16,7 @@ from cifar_core.cli import main
 from cifar_core.data import load_synthetic
 from cifar_core.device import single_thread
 from cifar_core.runs import RunStore
-from cifar_core.runs.progress import progress_from_events
+from cifar_core.runs.progress import plan_changes, progress_from_events
 from cifar_core.train import train
 
 tiny_config = partial(support.tiny_config, epochs=2, batch_size=32, lr=3e-3)
@@ -111,3 +111,21 @@ def test_a_budget_is_used_to_its_end_counting_what_was_spent_before_training():
     expected_fraction = (last_plan["steps"] - (len(epochs) - 1) * steps_per_epoch) / steps_per_epoch
     assert epochs[-1]["epoch_fraction"] == pytest.approx(expected_fraction)  # a cut last epoch says how much of it ran
     assert all(e["epoch_fraction"] == 1.0 for e in epochs[:-1])
+
+
+def test_the_planned_epochs_shown_move_only_when_a_refit_moves_the_plan_by_a_whole_epoch():
+    # a first fit of 21 epochs from the first steps, then refits as the machine's speed wobbles
+    events = [_start(16, None), {"type": "budget", "steps": 21 * 16, "epochs": 21}, {"type": "step", "epoch": 1, "global_step": 9}]
+    assert progress_from_events(events, tiny_config(epochs=30)).epochs_planned == 21
+    events += [{"type": "epoch", "epoch": 1}, {"type": "budget", "steps": 80, "epochs": 5}]  # a real slow-down: shown at once
+    assert progress_from_events(events, tiny_config(epochs=30)).epochs_planned == 5
+    events += [{"type": "budget", "steps": 83, "epochs": 6}]  # 3 steps more: 6 epochs by the plan, still 5 shown
+    assert progress_from_events(events, tiny_config(epochs=30)).epochs_planned == 5
+    events += [{"type": "budget", "steps": 78, "epochs": 5}, {"type": "budget", "steps": 99, "epochs": 7}]  # 19 steps past 80
+    assert progress_from_events(events, tiny_config(epochs=30)).epochs_planned == 7
+    assert [(before["epochs"], after["epochs"]) for before, after in plan_changes(events)] == [(21, 5), (5, 7)]
+    events += [{"type": "budget", "steps": 90, "epochs": 6}] + [{"type": "epoch", "epoch": epoch} for epoch in range(2, 6)]
+    events += [{"type": "step", "epoch": 6, "global_step": 85}]
+    assert progress_from_events(events, tiny_config(epochs=30)).epochs_planned == 7  # 9 steps: the 7 shown stays
+    events += [{"type": "epoch", "epoch": 6}]  # every planned step done: the epochs it trained
+    assert progress_from_events(events, tiny_config(epochs=30)).epochs_planned == 6

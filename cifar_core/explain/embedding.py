@@ -100,15 +100,25 @@ def compute_embedding(loaded: LoadedModel, split: SplitImages, progress: StagePr
     return EmbeddingMap(split.indices.numpy(), points[:, 0], points[:, 1], split.labels.numpy(), predicted.numpy(), confidence.numpy())
 
 
+def _stored_as(run: Run, which: str, data_source: str, split: SplitImages) -> tuple[str, dict]:
+    """The file name and key a split's map is stored under in ``<run>/explain/``."""
+    key = {**cache.checkpoint_key(run, which), "split": split.name, "data": data_source, "n": len(split.labels), "version": 1}
+    return f"embedding-{split.name}-{which}.json", key
+
+
+def stored_embedding(run: Run, which: str, data_source: str, split: SplitImages) -> EmbeddingMap | None:
+    """The split's map when computed from this checkpoint before (a page shows progress only otherwise), else None."""
+    stored = cache.read(run, *_stored_as(run, which, data_source, split))
+    return None if stored is None else EmbeddingMap.from_json(stored)
+
+
 def embedding_map(
     run: Run, which: str, data_source: str, loaded: LoadedModel, split: SplitImages, progress: StageProgress | None = None
 ) -> EmbeddingMap:
     """The split's map from ``<run>/explain/`` when computed from this checkpoint before, else computed and stored."""
-    key = {**cache.checkpoint_key(run, which), "split": split.name, "data": data_source, "n": len(split.labels), "version": 1}
-    name = f"embedding-{split.name}-{which}.json"
-    stored = cache.read(run, name, key)
+    stored = stored_embedding(run, which, data_source, split)
     if stored is not None:
-        return EmbeddingMap.from_json(stored)
+        return stored
     result = compute_embedding(loaded, split, progress)
-    cache.write(run, name, key, result.to_json())
+    cache.write(run, *_stored_as(run, which, data_source, split), result.to_json())
     return result

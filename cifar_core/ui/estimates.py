@@ -2,12 +2,17 @@
 
 The speed is ``study.estimate.device_throughput`` (finished runs like this one on this device,
 else a few timed training steps), cached per speed-relevant setting: changing the learning rate
-or the epochs must not time the model again, changing the model or the batch size must.
+or the epochs must not time the model again, changing the model or the batch size must. While a
+model is timed the page shows a bar with the seconds so far (the probe keeps to a few seconds a
+model, see ``study.estimate.PROBE_STEP_S``); the timing runs beside the script, which only watches it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import streamlit as st
 
@@ -38,13 +43,42 @@ SPEED_FIELDS = (
 WEIGHT_SOURCE_OPTIONS = ("pretrained", "weights_path")
 
 
-@st.cache_data(ttl=300, show_spinner="Measuring this machine's training speed…")
+CACHE_S = 300  # a speed is measured again after 5 minutes: the machine's load changes
+POLL_S = 0.25
+_measured: dict[tuple[str, str], tuple[float, Throughput]] = {}
+_timing: dict[tuple[str, str], Future] = {}  # a click during a timing reruns the page, which waits on the same one
+_lock = threading.Lock()
+_probes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speed-probe")  # one timing at a time: two would slow each other
+
+
 def _throughput(speed_json: str, runs_root: str) -> Throughput:
-    return device_throughput(RunStore(runs_root), TrainConfig.from_dict(json.loads(speed_json)))
+    key = (speed_json, runs_root)
+    with _lock:
+        kept = _measured.get(key)
+        if kept is not None and time.monotonic() - kept[0] < CACHE_S:
+            return kept[1]
+        if key not in _timing:
+            _timing[key] = _probes.submit(device_throughput, RunStore(runs_root), TrainConfig.from_dict(json.loads(speed_json)))
+        future = _timing[key]
+    started, bar = time.monotonic(), None
+    while not future.done():
+        waited = time.monotonic() - started
+        if waited > 1.0:  # finished runs answer at once; a bar only for a real timing
+            bar = bar or st.empty()
+            model = json.loads(speed_json)["model"]
+            bar.progress(min(0.95, waited / 10), text=f"Measuring this machine's training speed for {model}: {waited:.0f} s…")
+        time.sleep(POLL_S)
+    if bar is not None:
+        bar.empty()
+    with _lock:
+        _timing.pop(key, None)
+        speed = future.result()  # a failed timing raises here, and the next run times again
+        _measured[key] = (time.monotonic(), speed)
+    return speed
 
 
 def throughput(config: TrainConfig, store: RunStore) -> Throughput:
-    """This device's speed for ``config`` (cached for 5 minutes: timing a model takes seconds)."""
+    """This device's speed for ``config`` (kept for 5 minutes: timing a model takes seconds)."""
     speed = {field: getattr(config, field) for field in SPEED_FIELDS}
     speed["model_options"] = {key: value for key, value in config.model_options.items() if key not in WEIGHT_SOURCE_OPTIONS}
     return _throughput(json.dumps(speed, sort_keys=True), str(store.root))

@@ -87,6 +87,11 @@ def _scores() -> _Scores:
     return _Scores()
 
 
+def scored_before(run_dir: str, which: str, stamp: int, source: str | None, split: str, tta: str = "none") -> bool:
+    """Whether ``score_split`` with these arguments answers from its cache, without computing."""
+    return _scores().get((run_dir, which, stamp, source, split, tta)) is not None
+
+
 def score_split(
     run_dir: str, which: str, stamp: int, source: str | None, split: str, tta: str = "none", *, progress: ImageProgress | None = None
 ) -> ScoredSplit:

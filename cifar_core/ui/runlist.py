@@ -9,11 +9,10 @@ any file.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
-
-import streamlit as st
 
 from cifar_core.runs import Run
 from cifar_core.runs.store import ACTIVE_STATES
@@ -28,16 +27,16 @@ class _Facts:
         self.entries: dict[tuple, Any] = {}
 
 
-@st.cache_resource
-def _facts() -> _Facts:
-    return _Facts()
+# one for the whole server (a module is imported once), shared by every session: a plain object,
+# since a Streamlit cache's lookup costs more than the file stats it saves, times a thousand runs
+_FACTS = _Facts()
 
 
-def _stamps(run: Run) -> tuple:
+def _stamps(folder: str) -> tuple:
     stamps = []
     for name in FILES:
         try:
-            stamps.append((run.dir / name).stat().st_mtime_ns)
+            stamps.append(os.stat(os.path.join(folder, name)).st_mtime_ns)  # os.path: pathlib's joins cost as much as the stat
         except OSError:
             stamps.append(None)
     return tuple(stamps)
@@ -45,8 +44,9 @@ def _stamps(run: Run) -> tuple:
 
 def cached(run: Run, kind: str, read: Callable[[Run], Any], state_of: Callable[[Any], str]) -> Any:
     """``read(run)``, reused while the run's files are unchanged and ``state_of(value)`` is a settled state."""
-    facts = _facts()
-    key = (str(run.dir), kind, _stamps(run))
+    facts = _FACTS
+    folder = str(run.dir)
+    key = (folder, kind, _stamps(folder))
     with facts.lock:
         if key in facts.entries:
             return facts.entries[key]
