@@ -6,6 +6,8 @@
 - ``wait_for(predicate, timeout, interval)``: poll until ``predicate()`` is truthy and return that
   value, or fail the test with how long it waited. Exceptions inside ``predicate`` end the wait.
 - ``cli_args(command, **flags)``: a CLI command line, ``batch_size=64`` as ``--batch-size 64``.
+- ``assert_same_run(run, straight)``: a run interrupted and resumed ended as the uninterrupted
+  ``straight`` did: each epoch once with its numbers, last.pt and best.pt its weights bit for bit.
 - ``standing_in(*folders)``: this process stands in for the workers of run or study folders, proved
   theirs as an in-process driver is (it holds their locks); yields the status fields naming it.
 """
@@ -19,10 +21,14 @@ from typing import Any, TypeVar
 
 import psutil
 
+from cifar_core.runs.checkpoint import load_checkpoint
 from cifar_core.runs.procfolder import ProcessFolder
 from cifar_core.train import TrainConfig
 
 T = TypeVar("T")
+
+# What a resumed run must reproduce exactly in each epoch's metrics line (wall times are left out).
+DETERMINISTIC = ("epoch", "epoch_fraction", "train_loss", "train_acc", "val_loss", "val_acc", "confusion", "lr")
 
 # 200 synthetic images (160 train / 40 validation), batch 64: 3 steps an epoch.
 TINY: dict[str, Any] = {"data": "synthetic", "epochs": 1, "batch_size": 64, "limit": 200, "seed": 0, "device": "cpu", "log_every": 2}
@@ -71,3 +77,21 @@ def standing_in(*folders: ProcessFolder) -> Iterator[dict[str, Any]]:
             assert lock is not None, f"{folder.dir} is locked by another process"
             locks.enter_context(lock)
         yield {"pid": me.pid, "pid_create_time": me.create_time()}
+
+
+def assert_same_run(run: Any, straight: Any) -> None:
+    """Each epoch once, with the uninterrupted run's numbers; last.pt and best.pt its weights bit for bit."""
+    import torch
+
+    epochs, expected = run.events("epoch"), straight.events("epoch")
+    assert [e["epoch"] for e in epochs] == [e["epoch"] for e in expected] == list(range(1, len(expected) + 1))  # none lost
+    for got, want in zip(epochs, expected):
+        assert {k: got.get(k) for k in DETERMINISTIC} == {k: want.get(k) for k in DETERMINISTIC}
+    for which in ("last", "best"):
+        mine, theirs = load_checkpoint(run.checkpoint_path(which)), load_checkpoint(straight.checkpoint_path(which))
+        assert mine["epoch"] == theirs["epoch"], which
+        assert all(torch.equal(mine["model"][name], value) for name, value in theirs["model"].items()), which
+    status = run.status()
+    best = max(e["val_acc"] for e in epochs)
+    assert status["state"] == "finished" and status["error"] is None and status["best_val_acc"] == best
+    assert load_checkpoint(run.checkpoint_path("best"))["best_val_acc"] == best

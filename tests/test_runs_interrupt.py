@@ -17,8 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-import torch
-from support import cli_args, wait_for
+from support import assert_same_run, cli_args, wait_for
 
 from cifar_core.runs import load_checkpoint
 from cifar_core.runs.store import ACTIVE_STATES, Run
@@ -40,7 +39,6 @@ FLAGS = {
 }
 # One thread in every process (a background worker inherits it): the same kernels, so the same bits.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-DETERMINISTIC = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "confusion", "lr")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -76,19 +74,6 @@ def interrupt_after_the_first_epoch(out: Path) -> tuple[Run, int, str]:
     return run, process.returncode, err
 
 
-def assert_same_run(run: Run, straight: Run) -> None:
-    """Each epoch once, with the uninterrupted run's numbers; last.pt and best.pt its weights bit for bit."""
-    epochs, expected = run.events("epoch"), straight.events("epoch")
-    assert [e["epoch"] for e in epochs] == [1, 2, 3]
-    for got, want in zip(epochs, expected):
-        assert {k: got[k] for k in DETERMINISTIC} == {k: want[k] for k in DETERMINISTIC}
-    for which in ("last", "best"):
-        mine, theirs = load_checkpoint(run.checkpoint_path(which)), load_checkpoint(straight.checkpoint_path(which))
-        assert mine["epoch"] == theirs["epoch"], which
-        assert all(torch.equal(mine["model"][name], value) for name, value in theirs["model"].items()), which
-    status = run.status()
-    assert status["state"] == "finished" and status["error"] is None
-    assert status["best_val_acc"] == max(e["val_acc"] for e in epochs)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+from support import assert_same_run
 
 from cifar_core.device import single_thread
 from cifar_core.runs import RunStore, load_checkpoint
@@ -29,7 +29,6 @@ CRASHED = 86
 CONFIG = TrainConfig(
     data="synthetic", epochs=3, batch_size=32, lr=3e-3, limit=400, seed=0, device="cpu", log_every=2, aug_p=0.3, mix_p=0.3, dropout=0.2
 )
-DETERMINISTIC = ("epoch", "epoch_fraction", "train_loss", "train_acc", "val_loss", "val_acc", "confusion", "lr")
 
 # Runs a worker with its checkpoint and metrics sinks wrapped so it dies at one named point of
 # epoch EPOCH: after_{last,best,metrics} (the write landed), mid_{last,best,metrics} (half of it
@@ -105,20 +104,6 @@ def _crash(run, point: str, epoch: int) -> subprocess.CompletedProcess:
     )
 
 
-def _assert_same_run(run, straight) -> None:
-    epochs, expected = run.events("epoch"), straight.events("epoch")
-    assert [e["epoch"] for e in epochs] == [1, 2, 3]  # each epoch once, none lost
-    for got, want in zip(epochs, expected):
-        assert {k: got[k] for k in DETERMINISTIC} == {k: want[k] for k in DETERMINISTIC}
-    for which in ("last", "best"):
-        mine, theirs = load_checkpoint(run.checkpoint_path(which)), load_checkpoint(straight.checkpoint_path(which))
-        assert mine["epoch"] == theirs["epoch"], which
-        assert all(torch.equal(mine["model"][name], value) for name, value in theirs["model"].items()), which
-    status = run.status()
-    best = max(e["val_acc"] for e in epochs)
-    assert status["state"] == "finished" and status["best_val_acc"] == best
-    assert load_checkpoint(run.checkpoint_path("best"))["best_val_acc"] == best
-    assert not list(run.dir.glob(".*.tmp"))  # no half-written file left behind
 
 
 # CI kills at one point of each kind (between writes, inside a checkpoint write, on a full disk);
@@ -147,7 +132,7 @@ def test_a_worker_killed_at_any_write_point_resumes_into_the_uninterrupted_run(t
     with single_thread():
         result = execute(run, resume=True)
     assert result is not None and result.status == "finished", run.raw_status()
-    _assert_same_run(run, uninterrupted)
+    assert_same_run(run, uninterrupted)
 
 
 def test_reconcile_re_writes_a_lost_epoch_line_exactly_and_drops_lines_after_the_checkpoint(tmp_path, uninterrupted):
