@@ -113,8 +113,24 @@ def _setup(store: RunStore) -> None:
         base = base_config()
     if base is None:
         return
-    recipe = state.train_form().preset
-    st.caption(
+    st.caption(_base_sentence(base, state.train_form().preset))
+    ablate, grid = _variants(base)
+    left, right = st.columns(2)
+    seeds = left.number_input("Seeds per variant", step=1, **state.persist_number("experiments_seeds", 2, min_value=1, max_value=10))
+    budget = right.number_input("Budget (minutes)", step=5.0, **state.persist_number("experiments_budget", 30.0, min_value=1.0))
+    study = estimate = None
+    with user_errors():
+        study = plan_study(base, store.root, ablate=ablate, grid=grid, seeds=int(seeds))
+        speed = throughput(base, store)
+        images = len(load_data(base.data).splits["train"].labels)
+        estimate = estimate_study(study, images, speed)
+    if study is not None and estimate is not None:
+        _estimate_and_start(study, estimate, budget, budget_warning(study, images, speed))
+
+
+def _base_sentence(base: TrainConfig, recipe: str) -> str:
+    """The Train page's run that every variant starts from, in one line."""
+    return (
         f"Base run (from the Train page): **{base.model}**, {base.epochs} epoch(s), {base.limit or 'all'} images, "
         f"batch {base.batch_size}, lr {base.lr:g}, dropout {base.dropout:g}, aug_p {base.aug_p:g}, "
         f"mix_p {base.mix_p:g}, seed {base.seed}; {base.optimizer}, {base.schedule} schedule, label smoothing "
@@ -123,43 +139,39 @@ def _setup(store: RunStore) -> None:
         + ("" if recipe == CUSTOM else f" (the {recipe} recipe)")
         + "."
     )
+
+
+def _variants(base: TrainConfig) -> tuple[list[str] | None, str | None]:
+    """(ops to ablate, None) or (None, grid text), as the user chose the study's kind."""
     kind = st.radio(
         "Study",
         ["Ablation of augmentations", "Grid of settings"],
         horizontal=True,
         **state.persist("experiments_kind", "Ablation of augmentations"),
     )
-    ablate = grid = None
-    if kind.startswith("Ablation"):
-        # chips wrap onto more rows (in a column they would stay in one scrolling row, cut off at its edge);
-        # by default only the study ops the base applies at all, so a base with mix_p 0 (classroom) does not open on an error
-        applied = [op for op in STUDY_OPS if (base.mix_p if op in MIX_OPS else base.aug_p) > 0]
-        ablate = st.multiselect(
-            "Augmentations to ablate",
-            list(OP_NAMES),
-            **state.persist("experiments_ops", applied),
-            format_func=OP_TITLES.get,
-            help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.",
-            wrap=True,
-        )
-    else:
+    if not kind.startswith("Ablation"):
         grid = st.text_input(
             "Grid: field=values, fields separated by ';'",
             **state.persist("experiments_grid", "aug_p=0.03,0.06;mix_p=0.01,0.02,0.03"),
             help="Any Train setting, e.g. lr=0.0005,0.001;dropout=0,0.2. Every combination is trained.",
         )
-    left, right = st.columns(2)
-    seeds = left.number_input("Seeds per variant", step=1, **state.persist_number("experiments_seeds", 2, min_value=1, max_value=10))
-    budget = right.number_input("Budget (minutes)", step=5.0, **state.persist_number("experiments_budget", 30.0, min_value=1.0))
+        return None, grid
+    # chips wrap onto more rows (in a column they would stay in one scrolling row, cut off at its edge);
+    # by default only the study ops the base applies at all, so a base with mix_p 0 (classroom) does not open on an error
+    applied = [op for op in STUDY_OPS if (base.mix_p if op in MIX_OPS else base.aug_p) > 0]
+    ablate = st.multiselect(
+        "Augmentations to ablate",
+        list(OP_NAMES),
+        **state.persist("experiments_ops", applied),
+        format_func=OP_TITLES.get,
+        help="Variants: none, each alone, all but one, all. Probabilities stay the base's aug_p and mix_p.",
+        wrap=True,
+    )
+    return ablate, None
 
-    study = estimate = None
-    with user_errors():
-        study = plan_study(base, store.root, ablate=ablate, grid=grid, seeds=int(seeds))
-        speed = throughput(base, store)
-        estimate = estimate_study(study, len(load_data(base.data).splits["train"].labels), speed)
-    if study is None or estimate is None:
-        return
-    too_short = budget_warning(study, len(load_data(base.data).splits["train"].labels), speed)
+
+def _estimate_and_start(study: Study, estimate, budget: float, too_short: str | None) -> None:
+    """The plan, its estimated time against the budget, and the Start button (disabled over the budget)."""
     st.markdown(f"**{len(study.variants)} variant(s) × {len(study.seeds)} seed(s):** " + ", ".join(f"`{v.name}`" for v in study.variants))
     st.metric("Estimated time", f"{estimate.minutes:.1f} min")
     st.caption(f"Estimate: {estimate.describe()}. Other work on this machine slows it down.")
@@ -206,27 +218,39 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
     runs = run_table(study)
     variants = refresh_results(folder)
     done = int((runs["state"] == "finished").sum())
-    st.markdown(f"### `{study.id}` · {status['state']}")
+    _study_status(folder, study.id, status, runs, done)
+    st.subheader("Results")
+    _results(folder, study, runs, variants, done)
+    _curves(folder, study, runs)
+    with st.expander("Study definition"):
+        st.json(study.to_dict(), expanded=False)
+
+
+def _study_status(folder: StudyFolder, study_id: str, status: dict, runs: pd.DataFrame, done: int) -> None:
+    """Its state, how many runs finished, Cancel or Resume, and the runs' own states."""
+    st.markdown(f"### `{study_id}` · {status['state']}")
     if status.get("estimate"):
         st.caption(f"Estimated at launch: {status['estimate']}.")
     if status["state"] in ("failed", "interrupted"):
         show_error(f"The study {status['state']}: {status.get('error') or 'no reason recorded'}. Its log is in {folder.log_path}.")
     st.progress(done / len(runs), text=f"{done} of {len(runs)} runs finished")
     if status["state"] in ACTIVE:
-        st.button("Cancel study", icon=":material/stop:", on_click=cancel_study, args=(folder,), key=f"cancel_{study.id}")
+        st.button("Cancel study", icon=":material/stop:", on_click=cancel_study, args=(folder,), key=f"cancel_{study_id}")
     elif done < len(runs):
         st.button(
             "Resume study",
             icon=":material/play_arrow:",
             on_click=_launch,
             args=(folder,),
-            key=f"resume_{study.id}",
+            key=f"resume_{study_id}",
             help="Trains the runs that have not finished; an interrupted run goes on from its last epoch.",
         )
     with st.expander("Runs: done, running, waiting", expanded=status["state"] in ACTIVE):
         st.dataframe(runs[["variant", "seed", "state", "epochs_done", "run_id"]], hide_index=True)
 
-    st.subheader("Results")
+
+def _results(folder: StudyFolder, study: Study, runs: pd.DataFrame, variants: pd.DataFrame, done: int) -> None:
+    """The per-variant table, its warnings and, once a run finished, the conclusions and their charts."""
     if short := cut_short_warning(runs.to_dict("records"), study.base.epochs):
         st.warning(short)
     table = results_table(variants)
@@ -240,14 +264,17 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
         f"Accuracies in %, mean ± standard deviation over finished seeds. CSV: `{folder.results_path}` (per variant), "
         f"`{folder.run_results_path}` (per run)."
     )
-    names = [variant.name for variant in study.variants]
-    if done:
-        studies.study_conclusions(runs, study.reference_variant, names)
-    if done:
-        st.plotly_chart(variant_bars_figure(variants, runs), key=f"bars_{study.id}")
-    if done and study.kind == "grid" and len(study.axes) == 2:
+    if not done:
+        return
+    studies.study_conclusions(runs, study.reference_variant, [variant.name for variant in study.variants])
+    st.plotly_chart(variant_bars_figure(variants, runs), key=f"bars_{study.id}")
+    if study.kind == "grid" and len(study.axes) == 2:
         x_field, y_field = list(study.axes)
         st.plotly_chart(grid_heatmap_figure(variants, x_field, y_field), key=f"heatmap_{study.id}")
+
+
+def _curves(folder: StudyFolder, study: Study, runs: pd.DataFrame) -> None:
+    """Every variant's runs' curves overlaid, and the curves a teacher reads out."""
     store = folder.store()
     curves = {
         variant.name: [run.events() for p in study.runs if p.variant == variant.name and (run := store.find(p.run_id)) is not None]
@@ -258,9 +285,7 @@ def _live(folder: StudyFolder, was_active: bool) -> None:
             "Curves", ["acc", "loss"], horizontal=True, key=f"metric_{study.id}", format_func=lambda m: "accuracy" if m == "acc" else "loss"
         )
         st.plotly_chart(variant_curves_figure(curves, metric=metric), key=f"curves_{study.id}")
-    studies.teaching_curves(curves, runs, study.reference_variant, names, key=study.id)
-    with st.expander("Study definition"):
-        st.json(study.to_dict(), expanded=False)
+    studies.teaching_curves(curves, runs, study.reference_variant, [variant.name for variant in study.variants], key=study.id)
 
 
 st.title("Experiments")
