@@ -50,9 +50,9 @@ def test_each_browser_gets_its_own_train_form_and_a_reload_brings_it_back(app_en
 def test_two_tabs_of_one_browser_each_start_their_run_and_both_stay_that_browsers_own(app_env):  # noqa: F811
     """Two tabs share the token, and each press of Start is its own run (the double-click guard is per tab).
 
-    Each session read the browser's file once; the second tab's save wrote that whole copy back,
-    so the first tab's run fell out of the own runs, and after a reload on a class server this
-    browser could no longer cancel it (issue 25 item 6). A save now changes only its own key.
+    If a session wrote back the whole copy of the browser's file it read once, the second tab's save
+    would drop the first tab's run from the own runs, and after a reload on a class server this
+    browser could not cancel it; so a save changes only its own key.
     """
     small = {"train_preset": "custom", "train_epochs": 1, "train_batch_size": 16, "train_use_limit": True, "train_limit": 200}
     tabs = [open_app("train", query_params={"b": ALICE}, session=small) for _ in range(2)]

@@ -219,8 +219,8 @@ def test_an_upload_over_20_mb_is_refused_in_our_words_under_the_uploader_and_cle
 
 def test_every_uploader_gives_the_browser_the_apps_cap_and_the_server_lets_such_files_through(trained_run):
     """The browser refuses a file over the uploader's cap before sending it, in Streamlit's sentence
-    naming that cap: it must be the app's 20 MB, the one the label states (a 50 MB file was refused
-    as "must be 25.0MB or smaller", the server's cap, issue 25 item 6). The server's own bound stays
+    naming that cap: it must be the app's 20 MB, the one the label states, not the server's 25 MB
+    (a user told "20 MB" must never read "must be 25.0MB or smaller"). The server's own bound stays
     above it, so a file that reaches the page another way gets the app's sentence."""
     tomllib = pytest.importorskip("tomllib")
     config = tomllib.loads((APP.parent / ".streamlit" / "config.toml").read_text())

@@ -92,7 +92,7 @@ def test_a_finished_study_shows_its_table_bars_heatmap_and_curves(app_env, finis
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_train_and_experiments_build_the_same_config_from_every_recipe(app_env, monkeypatch, name):
-    """Issue 11 bug 2: Experiments dropped a recipe's optimizer, schedule, smoothing and model options."""
+    """A study's base run is the Train page's run, every field of it: optimizer, schedule, smoothing and model options included."""
     monkeypatch.setattr("cifar_core.runs.process.launch", lambda run, resume=False: 0)
     monkeypatch.setattr("cifar_core.study.launch_driver", lambda folder: None)
     monkeypatch.setattr(
@@ -107,7 +107,7 @@ def test_train_and_experiments_build_the_same_config_from_every_recipe(app_env, 
     navigate(at, "experiments")
     at.session_state["experiments_budget"] = 1e6
     at.session_state["experiments_kind"] = (
-        "Grid of settings"  # (an ablation of the fast recipes trips over their translate parameters: h-study)
+        "Grid of settings"  # an ablation of the fast recipes would trip over their translate parameters
     )
     at.session_state["experiments_grid"] = "dropout=0,0.1"
     at.run()

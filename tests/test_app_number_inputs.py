@@ -1,4 +1,4 @@
-"""Every number box of every page, typed a negative and a huge value (issue 25, item 6).
+"""Every number box of every page, typed a negative and a huge value: each holds a value the page can use.
 
 A box with bounds (``min_value``/``max_value``) cannot hold a value outside them: Streamlit puts
 the box's own default back, which ``state.persist_number`` sets to the value the box held, so

@@ -262,7 +262,7 @@ FORM_KEYS = ("train_preset", "train_model", "train_lr", "train_batch_size", "tra
 
 
 def test_an_edited_form_survives_experiments_and_runs_and_the_browser_is_told_its_values(app_env):
-    """Issue 11 bugs 1 and 3: after Experiments every number came back 0 and the limit 2,000."""
+    """Every edited number of the form (the image limit included) comes back after a visit to Experiments and Runs."""
     at = open_app("train")
     edit_the_form(at)
     before = {key: at.session_state[key] for key in FORM_KEYS}

@@ -1,4 +1,4 @@
-"""Hostile clicks in a real browser (issue 25, item 6): a double click on Start, a reload during a run,
+"""Hostile clicks in a real browser, each getting one sentence or working: a double click on Start, a reload during a run,
 two tabs pressing Start at the same moment, a 50 MB file on every uploader.
 
 The rule for Start (``app_pages/train.py`` ``_launch``): one press is one run. A double click

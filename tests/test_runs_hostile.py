@@ -1,4 +1,4 @@
-"""Hostile run folders and run ids (issue 25): a folder that cannot be written refuses every writer in one
+"""Hostile run folders and run ids: a folder that cannot be written refuses every writer in one
 sentence (exit 2) while the readers keep working; a run id never holds '/' or '..', so such an argument is a
 path, and every message that changes a run names its full folder; a status.json naming a live process that
 is not the run's own (a forged or stale one) reads as interrupted to every reader and writer alike."""

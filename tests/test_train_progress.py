@@ -1,5 +1,5 @@
-"""One progress for every reader (C1: the CLI bar, the Train and Runs pages, the summary), and time
-budgets that are used to the end (issue 11 bug 10)."""
+"""One progress for every reader (the CLI bar, the Train and Runs pages, the summary), so they never
+disagree about a run, and time budgets that are used to the end."""
 
 from __future__ import annotations
 
