@@ -106,9 +106,7 @@ def test_train_and_experiments_build_the_same_config_from_every_recipe(app_env, 
     [run] = RunStore().list()
     navigate(at, "experiments")
     at.session_state["experiments_budget"] = 1e6
-    at.session_state["experiments_kind"] = (
-        "Grid of settings"  # an ablation of the fast recipes would trip over their translate parameters
-    )
+    at.session_state["experiments_kind"] = "Grid of settings"  # an ablation of the fast recipes would trip over their translate parameters
     at.session_state["experiments_grid"] = "dropout=0,0.1"
     at.run()
     button(at, "Start study").click().run()

@@ -74,8 +74,6 @@ def interrupt_after_the_first_epoch(out: Path) -> tuple[Run, int, str]:
     return run, process.returncode, err
 
 
-
-
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory) -> Run:
     out = tmp_path_factory.mktemp("straight") / "runs" / "straight"

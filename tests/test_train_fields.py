@@ -164,4 +164,3 @@ def test_the_train_page_draws_each_widget_from_its_row(app_env, monkeypatch):
             assert (widget.min, widget.max) == (arguments.get("min_value"), None), name
         elif row.widget.kind == "select":  # the options read as their titles: as many, the chosen one among the row's
             assert len(widget.options) == len(row.choices) and widget.value in row.choices, name
-

@@ -104,8 +104,6 @@ def _crash(run, point: str, epoch: int) -> subprocess.CompletedProcess:
     )
 
 
-
-
 # CI kills at one point of each kind (between writes, inside a checkpoint write, on a full disk);
 # --runslow adds the other four, and tests/test_fault_soak.py kills at random moments
 CI_POINTS = ("after_metrics", "mid_last", "full_best")
