@@ -104,3 +104,28 @@ def test_a_model_too_slow_for_a_full_batch_probe_is_timed_on_a_few_images():
     assert max(batches) < 64  # a first step of 8 images said a batch of 64 at 224 px takes seconds
     timed = re.fullmatch(r"timed 2 training steps of (\d+) images of mobilenet_v3_large now", speed.source)
     assert timed and int(timed.group(1)) in batches and speed.train_images_per_s > 0
+
+
+@pytest.mark.parametrize(
+    ("fixed_s", "per_image_s", "expected_batch"),
+    [
+        (0.2, 0.0005, 512),  # fast_cnn on a busy machine: the full batch's step is under a second
+        (0.3, 0.002, 350),  # a slower model: as many images as one second holds
+        (0.0, 0.25, 8),  # MobileNetV3 at 224 px: a quarter second an image, so the smallest batch
+    ],
+)
+def test_the_probe_batch_is_predicted_from_a_steps_fixed_and_per_image_cost(monkeypatch, fixed_s, per_image_s, expected_batch):
+    """Judged by an 8-image step alone, a fast model whose steps are mostly fixed cost looked slow on a busy machine
+    (timed on a dozen images, the classroom budget read "buys about 0 epochs"); two small sizes separate the costs."""
+    sizes = []
+
+    def images_per_s(config, images, labels, *, steps):
+        assert len(images) == config.batch_size
+        sizes.append(config.batch_size)
+        return config.batch_size / (fixed_s + per_image_s * config.batch_size)
+
+    monkeypatch.setattr("cifar_core.study.estimate.measure_images_per_s", images_per_s)
+    speed = probe_throughput(tiny_base(model="fast_cnn", batch_size=512), steps=3)
+    assert sizes == [8, 16, expected_batch]
+    assert speed.train_images_per_s == pytest.approx(expected_batch / (fixed_s + per_image_s * expected_batch))
+    assert ("of fast_cnn now" if expected_batch == 512 else f"of {expected_batch} images of fast_cnn now") in speed.source

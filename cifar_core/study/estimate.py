@@ -104,15 +104,34 @@ def probe_throughput(config: TrainConfig, steps: int = PROBE_STEPS) -> Throughpu
     than one ``PROBE_STEP_S`` step holds (the source says so when that is less than the config's)."""
     images = torch.randint(0, 256, (config.batch_size, 3, 32, 32), dtype=torch.uint8)
     labels = torch.randint(0, 10, (config.batch_size,))
-    batch = config.batch_size
-    if batch > PROBE_SMALL_BATCH:
-        small = replace(config, batch_size=PROBE_SMALL_BATCH)
-        rate = measure_images_per_s(small, images[:PROBE_SMALL_BATCH], labels[:PROBE_SMALL_BATCH], steps=1)
-        batch = max(PROBE_SMALL_BATCH, min(batch, int(PROBE_STEP_S * rate)))
-    probed = config if batch == config.batch_size else replace(config, batch_size=batch)
-    train = measure_images_per_s(probed, images[:batch], labels[:batch], steps=steps)
+    batch, train = probe_batch(config, images, labels, steps)
     what = config.model if batch == config.batch_size else f"{batch} images of {config.model}"
     return Throughput(train, train * EVAL_SPEEDUP, f"timed {steps} training steps of {what} now")
+
+
+def probe_batch(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor, steps: int) -> tuple[int, float]:
+    """(batch, images/s): timed on the largest batch whose step takes about ``PROBE_STEP_S`` at most.
+
+    A step costs a fixed part (optimizer, augmentation, Python) plus a part per image. Steps of
+    ``PROBE_SMALL_BATCH`` and twice as many images give both, so the step of any batch can be
+    predicted. Judging by the small step alone counts the fixed part once per image and made every
+    model look slow on a busy machine (fast_cnn timed on 8 images a step at 350 images/s instead of
+    about 2,000, and the classroom budget read "buys about 0 epochs"). Each size's time is the median
+    of ``steps`` steps, so one burst of other work does not decide it.
+    """
+    small = min(config.batch_size, PROBE_SMALL_BATCH)
+    if small == config.batch_size:
+        return small, measure_images_per_s(config, images, labels, steps=steps)
+    seconds = {
+        size: size / measure_images_per_s(replace(config, batch_size=size), images[:size], labels[:size], steps=steps)
+        for size in (small, 2 * small)
+    }
+    per_image = max(0.0, (seconds[2 * small] - seconds[small]) / small)
+    fixed = max(0.0, seconds[small] - small * per_image)
+    fits = config.batch_size if per_image == 0 else int((PROBE_STEP_S - fixed) / per_image)
+    batch = max(small, min(config.batch_size, fits))
+    probed = config if batch == config.batch_size else replace(config, batch_size=batch)
+    return batch, measure_images_per_s(probed, images[:batch], labels[:batch], steps=steps)
 
 
 def device_throughput(store: RunStore, config: TrainConfig) -> Throughput:
