@@ -1,5 +1,7 @@
 """Augmentation lab: see exactly what each augmentation does to real training images."""
 
+from dataclasses import replace
+
 import streamlit as st
 import torch
 
@@ -48,7 +50,10 @@ def _train_settings() -> tuple[LabSettings, str]:
     try:
         config = form_config(form, None)
     except ConfigError:
-        config = TrainConfig()
+        try:  # a model still being set up (MobileNetV3 without its weights file) changes nothing the lab shows
+            config = form_config(replace(form, model=TrainConfig.model), None)
+        except ConfigError as exc:
+            return LabSettings.of(TrainConfig()), f"the study's defaults, because the Train form has a bad value ({exc})"
     if form.augment:
         origin = "the Train form's augmentation (set here in the lab)"
     elif form.preset != CUSTOM:

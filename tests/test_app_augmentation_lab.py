@@ -146,3 +146,16 @@ def test_the_lab_opens_on_the_train_recipe_and_its_changes_are_what_train_starts
     at.switch_page("app_pages/train.py").run()
     assert_ok(at)
     assert "**Augmentations** (from the Augmentation lab): Rotation by 90°, 180° or 270°, on 50% of images;" in page_text(at)
+
+
+def test_a_train_form_still_waiting_for_its_weights_file_still_opens_the_lab_on_its_recipe(app_env):
+    """MobileNetV3 chosen with "weights from a file" and no path yet is not a runnable config, but its
+    augmentation is the recipe's: the lab must not fall back to other settings while naming the recipe."""
+    at = open_app("train")
+    at.selectbox(key="train_model").set_value("mobilenet_v3_large").run()
+    at.radio(key="train_weights").set_value("ImageNet weights from a file").run()
+    at.switch_page("app_pages/augmentation_lab.py").run()
+    assert_ok(at)
+    assert "augmentation of the **classroom** recipe selected on Train" in page_text(at)
+    assert at.toggle(key="lab_on_hflip").value and at.toggle(key="lab_on_translate").value
+    assert not at.toggle(key="lab_on_cutmix").value and not at.toggle(key="lab_on_rotation").value

@@ -126,6 +126,6 @@ def test_the_probe_batch_is_predicted_from_a_steps_fixed_and_per_image_cost(monk
 
     monkeypatch.setattr("cifar_core.study.estimate.measure_images_per_s", images_per_s)
     speed = probe_throughput(tiny_base(model="fast_cnn", batch_size=512), steps=3)
-    assert sizes == [8, 16, expected_batch]
+    assert sizes == ([8] if expected_batch == 8 else [8, 16, expected_batch])  # a model that slow is not timed on more
     assert speed.train_images_per_s == pytest.approx(expected_batch / (fixed_s + per_image_s * expected_batch))
     assert ("of fast_cnn now" if expected_batch == 512 else f"of {expected_batch} images of fast_cnn now") in speed.source

@@ -114,24 +114,27 @@ def probe_batch(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor,
 
     A step costs a fixed part (optimizer, augmentation, Python) plus a part per image. Steps of
     ``PROBE_SMALL_BATCH`` and twice as many images give both, so the step of any batch can be
-    predicted. Judging by the small step alone counts the fixed part once per image and made every
-    model look slow on a busy machine (fast_cnn timed on 8 images a step at 350 images/s instead of
-    about 2,000, and the classroom budget read "buys about 0 epochs"). Each size's time is the median
-    of ``steps`` steps, so one burst of other work does not decide it.
+    predicted (a model whose small step already takes over half of ``PROBE_STEP_S`` is timed on that
+    step alone, so MobileNetV3 at 224 px costs one small measurement). Judging by the small step alone
+    counts the fixed part once per image and made every model look slow on a busy machine (fast_cnn
+    timed on 8 images a step at 350 images/s instead of about 2,000, and the classroom budget read
+    "buys about 0 epochs"). Each size's time is the median of ``steps`` steps, so one burst of other
+    work does not decide it.
     """
     small = min(config.batch_size, PROBE_SMALL_BATCH)
-    if small == config.batch_size:
-        return small, measure_images_per_s(config, images, labels, steps=steps)
-    seconds = {
-        size: size / measure_images_per_s(replace(config, batch_size=size), images[:size], labels[:size], steps=steps)
-        for size in (small, 2 * small)
-    }
-    per_image = max(0.0, (seconds[2 * small] - seconds[small]) / small)
-    fixed = max(0.0, seconds[small] - small * per_image)
+    rates = {small: measure_images_per_s(replace(config, batch_size=small), images[:small], labels[:small], steps=steps)}
+    if small == config.batch_size or 2 * small / rates[small] > PROBE_STEP_S:
+        return small, rates[small]  # the whole batch, or a model so slow that no larger step fits
+    double = 2 * small
+    rates[double] = measure_images_per_s(replace(config, batch_size=double), images[:double], labels[:double], steps=steps)
+    per_image = max(0.0, (double / rates[double] - small / rates[small]) / small)
+    fixed = max(0.0, small / rates[small] - small * per_image)
     fits = config.batch_size if per_image == 0 else int((PROBE_STEP_S - fixed) / per_image)
     batch = max(small, min(config.batch_size, fits))
-    probed = config if batch == config.batch_size else replace(config, batch_size=batch)
-    return batch, measure_images_per_s(probed, images[:batch], labels[:batch], steps=steps)
+    if batch not in rates:
+        probed = config if batch == config.batch_size else replace(config, batch_size=batch)
+        rates[batch] = measure_images_per_s(probed, images[:batch], labels[:batch], steps=steps)
+    return batch, rates[batch]
 
 
 def device_throughput(store: RunStore, config: TrainConfig) -> Throughput:
