@@ -92,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
 def a_value(row):
     """A value the row allows that is not its default, so a flag that did nothing would show."""
     if row.choices:
-        return row.choices[-1]
+        return list(row.choices)[-1]
     if row.type is bool:
         return not row.default
     if row.between:

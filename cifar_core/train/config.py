@@ -37,7 +37,7 @@ class TrainConfig:
 
     model: str = setting(
         "simple_cnn",
-        choices=tuple(MODEL_REGISTRY),
+        choices=MODEL_REGISTRY.keys(),  # a live view: a model registered later is a valid choice too
         flag="--model",
         widget=Widget("select"),
         help="the network to train, from the model registry",
