@@ -31,14 +31,14 @@ CHANCE_MARK = "⚠ at chance"
 # Pixel widths that fit the run and its result beside the sidebar at 1366 px (about 880 px);
 # the settings columns, which would be cut at the edge, start hidden.
 TABLE_WIDTHS = {
-    "run": 190,
-    "name": 90,
+    "run": 220,
+    "name": 80,
     "state": 80,
-    "model": 110,
-    "epochs": 60,
-    "best val acc": 95,
+    "model": 100,
+    "epochs": 55,
+    "best val acc": 90,
     "learned?": 85,
-    "minutes": 65,
+    "minutes": 60,
     "created": 100,
     "study": 90,
     "processes": 80,

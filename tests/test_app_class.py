@@ -142,8 +142,8 @@ def test_the_selector_lists_own_runs_first_and_each_study_once(trained_run, app_
     at = open_app("evaluate", query_params={"b": ALICE})
     picker = at.sidebar.selectbox(key=PICK)
     entries = picker.options
-    assert entries[0] == "★ simple_cnn aaaa ⏸ · 08:00 Dec 02"  # created, never launched: interrupted
-    assert entries[1] == "simple_cnn bbbb ⏸ · 09:00 Dec 02"
+    assert entries[0] == "★ simple_cnn aaaa ‖ · 08:00 Dec 02"  # created, never launched: interrupted
+    assert entries[1] == "simple_cnn bbbb ‖ · 09:00 Dec 02"
     assert len(entries) == 4 and re.match(r"▸ \S+ [0-9a-f]{4} \(8 runs\) · ", entries[3])
     assert picker.value == mine.id  # a new browser opens on its own newest run, not the study's
     # the picker cuts the time; the caption under it gives the whole label, the state as a word

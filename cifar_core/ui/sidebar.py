@@ -37,7 +37,7 @@ STATE_MARKS = {
     "queued": "…",
     "failed": "✗",
     "cancelled": "■",
-    "interrupted": "⏸",
+    "interrupted": "‖",
     "damaged": "⚠",
 }
 
@@ -163,7 +163,7 @@ def _run_picker() -> None:
         format_func=choices.labels.__getitem__,
         help="The run Evaluate and Explain use. ★ marks runs started from this browser; a study's runs are under "
         "its ▸ entry. After the name and short id: ✓ finished, ▶ running, … queued, ✗ failed, ■ cancelled, "
-        "⏸ interrupted, ⚠ damaged. Runs are folders in " + str(store.root),
+        "‖ interrupted, ⚠ damaged. Runs are folders in " + str(store.root),
     )
     if entry in choices.study_runs:
         st.session_state[STUDY_PICK] = selected
