@@ -92,13 +92,14 @@ def _table(runs: list[Run], study_runs: dict[str, str]) -> None:
             "best val acc": st.column_config.NumberColumn(format="%.1f%%", width=TABLE_WIDTHS["best val acc"]),
             "minutes": st.column_config.NumberColumn(format="%.1f", width=TABLE_WIDTHS["minutes"]),
             "created": st.column_config.DatetimeColumn(format="MMM D HH:mm", width=TABLE_WIDTHS["created"]),
-            **dict.fromkeys(SETTING_COLUMNS),  # None: hidden until shown from the table's column button
+            **dict.fromkeys(SETTING_COLUMNS),  # None: hidden until shown with the table's Show/hide columns button
         },
         key="runs_table",
     )
     st.caption(
         f"The settings ({', '.join(SETTING_COLUMNS)}) are hidden so the table fits: show them with the "
-        "table's column button (top right of the table), or pick two runs below to compare every setting."
+        "“Show/hide columns” button above the table's top right corner (it appears under the mouse), or pick "
+        "two runs below to compare every setting."
     )
 
 
