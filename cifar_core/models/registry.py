@@ -47,7 +47,7 @@ class ExplainLayers:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A trainable model: its builder, the options it accepts, a one-line description, and where
+    """A trainable model: its builder, the options it accepts, a description (in plain words first, then the details), and where
     the explain tools look inside it (``None``: saliency and embedding maps are not offered)."""
 
     name: str
