@@ -28,6 +28,22 @@ from cifar_core.ui.runlist import cached, run_state
 RESUMABLE = ("interrupted", "cancelled", "failed")
 REFRESH_S = 2.0
 CHANCE_MARK = "⚠ at chance"
+# Pixel widths that fit the run and its result beside the sidebar at 1366 px (about 880 px);
+# the settings columns, which would be cut at the edge, start hidden.
+TABLE_WIDTHS = {
+    "run": 220,
+    "name": 80,
+    "state": 80,
+    "model": 100,
+    "epochs": 55,
+    "best val acc": 90,
+    "learned?": 85,
+    "minutes": 60,
+    "created": 100,
+    "study": 90,
+    "processes": 80,
+}
+SETTING_COLUMNS = ("dropout", "aug_p", "mix_p", "batch", "lr")
 
 
 def _row(run: Run, study_runs: dict[str, str]) -> dict[str, Any]:
@@ -49,7 +65,7 @@ def _row(run: Run, study_runs: dict[str, str]) -> dict[str, Any]:
         "created": datetime.datetime.fromtimestamp(created) if created else None,
         "study": study_runs.get(run.id, ""),
         "processes": next((event.get("world_size", 1) for event in reversed(events) if event["type"] == "start"), 1),
-        # the settings last: what scrolls out of a narrow window is also in the config diff below
+        # the settings last: hidden in the table at first (SETTING_COLUMNS), and in the config diff below
         "dropout": summary["dropout"],
         "aug_p": summary["aug_p"],
         "mix_p": summary["mix_p"],
@@ -72,12 +88,18 @@ def _table(runs: list[Run], study_runs: dict[str, str]) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "run": st.column_config.TextColumn(width="medium"),
-            "best val acc": st.column_config.NumberColumn(format="%.1f%%"),
-            "minutes": st.column_config.NumberColumn(format="%.1f"),
-            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="medium"),
+            **{name: st.column_config.Column(width=width) for name, width in TABLE_WIDTHS.items()},
+            "best val acc": st.column_config.NumberColumn(format="%.1f%%", width=TABLE_WIDTHS["best val acc"]),
+            "minutes": st.column_config.NumberColumn(format="%.1f", width=TABLE_WIDTHS["minutes"]),
+            "created": st.column_config.DatetimeColumn(format="MMM D HH:mm", width=TABLE_WIDTHS["created"]),
+            **dict.fromkeys(SETTING_COLUMNS),  # None: hidden until shown with the table's Show/hide columns button
         },
         key="runs_table",
+    )
+    st.caption(
+        f"The settings ({', '.join(SETTING_COLUMNS)}) are hidden so the table fits: show them with the "
+        "“Show/hide columns” button above the table's top right corner (it appears under the mouse), or pick "
+        "two runs below to compare every setting."
     )
 
 

@@ -47,6 +47,19 @@ MODEL_TITLES = {
     "mobilenet_v3_large": "MobileNetV3-Large (fine-tune)",
     "fast_cnn": "Fast CNN (speed recipe)",
 }
+MODEL_HELP = (
+    "Simple CNN: the study's small network, learned from scratch on CIFAR-10 alone. "
+    "MobileNetV3-Large: a bigger network that already learned to see on ImageNet photos and is adapted "
+    "to CIFAR-10; slow on a CPU. Fast CNN: a small network built to reach good accuracy in minutes."
+)
+# train_acc is the running accuracy over the epoch's augmented (and CutMix-mixed) batches with
+# dropout on (engine.RunningTotals); val_acc is measured after the epoch on plain images.
+GAP_HELP = (
+    "Training accuracy minus validation accuracy in the last epoch. A growing positive gap means the model "
+    "memorises its training images. A negative gap is normal early on or with strong augmentation or dropout: "
+    "training accuracy is measured on the altered training images with dropout switched on, and averaged over "
+    "an epoch in which the model was still improving, while validation uses plain images after the epoch."
+)
 REFRESH_S = 2.0
 CHARTS_REFRESH_S = 10.0  # see _live_charts
 DOUBLE_CLICK_S = 5.0
@@ -172,7 +185,7 @@ def _recipe() -> None:
 
 def _model() -> None:
     """The model, what it is, and MobileNet's own options when it is chosen."""
-    model = _field(st, "model", "Model", format_func=lambda name: MODEL_TITLES.get(name, name))
+    model = _field(st, "model", "Model", format_func=lambda name: MODEL_TITLES.get(name, name), help=MODEL_HELP)
     st.caption(MODEL_REGISTRY[model].description)
     if model == "mobilenet_v3_large":
         _mobilenet_options()
@@ -189,10 +202,21 @@ def _training() -> None:
     """Batch size, learning rate, epochs and seed in two columns, then shuffling."""
     left, right = st.columns(2)
     _field(left, "batch_size", "Batch size")
-    _field(right, "lr", "Learning rate")
-    _field(left, "epochs", "Epochs")
-    _field(right, "seed", "Seed")
-    _field(st, "shuffle", "Shuffle the training images every epoch")
+    _field(right, "epochs", "Epochs")
+    # a row of its own: a half-width box cuts off a value like 0.20000
+    _field(
+        st,
+        "lr",
+        "Learning rate",
+        help="How big each weight update is: too high and the loss jumps about, too low and it crawls.",
+    )
+    _field(st, "seed", "Seed")
+    _field(
+        st,
+        "shuffle",
+        "Shuffle each epoch",
+        help="Deal the training images out in a new random order every epoch; off, every epoch sees the same order.",
+    )
 
 
 def _subset_and_budget() -> None:
@@ -290,7 +314,11 @@ def _mobilenet_options() -> None:
         **state.persist("train_resolution", DEFAULTS.resolution),
         help="The study used 224, the size ImageNet features were learned at; 64 is about 10x faster on a CPU.",
     )
-    st.checkbox("Train only the new head (freeze the backbone)", **state.persist("train_freeze", DEFAULTS.freeze))
+    st.checkbox(
+        "Train only the new head",
+        **state.persist("train_freeze", DEFAULTS.freeze),
+        help="Keep the ImageNet-trained layers fixed (frozen) and train only the new last layers: much faster, usually less accurate.",
+    )
 
 
 def _cancel(run: Run) -> None:
@@ -401,7 +429,7 @@ def _live(run: Run, was_active: bool) -> None:
     columns[2].metric("Last train loss", f"{(epochs or steps)[-1]['train_loss']:.3f}" if (epochs or steps) else "–")
     if epochs and epochs[-1].get("val_acc") is not None:
         gap = epochs[-1]["train_acc"] - epochs[-1]["val_acc"]
-        columns[3].metric("Train − val accuracy", f"{gap:+.1%}", help="A growing gap means the model memorises its training images.")
+        columns[3].metric("Gap (train − val)", f"{gap:+.1%}", help=GAP_HELP)
     if warning := chance_warning(epochs, len(CIFAR10_CLASSES), finished=run_state == "finished"):
         st.warning(warning, icon=":material/warning:")
     _actions(run, run_state in ACTIVE_STATES)

@@ -7,6 +7,7 @@ browser after a reload, two with different tokens are two students.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from app_support import app_env, assert_ok, button, open_app, trained_root, trained_run  # noqa: F401  (fixtures)
@@ -18,7 +19,7 @@ from cifar_core.study import StudyFolder, studies_root
 from cifar_core.study.definition import plan_study
 from cifar_core.ui import browser
 from cifar_core.ui.queue import queue_note
-from cifar_core.ui.sidebar import PICK, STUDY_PICK, run_choices, short_label
+from cifar_core.ui.sidebar import LABEL_FITS, PICK, STUDY_PICK, run_choices, short_label
 from cifar_core.ui.state import restorable
 
 ALICE = "a" * 16
@@ -141,10 +142,12 @@ def test_the_selector_lists_own_runs_first_and_each_study_once(trained_run, app_
     at = open_app("evaluate", query_params={"b": ALICE})
     picker = at.sidebar.selectbox(key=PICK)
     entries = picker.options
-    assert entries[0].startswith("★ simple_cnn · 08:00 Dec 02 · aaaa")
-    assert entries[1].startswith("simple_cnn · 09:00 Dec 02 · bbbb")
-    assert len(entries) == 4 and entries[3].startswith("▸ Study") and "(8 runs)" in entries[3]
+    assert entries[0] == "★ simple_cnn aaaa ‖ · 08:00 Dec 02"  # created, never launched: interrupted
+    assert entries[1] == "simple_cnn bbbb ‖ · 09:00 Dec 02"
+    assert len(entries) == 4 and re.match(r"▸ \S+ [0-9a-f]{4} \(8 runs\) · ", entries[3])
     assert picker.value == mine.id  # a new browser opens on its own newest run, not the study's
+    # the picker cuts the time; the caption under it gives the whole label, the state as a word
+    assert "simple_cnn aaaa · 08:00 Dec 02 · interrupted" in [caption.value for caption in at.sidebar.caption]
 
     picker.set_value("study:" + folder.dir.name).run()
     assert_ok(at)
@@ -164,7 +167,7 @@ def test_a_new_run_elsewhere_does_not_move_the_selection(trained_run):  # noqa: 
     RunStore().create(tiny_config(), "simple_cnn-20991231-235959-ffff")
     at.run()
     assert at.session_state["selected_run"] == trained_run.id
-    assert "simple_cnn · 23:59 Dec 31 · ffff" in at.sidebar.selectbox(key=PICK).options[0]
+    assert at.sidebar.selectbox(key=PICK).options[0].startswith("simple_cnn ffff")
 
 
 def test_a_reload_on_evaluate_keeps_the_run_and_the_scored_set(trained_run):  # noqa: F811
@@ -180,10 +183,12 @@ def test_a_reload_on_evaluate_keeps_the_run_and_the_scored_set(trained_run):  # 
 
 
 def test_labels_keep_the_whole_short_id():
-    assert short_label("fast_cnn-20261202-074133-858e") == "fast_cnn · 07:41 Dec 02 · 858e"
-    assert short_label("fast_cnn-20261202-074133-858e", "my best") == "my best · 07:41 Dec 02 · 858e"
-    assert short_label("ablation-20261202-074133-858e-09-all-s2") == "ablation · 09-all-s2 · 07:41 Dec 02"
+    assert short_label("fast_cnn-20261202-074133-858e") == "fast_cnn 858e · 07:41 Dec 02"
+    assert short_label("fast_cnn-20261202-074133-858e", "my best", "✓") == "my best 858e ✓ · 07:41 Dec 02"
+    assert short_label("ablation-20261202-074133-858e-09-all-s2") == "ablation 09-all-s2 · 07:41 Dec 02"
     assert short_label("tiny-run") == "tiny-run"
+    # what the sidebar must show uncut: name, id and state fit, only the time may be cut
+    assert len(short_label("fast_cnn-20261202-074133-858e", "", "✓").split(" · ")[0]) <= LABEL_FITS
 
 
 def test_run_choices_put_own_runs_first_and_group_studies(tmp_path):

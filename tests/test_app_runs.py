@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from app_support import assert_ok, button, charts, open_app, page_text
 from support import tiny_config
@@ -31,6 +33,11 @@ def test_table_lists_every_run_with_state_and_best_accuracy(trained_run):
     assert rows.loc["never-started", "state"] == "interrupted"
     assert 0 <= rows.loc["tiny-run", "best val acc"] <= 100  # in %
     assert 100 * trained_run.summary()["best_val_acc"] == pytest.approx(rows.loc["tiny-run", "best val acc"])
+    # the visible columns fit beside the sidebar at 1366 px (about 880 px); the settings start hidden
+    config = json.loads(at.dataframe[0].proto.columns)
+    hidden = {name for name, column in config.items() if column.get("hidden") and name != "_index"}
+    assert hidden == {"dropout", "aug_p", "mix_p", "batch", "lr"} and rows.loc["never-started", "dropout"] == 0.5
+    assert sum(config[name]["width"] for name in table.columns if name not in hidden) <= 880
 
 
 def test_selected_runs_are_overlaid_and_their_config_diff_shown(trained_run):
@@ -120,8 +127,6 @@ def test_export_offers_a_checked_onnx_file_for_download(trained_run):
 
 def test_a_run_trained_under_torchrun_shows_its_process_count(trained_run):
     """A torchrun run shows like any other, with its world size, so it is not mistaken for a one-process run."""
-    import json
-
     events = trained_run.metrics_path.read_text().splitlines()
     start = json.loads(next(line for line in events if '"type": "start"' in line))
     with open(trained_run.metrics_path, "a") as handle:  # what rank 0 writes on a resume of a 2-process run

@@ -232,6 +232,22 @@ def test_mobilenet_without_cached_weights_explains_the_choices(app_env, monkeypa
     assert not errors(at) and not button(at, "Start training").disabled
 
 
+def test_the_form_labels_are_short_and_their_help_says_the_rest(app_env):
+    # a label longer than about 25 characters is cut off in the form's column at 1366 px
+    at = open_app("train")
+    at.selectbox(key="train_preset").set_value("custom").run()
+    at.session_state["train_resolution"] = 64  # the estimate times MobileNet at 64 px, not 224
+    at.selectbox(key="train_model").set_value("mobilenet_v3_large").run()
+    assert "too high and the loss jumps" in at.number_input(key="train_lr").help
+    shuffle, freeze = at.checkbox(key="train_shuffle"), at.checkbox(key="train_freeze")
+    assert "new random order" in shuffle.help and "frozen" in freeze.help
+    assert all(len(widget.label) <= 25 for widget in (at.number_input(key="train_lr"), shuffle, freeze))
+    model = at.selectbox(key="train_model")
+    assert all(title in model.help for title in ("Simple CNN", "MobileNetV3-Large", "Fast CNN"))
+    at.selectbox(key="train_model").set_value("fast_cnn").run()
+    assert any(caption.value.startswith("A small fast network") for caption in at.caption)
+
+
 def test_the_fast_preset_fills_the_form_and_carries_its_hidden_fields_and_budget(app_env):
     at = open_app("train")
     at.selectbox(key="train_preset").set_value("fast").run()
@@ -308,6 +324,10 @@ def test_a_finished_run_is_shown_with_an_evaluate_link_and_a_run_at_chance_says_
     events = trained_run.events("epoch")
     at_chance = abs(events[-1]["val_acc"] - 0.1) <= 0.02
     assert any("chance level" in warning.value for warning in at.warning) == at_chance
+    gap = events[-1]["train_acc"] - events[-1]["val_acc"]
+    assert metrics(at)["Gap (train − val)"] == f"{gap:+.1%}"
+    gap_help = next(metric.help for metric in at.metric if metric.label == "Gap (train − val)")
+    assert "negative gap" in gap_help and "dropout" in gap_help
     button(at, "Evaluate this run").click().run()
     assert_ok(at)
     assert at.title[0].value == "Evaluate"

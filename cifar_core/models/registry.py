@@ -47,7 +47,7 @@ class ExplainLayers:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A trainable model: its builder, the options it accepts, a one-line description, and where
+    """A trainable model: its builder, the options it accepts, a description (in plain words first, then the details), and where
     the explain tools look inside it (``None``: saliency and embedding maps are not offered)."""
 
     name: str
@@ -63,6 +63,7 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             "simple_cnn",
             _Builder("cifar_core.models.simple_cnn", "build_simple_cnn"),
+            "A plain network of 8 convolution layers that learns everything from CIFAR-10 alone. "
             "The study's 8-conv CNN (16/32/64/128), trained from scratch; 361k parameters.",
             explain=ExplainLayers(
                 # stage 3's output (8x8, before its pool): 4x4 maps from stage 4 are too coarse to
@@ -81,13 +82,17 @@ MODEL_REGISTRY: dict[str, ModelSpec] = {
         ModelSpec(
             "mobilenet_v3_large",
             _Builder("cifar_core.models.mobilenet", "build_mobilenet_v3_large"),
-            "ImageNet-pretrained MobileNetV3-Large, images resized up, new 960-256-10 head; 3.2M parameters.",
+            "A larger network that already learned to see on 1.2 million ImageNet photos; only its last layers are "
+            "replaced for the 10 CIFAR classes. ImageNet-pretrained MobileNetV3-Large, images resized up, "
+            "new 960-256-10 head; 3.2M parameters.",
             ("pretrained", "weights_path", "resolution", "freeze_backbone"),
             explain=ExplainLayers(target="1.features.16", features="1.classifier.1", first_conv="1.features.0.0"),
         ),
         ModelSpec(
             "fast_cnn",
             _Builder("cifar_core.models.fast_cnn", "build_fast_cnn"),
+            "A small fast network whose first layer is fixed from the training images' statistics instead of learned, "
+            "so it reaches good accuracy in few epochs. "
             "Speed-record style net: frozen whitening layer, 3 BN-GELU conv groups, max-pool head.",
             ("widths", "dirac_init", "train_bn_scale", "whiten_bias_epochs"),
             explain=ExplainLayers(

@@ -29,20 +29,36 @@ LABEL_FITS = 26  # characters the sidebar's picker shows at its default width
 _STAMPED = re.compile(r"^(?P<what>.+?)-(?P<date>\d{8})-(?P<time>\d{6})-(?P<short>[0-9a-f]{4})(?:-(?P<rest>.+))?$")
 
 
-def short_label(run_id: str, name: str = "") -> str:
-    """``"<name or model> · 07:41 Dec 02 · 858e"``: what a person recognises, the whole 4-letter id kept.
+# A run's state as one character, so the picker's few characters go to the name and the id;
+# the picker's help spells the marks out and the caption under it the word.
+STATE_MARKS = {
+    "finished": "✓",
+    "running": "▶",
+    "queued": "…",
+    "failed": "✗",
+    "cancelled": "■",
+    "interrupted": "‖",
+    "damaged": "⚠",
+}
+
+
+def short_label(run_id: str, name: str = "", tag: str = "") -> str:
+    """``"<name or model> 858e <tag> · 07:41 Dec 02"``: what a person recognises first, the whole
+    4-letter id kept, the time last (the part the picker may cut, and the caption under it shows).
 
     An id the store did not make (``--out my-run``) is shown whole.
     """
+    tag = f" {tag}" if tag else ""
     match = _STAMPED.match(run_id)
     if match is None:
-        return f"{name} · {run_id}" if name else run_id
+        return f"{name} · {run_id}{tag}" if name else f"{run_id}{tag}"
     date, clock = match["date"], match["time"]
     months = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
     month = months[int(date[4:6]) - 1] if 1 <= int(date[4:6]) <= 12 else date[4:6]
     when = f"{clock[:2]}:{clock[2:4]} {month} {date[6:]}"
     what = name or match["what"]
-    return f"{what} · {match['rest']} · {when}" if match["rest"] else f"{what} · {when} · {match['short']}"
+    # a study's run is told apart by its suffix; the study's own id is on the study's entry
+    return f"{what} {match['rest'] if match['rest'] else match['short']}{tag} · {when}"
 
 
 @dataclass
@@ -51,6 +67,7 @@ class RunChoices:
 
     entries: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    words: dict[str, str] = field(default_factory=dict)  # run id -> its label with the state as a word
     study_runs: dict[str, list[str]] = field(default_factory=dict)  # entry -> its runs, newest first
     study_of: dict[str, str] = field(default_factory=dict)  # run id -> its study's entry
 
@@ -73,14 +90,16 @@ def run_choices(runs: list[Run], studies: dict[str, list[str]], own: list[str], 
         entry = STUDY_ENTRY + folder
         choices.study_runs[entry] = members
         choices.study_of.update(dict.fromkeys(members, entry))
-        choices.labels[entry] = f"▸ Study {short_label(folder)} ({len(members)} runs)"
+        choices.labels[entry] = "▸ " + short_label(folder, tag=f"({len(members)} runs)")
     mine = set(own)
     loose = [run_id for run_id in present if run_id not in choices.study_of]
     choices.entries = [run_id for run_id in loose if run_id in mine] + [run_id for run_id in loose if run_id not in mine]
     choices.entries += list(choices.study_runs)
     for run_id, run in present.items():
         mark = "★ " if run_id in mine else ""
-        choices.labels[run_id] = f"{mark}{short_label(run_id, names.get(run_id, ''))} · {run_state(run)}"
+        status = run_state(run)
+        choices.labels[run_id] = mark + short_label(run_id, names.get(run_id, ""), STATE_MARKS.get(status, status))
+        choices.words[run_id] = f"{short_label(run_id, names.get(run_id, ''))} · {status}"
     return choices
 
 
@@ -143,7 +162,8 @@ def _run_picker() -> None:
         on_change=_picked,
         format_func=choices.labels.__getitem__,
         help="The run Evaluate and Explain use. ★ marks runs started from this browser; a study's runs are under "
-        "its ▸ entry. Runs are folders in " + str(store.root),
+        "its ▸ entry. After the name and short id: ✓ finished, ▶ running, … queued, ✗ failed, ■ cancelled, "
+        "‖ interrupted, ⚠ damaged. Runs are folders in " + str(store.root),
     )
     if entry in choices.study_runs:
         st.session_state[STUDY_PICK] = selected
@@ -151,7 +171,7 @@ def _run_picker() -> None:
             "Run of this study", choices.study_runs[entry], key=STUDY_PICK, on_change=_study_picked, format_func=choices.labels.get
         )
     if len(choices.labels[selected]) > LABEL_FITS:
-        st.caption(choices.labels[selected].removeprefix("★ "))  # the whole label, which the narrow picker cuts
+        st.caption(choices.words[selected])  # the whole label, which the narrow picker cuts
 
 
 def _resolve_selection(choices: RunChoices) -> str:
