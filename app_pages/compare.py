@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cifar_core.calibration import BINNING, reliability
-from cifar_core.errors import DataError
+from cifar_core.errors import CifarError, DataError
 from cifar_core.evaluate import labelled_splits
 from cifar_core.figures.calibration import reliability_figure
 from cifar_core.figures.images import upscale
@@ -42,6 +42,19 @@ def _choices(own_source: str) -> dict[tuple[str, str], str]:
             choices[(source, split)] = f"The {len(data.splits[split]):,} {split} images of {_describe(source)}"
     choices[(OWN_VAL, "val")] = "The validation images both runs held out (when their seeds chose the same ones)"
     return choices
+
+
+def _held_out(choices: dict[tuple[str, str], str], loaded_a, loaded_b) -> tuple[str, str]:
+    """The set to open on: images neither run trained on, so neither score is flattered by memorised images.
+
+    The validation images both held out where they share them, else a test split; the first set
+    only when there is neither.
+    """
+    try:
+        paired_images(loaded_a, loaded_b, load_data(loaded_a.config.data), "val")
+        return (OWN_VAL, "val")
+    except CifarError:  # different seeds or data: their validation images differ
+        return next((key for key in choices if key[1] == "test"), next(iter(choices)))
 
 
 def _caption(item: dict) -> str:
@@ -126,8 +139,14 @@ if loaded_b is None or loaded_a.classes != loaded_b.classes:
     st.stop()
 
 choices = _choices(loaded_a.config.data)
-chosen = st.selectbox("Images to score", list(choices), format_func=choices.get, key=SET_KEY)
+default = list(choices).index(_held_out(choices, loaded_a, loaded_b))
+chosen = st.selectbox("Images to score", list(choices), index=default, format_func=choices.get, key=SET_KEY)
 source, split = chosen
+if split == "train":
+    st.warning(
+        "Both runs trained on some of these images, and a score on images a run trained on flatters it: "
+        "the held-out validation images or a test set compare them fairly."
+    )
 comparison = scored = None
 with user_errors():
     if source == OWN_VAL:

@@ -115,7 +115,9 @@ def _upload_section(loaded) -> None:
             upscale(prepared.tensor, 8),
             caption=f"What the model sees (from a {prepared.original_size[0]}×{prepared.original_size[1]} {prepared.format})",
         )
-        chart.metric("Prediction", best, f"{ranked[best]:.0%} sure", delta_color="off")
+        # plain text, not a metric's delta: a delta's arrow reads as a change since something
+        chart.metric("Prediction", best)
+        chart.caption(f"{ranked[best]:.0%} sure (chance is {1 / len(ranked):.0%}: a guess among {len(ranked)} classes)")
         chart.plotly_chart(probability_figure(ranked, height=320), key="evaluate_upload_probs")
         if EXPLAIN_PAGE.exists() and seen.button("Explain this picture", key="evaluate_upload_explain", icon=":material/psychology:"):
             st.session_state[state.EXPLAIN_REQUEST] = {"run_id": state.selected_run_id(), "upload": upload.getvalue(), "name": upload.name}
@@ -234,7 +236,13 @@ offered = choices(loaded.config.data, own_test)
 keep = state.persist(IMAGES, (OWN, "val"))  # the set stays chosen across runs, pages and reloads
 if st.session_state[IMAGES] not in offered:  # not offered for this run (no test split): its validation images
     st.session_state[IMAGES] = (OWN, "val")
-chosen = st.selectbox("Images to score", list(offered), format_func=offered.get, **keep)
+chosen = st.selectbox(
+    "Images to score",
+    list(offered),
+    format_func=offered.get,
+    **keep,
+    help="This run's validation images were held out from its training; a test split was never trained on either.",
+)
 source, split = chosen
 scored, slot = _score_with_progress(run, which, stamp, None if source == OWN else source, split, tta)
 with slot.area():

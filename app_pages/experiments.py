@@ -50,12 +50,16 @@ def base_config() -> TrainConfig:
 
 
 def results_table(variants: pd.DataFrame) -> pd.DataFrame:
-    """The per-variant table with accuracies in % and variants at chance level marked."""
+    """The per-variant table with accuracies in % and variants at chance level marked.
+
+    Every heading says "± sd": the comparison table below it writes ± for a 95% interval, which is
+    wider, and one variant's two ± must not read as two answers to one question.
+    """
     table = pd.DataFrame({"variant": variants["variant"]})
     table["runs"] = [f"{done}/{planned}" for done, planned in zip(variants["runs_finished"], variants["runs_planned"])]
-    for metric, heading, scale, digits in PERCENT_COLUMNS:
+    for metric, heading, scale, digits, unit in PERCENT_COLUMNS:
         table[heading] = [
-            _mean_std(mean * scale, std * scale, digits) for mean, std in zip(variants[f"{metric}_mean"], variants[f"{metric}_std"])
+            _mean_std(mean * scale, std * scale, digits, unit) for mean, std in zip(variants[f"{metric}_mean"], variants[f"{metric}_std"])
         ]
     table["learned?"] = [
         CHANCE_MARK if at_chance(None if math.isnan(acc) else acc, len(CIFAR10_CLASSES)) else "" for acc in variants["final_val_acc_mean"]
@@ -63,21 +67,21 @@ def results_table(variants: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-# metric, heading, scale, digits: accuracies in %, the gap in points
+# metric, heading, scale, digits, unit: accuracies in %, the gap in points
 PERCENT_COLUMNS = (
-    ("final_val_acc", "val acc (final)", 100, 1),
-    ("best_val_acc", "val acc (best)", 100, 1),
-    ("acc_gap", "acc gap (train-val, points)", 100, 1),
-    ("final_val_loss", "val loss (final)", 1, 3),
-    ("epochs_to_best", "epochs to best", 1, 1),
-    ("wall_s", "wall s", 1, 0),
+    ("final_val_acc", "val acc (final) ± sd", 100, 1, "%"),
+    ("best_val_acc", "val acc (best) ± sd", 100, 1, "%"),
+    ("acc_gap", "gap train-val (points) ± sd", 100, 1, ""),
+    ("final_val_loss", "val loss (final) ± sd", 1, 3, ""),
+    ("epochs_to_best", "epochs to best ± sd", 1, 1, ""),
+    ("wall_s", "wall s ± sd", 1, 0, ""),
 )
 
 
-def _mean_std(mean: float, std: float, digits: int) -> str:
+def _mean_std(mean: float, std: float, digits: int, unit: str) -> str:
     if math.isnan(mean):
         return "-"
-    return f"{mean:.{digits}f}" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}{unit}" if math.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}{unit}"
 
 
 def _launch(folder: StudyFolder) -> None:
@@ -113,7 +117,7 @@ def _setup(store: RunStore) -> None:
         base = base_config()
     if base is None:
         return
-    st.caption(_base_sentence(base, state.train_form().preset))
+    st.caption(_base_sentence(base, state.train_form().preset), help=_base_help(base))
     ablate, grid = _variants(base)
     left, right = st.columns(2)
     seeds = left.number_input("Seeds per variant", step=1, **state.persist_number("experiments_seeds", 2, min_value=1, max_value=10))
@@ -139,6 +143,26 @@ def _base_sentence(base: TrainConfig, recipe: str) -> str:
         + ("" if recipe == CUSTOM else f" (the {recipe} recipe)")
         + "."
     )
+
+
+# what each learning-rate schedule does over a run, in plain words
+SCHEDULE_WORDS = {
+    "constant": "the learning rate stays at its set value (after any warm-up)",
+    "cosine": "after any warm-up, the learning rate falls along a smooth curve to zero by the end",
+    "onecycle": "the learning rate rises over the warm-up, then falls in a straight line to zero by the end",
+    "triangle": "the learning rate rises from 20% to its peak over the first 23% of the run, then falls to 7% by the end",
+}
+
+
+def _base_help(base: TrainConfig) -> str:
+    """The base run's jargon (schedule, label smoothing) in plain words, for the sentence's help."""
+    smoothing = (
+        f"Label smoothing {base.label_smoothing:g}: the target gives {base.label_smoothing:g} of its probability to the "
+        "other classes instead of all of it to the right one, so the model learns to be less over-confident."
+        if base.label_smoothing
+        else "No label smoothing: the target puts all its probability on the right class."
+    )
+    return f"{base.schedule.capitalize()} schedule: {SCHEDULE_WORDS.get(base.schedule, 'see the Train page')}.\n\n{smoothing}"
 
 
 def _variants(base: TrainConfig) -> tuple[list[str] | None, str | None]:
@@ -261,7 +285,8 @@ def _results(folder: StudyFolder, study: Study, runs: pd.DataFrame, variants: pd
             "says nothing about the settings. Give the base run more images or epochs, or use the classroom recipe."
         )
     st.caption(
-        f"Accuracies in %, mean ± standard deviation over finished seeds. CSV: `{folder.results_path}` (per variant), "
+        f"Mean ± sd (standard deviation) over finished seeds: how far one seed's run strays. The table below "
+        "gives ± as a 95% interval for the mean, which is wider. CSV: `{folder.results_path}` (per variant), "
         f"`{folder.run_results_path}` (per run)."
     )
     if not done:

@@ -124,6 +124,17 @@ def _captioned_gallery(items: list[dict], images, caption, button_key: str, over
         column.button("Explain", key=f"{button_key}_{item['index']}", on_click=_focus_on, args=(item["index"],))
 
 
+# what a gallery's captions say, in one line above the gallery (the captions themselves stay short)
+MISTAKE_KEY = (
+    "Under each image: #N, its number in the source it comes from (the same number finds it again); its true class; "
+    "after → the model's three best guesses with their probabilities."
+)
+SUSPECT_KEY = (
+    "Under each image: #N, its number in the source it comes from; the label it was given; the class the model says; "
+    "in brackets cleanlab's label-quality score, from 0 (the label looks wrong) to 1 (it looks right)."
+)
+
+
 def _top3(item: dict) -> str:
     return " · ".join(f"{name} {p:.0%}" for name, p in item["top3"])
 
@@ -262,6 +273,7 @@ def _mistakes_view(loaded, scored, split: SplitImages) -> None:
             rows = torch.tensor([item["row"] for item in shown])
             maps = saliency(loaded.model, loaded.config.model, scored.images[rows], evaluation.preds[rows], None, "gradcam")
             overlays = [overlay(scored.images[row], one, 4) for row, one in zip(rows.tolist(), maps.predicted)]
+    st.caption(MISTAKE_KEY)
     _captioned_gallery(shown, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_mistake", overlays)
 
 
@@ -300,6 +312,7 @@ def _embedding_view(run, which: str, stamp: int, loaded, scored, split: SplitIma
                 + (f"; the first {SELECTED_SHOWN} shown:" if len(chosen) > SELECTED_SHOWN else ":")
             )
             items = [evaluation.describe(int(row)) for row in chosen[:SELECTED_SHOWN]]
+            st.caption(MISTAKE_KEY)
             _captioned_gallery(items, scored.images, lambda item: f"#{item['index']} {item['true']} → {_top3(item)}", "explain_selected")
 
 
@@ -328,10 +341,11 @@ def _suspects_view(run, which: str, stamp: int, scored, split: SplitImages, sour
                 f"This model is right on only {accuracy:.0%} of these images, so most suspects are likely its own mistakes "
                 "rather than wrong labels; a better-trained run gives a shorter, more telling list."
             )
+        st.caption(SUSPECT_KEY)
         _captioned_gallery(
             suspects[:SUSPECTS_SHOWN],
             scored.images,
-            lambda item: f"#{item['index']} labelled {item['given']}, model says {item['suggested']} (quality {item['score']:.2f})",
+            lambda item: f"#{item['index']} labelled {item['given']}, model says {item['suggested']} (label quality {item['score']:.2f})",
             "explain_suspect",
         )
 
@@ -391,7 +405,10 @@ with user_errors():
         list(offered),
         format_func=offered.get,
         **keep,
-        help="Any set the Evaluate page can score: the images this run held out, its source's test set, or a separate set.",
+        help=(
+            "Any set the Evaluate page can score: this run's validation images (held out from its training), "
+            "its source's test set, or a separate set."
+        ),
     )
     source = None if chosen == OWN else chosen
     slot = ResultSlot(not scored_before(str(run.dir), which, stamp, source, split_name), "Scoring the images…")

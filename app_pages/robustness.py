@@ -42,7 +42,8 @@ def heatmap(report: dict, title: str) -> go.Figure:
     for i, name in enumerate(names):
         for severity, cell in report["transforms"][name]["severities"].items():
             z[i][int(severity) - 1] = 100 * cell["accuracy"]
-            text[i][int(severity) - 1] = f"{100 * cell['accuracy']:.0f}%<br>{cell['strength']}"
+            # the strength in words ("JPEG quality 80"): a bare "80" or "0.95" says nothing about what was done
+            text[i][int(severity) - 1] = f"{100 * cell['accuracy']:.0f}%<br>{TRANSFORMS[name].label(int(severity))}"
     figure = go.Figure(
         go.Heatmap(
             z=z,

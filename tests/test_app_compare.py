@@ -81,6 +81,22 @@ def test_numbers_heatmap_and_galleries_match_the_library(two_runs):
     assert "15 equal-width confidence bins" in page_text(at) and "Robustness" in page_text(at)
 
 
+def test_compare_opens_on_held_out_images_and_warns_on_training_images(two_runs, app_env):
+    at = open_app("compare", session={"compare_run_a": RUN_ID, "compare_run_b": OTHER_ID})
+    assert at.selectbox(key="compare_images").value == ("synthetic", "test")  # other seeds: no shared validation images
+    flattered = (
+        "Both runs trained on some of these images, and a score on images a run trained on flatters it: "
+        "the held-out validation images or a test set compare them fairly."
+    )
+    assert flattered not in [element.value for element in at.warning]
+    at.selectbox(key="compare_images").set_value(("synthetic", "train")).run()
+    assert flattered in [element.value for element in at.warning]
+    twin = "tiny-run-twin"  # the same settings and seed as RUN_ID: the same validation images held out
+    shutil.copytree(app_env / "runs" / RUN_ID, app_env / "runs" / twin)
+    at = open_app("compare", session={"compare_run_a": RUN_ID, "compare_run_b": twin})
+    assert at.selectbox(key="compare_images").value == ("__val__", "val")
+
+
 def test_the_same_run_twice_is_one_sentence(two_runs):
     at = open_app("compare", session={"compare_run_a": RUN_ID, "compare_run_b": RUN_ID})
     assert [element.value for element in at.error] == [f"Both runs are {RUN_ID}; pick two different runs to compare."]

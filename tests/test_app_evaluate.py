@@ -92,6 +92,11 @@ def test_an_uploaded_photo_is_predicted_and_shown_as_the_model_sees_it(trained_r
     at.file_uploader(key="evaluate_upload").set_value(("photo.png", png(300, 200), "image/png")).run()
     assert_ok(at)
     assert metrics(at)["Prediction"] in CIFAR10_CLASSES
+    [prediction] = [element for element in at.metric if element.label == "Prediction"]
+    assert prediction.proto.delta == ""  # no arrow: the confidence is not a change
+    probabilities = charts(at)[-1]["data"][0]
+    sure = f"{max(probabilities['x']):.0%} sure (chance is 10%: a guess among 10 classes)"
+    assert sure in [caption.value for caption in at.caption]
     seen = [element for element in at.image if element.captions[0].startswith("What the model sees")]
     assert seen and "300×200 PNG" in seen[0].captions[0]
     probabilities = charts(at)[-1]["data"][0]

@@ -31,6 +31,8 @@ def test_page_explains_ablations_and_seeds_and_estimates_the_study_from_the_trai
     text = page_text(at)
     assert "Why more than one seed?" in text and "all but X" in text
     assert "Base run (from the Train page): **simple_cnn**, 1 epoch(s), 200 images, batch 16" in text
+    [base] = [caption for caption in at.caption if caption.value.startswith("Base run")]
+    assert "schedule: the learning rate" in base.proto.help and "label smoothing" in base.proto.help.lower()
     assert "**10 variant(s) × 2 seed(s):**" in text and "`all but cutmix`" in text
     assert metrics(at)["Estimated time"].endswith(" min")
     assert "Estimate: about " in text and "for 20 run(s)" in text
@@ -78,8 +80,8 @@ def test_a_finished_study_shows_its_table_bars_heatmap_and_curves(app_env, finis
         "dropout=0.3, lr=0.001",
         "dropout=0.3, lr=0.003",
     ]
-    assert results["runs"].tolist() == ["2/2"] * 4 and all(" ± " in cell for cell in results["val acc (final)"])
-    means = [float(cell.split(" ± ")[0]) for cell in results["val acc (final)"]]
+    assert results["runs"].tolist() == ["2/2"] * 4 and all(cell.endswith("%") and " ± " in cell for cell in results["val acc (final) ± sd"])
+    means = [float(cell.split(" ± ")[0]) for cell in results["val acc (final) ± sd"]]
     assert all(0 <= mean <= 100 for mean in means) and max(means) > 1  # in %
     assert [mark == "⚠ at chance" for mark in results["learned?"]] == [mean <= 12 for mean in means]
     [yours] = [tab for tab in at.tabs if tab.label == "Your studies"]
@@ -88,6 +90,9 @@ def test_a_finished_study_shows_its_table_bars_heatmap_and_curves(app_env, finis
     # bars with error bars, the 2-D grid, small-multiple curves, gap-shaded curves, intervals with the over-fit panel
     assert kinds == ["bar", "heatmap", "scatter", "scatter", "bar"]
     assert figures[0]["data"][0]["error_x"]["visible"] is True
+    # the bars write each variant's number as its table row does, and both say which ± it is
+    assert figures[0]["data"][0]["text"] == results["val acc (final) ± sd"].tolist()
+    assert "mean ± sd" in figures[0]["layout"]["annotations"][0]["text"]
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -135,8 +140,8 @@ def test_the_lesson_table_wraps_its_verdicts_and_the_ablation_chips_wrap(app_env
     [published] = [tab for tab in at.tabs if tab.label == "Published studies"]
     [table] = published.table
     frame = table.value
-    assert list(frame.columns) == ["variant", "seeds", "val acc ± 95% CI", "vs reference (points)", "verdict"]
-    assert "reference" in frame["verdict"].tolist() and frame["vs reference (points)"].str.contains(" ± ").any()
+    assert list(frame.columns) == ["variant", "seeds", "val acc ± 95% CI", "vs reference, points ± 95% CI", "verdict"]
+    assert "reference" in frame["verdict"].tolist() and frame["vs reference, points ± 95% CI"].str.contains(" ± ").any()
     assert not published.dataframe or all("verdict" not in grid.value.columns for grid in published.dataframe)
     [ops] = [box for box in at.multiselect if box.label == "Augmentations to ablate"]
     assert ops.proto.wrap is True

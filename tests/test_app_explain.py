@@ -139,6 +139,7 @@ def test_every_mistake_is_listed_most_confident_first_and_filters_by_class(train
     shown = captions(at)
     assert len(shown) == min(24, wrong) and shown[0].startswith(f"#{everything[0]['index']} {everything[0]['true']} → ")
     assert all(caption.count("%") == 3 for caption in shown)
+    assert "#N, its number in the source it comes from" in page_text(at)  # the captions' numbers are explained
     true_class = expected.classes.index(everything[0]["true"])
     at.selectbox(key="explain_mistakes_true").set_value(true_class).run()
     only = [item for item in everything if item["true"] == everything[0]["true"]]
@@ -170,7 +171,8 @@ def test_suspect_labels_are_shown_as_suspects(trained_run):
     assert "suspects for a person to check, not facts" in page_text(at)
     weak = reference(trained_run).accuracy < 0.8  # a weak model's suspects are mostly its own mistakes, and the page says so
     assert ("most suspects are likely its own mistakes" in page_text(at)) == weak
-    assert all(" labelled " in caption and "model says" in caption for caption in captions(at))
+    assert all(" labelled " in caption and "model says" in caption and "(label quality " in caption for caption in captions(at))
+    assert "label-quality score, from 0 (the label looks wrong) to 1 (it looks right)" in page_text(at)
 
 
 def test_inside_the_cnn_shows_every_stage_and_the_first_filters(trained_run):
@@ -193,6 +195,9 @@ def test_explain_opens_on_the_separate_set_evaluate_scored_and_lists_its_mistake
     assert_ok(at)
     assert at.selectbox(key="explain_images").value == (str(folder), "test")
     assert "The 200 test images of “held-out”" in at.selectbox(key="explain_images").options
+    # the option is short enough for the box at 1,366 px; what "validation" means is in the help
+    assert at.selectbox(key="explain_images").options[0] == "This run's validation images"
+    assert "held out from its training" in at.selectbox(key="explain_images").help
     expected = evaluate(load_run_model(trained_run, "best"), *source_split_images(load_cifar(str(folder)), "test"))
     at = show(at, "Every mistake")
     wrong = expected.n - int((expected.preds == expected.labels).sum())

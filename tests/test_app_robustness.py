@@ -22,5 +22,8 @@ def test_heatmap_and_metrics_match_the_library(trained_run):
     heat = charts(at)[0]["data"][0]
     assert heat["y"] == list(TRANSFORMS)
     assert heat["z"][list(TRANSFORMS).index("rotate")][:3] == [100 * expected.accuracy["rotate"][s] for s in (1, 2, 3)]
+    # each cell names its strength in words, not a bare number
+    assert heat["text"][list(TRANSFORMS).index("jpeg")][0] == f"{100 * expected.accuracy['jpeg'][1]:.0f}%<br>JPEG quality 80"
+    assert heat["text"][list(TRANSFORMS).index("pixelate")][0].endswith("<br>pixelate to 95% of side")
     captions = [caption for element in at.image for caption in element.captions]
     assert captions == ["clean"] + [TRANSFORMS["gaussian_noise"].label(s) for s in range(1, 6)]

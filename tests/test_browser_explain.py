@@ -167,7 +167,7 @@ def test_saliency_mistakes_suspects_and_feature_maps(server, page, explained):
     choose_view(page, "Suspect labels", "suspects among")
     page.wait_for_function(EVERY_CAPTION_JS, arg=["#", " labelled "])  # the mistakes gallery is gone
     suspects = captions(page)
-    assert suspects and all(re.match(r"#\d+ labelled \w+, model says \w+ \(quality 0\.\d\d\)$", text) for text in suspects)
+    assert suspects and all(re.match(r"#\d+ labelled \w+, model says \w+ \(label quality 0\.\d\d\)$", text) for text in suspects)
     snap(page, "4_suspects")
 
     choose_view(page, "Inside the CNN", "Stage 4, 4×4")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from cifar_core.figures.runs import (
@@ -17,6 +18,7 @@ from cifar_core.figures.runs import (
     probability_figure,
     step_frame,
 )
+from cifar_core.figures.studies import grid_heatmap_figure, variant_bars_figure
 
 CLASSES = ("cat", "dog", "frog")
 
@@ -146,3 +148,27 @@ def test_probability_bars_put_the_largest_on_top_with_percent_labels():
     bar = figure.data[0]
     assert list(bar.y) == ["frog", "dog", "cat"]  # plotly draws the last bar on top
     assert list(bar.text) == ["10%", "20%", "70%"]
+
+
+def test_study_bars_and_grid_cells_write_percent_with_one_decimal_and_name_the_sd():
+    variants = pd.DataFrame(
+        {
+            "variant": ["none", "flip"],
+            "final_val_acc_mean": [0.451, 0.5],
+            "final_val_acc_std": [0.029, float("nan")],
+            "acc_gap_mean": [0.032, 0.01],
+            "acc_gap_std": [0.01, float("nan")],
+            "lr": [0.1, 0.1],
+            "dropout": [0.0, 0.3],
+        }
+    )
+    bars = variant_bars_figure(variants)
+    assert list(bars.data[0].text) == ["45.1 ± 2.9%", "50.0%"]  # one seed: no spread to show
+    assert list(bars.data[1].text) == ["3.2 ± 1.0 points", "1.0 points"]
+    assert [a.text for a in bars.layout.annotations] == [
+        "Validation accuracy (final epoch), mean ± sd",
+        "Gap: train − validation acc, mean ± sd",
+    ]
+    cells = grid_heatmap_figure(variants, "dropout", "lr").data[0]
+    assert [list(row) for row in cells.text] == [["45.1 ± 2.9%", "50.0%"]]
+    assert "mean ± sd" in cells.hovertemplate

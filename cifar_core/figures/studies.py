@@ -27,11 +27,13 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
 
     Bars are means over finished seeds, error bars one standard deviation, and the dots each
     seed's own value, so two variants whose dots overlap are not told apart by this study. Bars
-    lie horizontally so the variant names ("all but resized_crop") stay readable.
+    lie horizontally so the variant names ("all but resized_crop") stay readable. Numbers are in %
+    (the gap in points) with one decimal, as the page's tables write them, and the panel titles
+    say that ± is a standard deviation: the page's other ± (a 95% interval) is a different width.
     """
-    figure = _bar_panels("Validation accuracy (final epoch)", "Gap: train acc − validation acc")
+    figure = _bar_panels("Validation accuracy (final epoch), mean ± sd", "Gap: train − validation acc, mean ± sd")
     names = list(variants["variant"])
-    for col, metric, color in ((1, "final_val_acc", BAR_COLOR), (2, "acc_gap", GAP_COLOR)):
+    for col, metric, color, unit in ((1, "final_val_acc", BAR_COLOR, "%"), (2, "acc_gap", GAP_COLOR, " points")):
         means, stds = variants[f"{metric}_mean"], variants[f"{metric}_std"]
         _add_bars(
             figure,
@@ -40,7 +42,7 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
             means,
             stds.fillna(0),
             color,
-            [_mean_std(m, s) for m, s in zip(means, stds)],
+            [_mean_std(m, s, unit) for m, s in zip(means, stds)],
             # numbers written on the accuracy bars only: gaps near zero leave no room inside a bar
             textposition="inside" if col == 1 else "none",
             insidetextanchor="start",
@@ -58,7 +60,7 @@ def variant_bars_figure(variants: pd.DataFrame, runs: pd.DataFrame | None = None
                     name="one seed",
                     marker={"color": SEED_DOT, "size": 7, "line": {"color": "white", "width": 1}},
                     customdata=done["seed"],
-                    hovertemplate="%{y}, seed %{customdata}: %{x:.3f}<extra></extra>",
+                    hovertemplate="%{y}, seed %{customdata}: %{x:.1%}<extra></extra>",
                 ),
                 row=1,
                 col=col,
@@ -119,11 +121,11 @@ def variant_curves_figure(
 
 
 def grid_heatmap_figure(variants: pd.DataFrame, x_field: str, y_field: str, metric: str = "final_val_acc") -> go.Figure:
-    """Mean ``metric`` over a 2-D grid, ``mean ± std`` written in each cell."""
+    """Mean ``metric`` (an accuracy) over a 2-D grid, ``mean ± sd`` in % written in each cell."""
     means = variants.pivot_table(index=y_field, columns=x_field, values=f"{metric}_mean", aggfunc="first", dropna=False)
     stds = variants.pivot_table(index=y_field, columns=x_field, values=f"{metric}_std", aggfunc="first", dropna=False)
     stds = stds.reindex(index=means.index, columns=means.columns)
-    text = [[_mean_std(m, s) for m, s in zip(mean_row, std_row)] for mean_row, std_row in zip(means.to_numpy(), stds.to_numpy())]
+    text = [[_mean_std(m, s, "%") for m, s in zip(mean_row, std_row)] for mean_row, std_row in zip(means.to_numpy(), stds.to_numpy())]
     figure = go.Figure(
         go.Heatmap(
             z=means.to_numpy(),
@@ -132,8 +134,8 @@ def grid_heatmap_figure(variants: pd.DataFrame, x_field: str, y_field: str, metr
             text=text,
             texttemplate="%{text}",
             colorscale="Viridis",
-            colorbar={"title": metric},
-            hovertemplate=f"{x_field}=%{{x}}, {y_field}=%{{y}}: %{{text}}<extra></extra>",
+            colorbar={"title": metric, "tickformat": ".0%"},
+            hovertemplate=f"{x_field}=%{{x}}, {y_field}=%{{y}}: %{{text}} (mean ± sd over seeds)<extra></extra>",
         )
     )
     figure.update_xaxes(title_text=x_field, type="category")
@@ -142,10 +144,13 @@ def grid_heatmap_figure(variants: pd.DataFrame, x_field: str, y_field: str, metr
     return figure
 
 
-def _mean_std(mean: float, std: float) -> str:
+def _mean_std(mean: float, std: float, unit: str) -> str:
+    """A fraction as "45.1 ± 2.9%" (``unit`` after the numbers), the one-decimal percent the tables show."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
-    return f"{mean:.3f}" if std is None or math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
+    if std is None or math.isnan(std):
+        return f"{100 * mean:.1f}{unit}"
+    return f"{100 * mean:.1f} ± {100 * std:.1f}{unit}"
 
 
 def _top(variants: pd.DataFrame, metric: str) -> float:
@@ -217,7 +222,7 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
 
     ``values`` and ``gaps`` are ``stats.Comparison`` lists on ``final_val_acc`` and ``acc_gap``.
     """
-    figure = _bar_panels("Validation accuracy (95% CI)", "Over-fit: train − val accuracy")
+    figure = _bar_panels("Validation accuracy, mean ± 95% CI", "Over-fit: train − val accuracy, mean ± 95% CI")
     names = [c.variant for c in values]
     for col, comparisons, color in ((1, values, BAR_COLOR), (2, gaps, GAP_COLOR)):
         means = [c.value.mean for c in comparisons]

@@ -223,7 +223,8 @@ class Transform:
     strengths: tuple
     function: Callable[..., torch.Tensor]
     random: bool = False
-    unit: str = ""
+    # a strength in words, ``str.format``-ed with the strength's values: "JPEG quality 80", not a bare "80"
+    words: str = "{}"
 
     @property
     def severities(self) -> range:
@@ -242,7 +243,8 @@ class Transform:
         return self.apply(images, severity)
 
     def label(self, severity: int) -> str:
-        return f"{self.name} {self.strengths[severity - 1]}{self.unit}"
+        strength = self.strengths[severity - 1]
+        return self.words.format(*(strength if isinstance(strength, tuple) else (strength,)))
 
 
 def _flip_h(images: torch.Tensor) -> torch.Tensor:
@@ -260,20 +262,26 @@ def _flip(function: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.T
 TRANSFORMS: dict[str, Transform] = {
     t.name: t
     for t in (
-        Transform("rotate", "geometric", (90, 180, 270), rotate, unit="°"),
+        Transform("rotate", "geometric", (90, 180, 270), rotate, words="rotated {}°"),
         Transform("hflip", "geometric", ("mirror",), _flip(_flip_h)),
         Transform("vflip", "geometric", ("upside down",), _flip(_flip_v)),
-        Transform("shift", "geometric", (2, 4, 8), shift, unit=" px"),
-        Transform("crop", "geometric", (0.9, 0.75, 0.6), centre_crop, unit=" of side"),
+        Transform("shift", "geometric", (2, 4, 8), shift, words="shifted {} px"),
+        Transform("crop", "geometric", (0.9, 0.75, 0.6), centre_crop, words="crop to {:.0%} of side"),
         # CIFAR-10-C's constants, checked against hendrycks/robustness ImageNet-C/create_c/make_cifar_c.py (commit ca360085)
-        Transform("gaussian_noise", "corruption", (0.04, 0.06, 0.08, 0.09, 0.10), gaussian_noise, random=True),
-        Transform("shot_noise", "corruption", (500, 250, 100, 75, 50), shot_noise, random=True, unit=" photons"),
-        Transform("gaussian_blur", "corruption", (0.4, 0.6, 0.7, 0.8, 1.0), gaussian_blur, unit=" σ"),
-        Transform("defocus_blur", "corruption", ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)), defocus_blur),
-        Transform("contrast", "corruption", (0.75, 0.5, 0.4, 0.3, 0.15), contrast, unit="×"),
-        Transform("brightness", "corruption", (0.05, 0.1, 0.15, 0.2, 0.3), brightness),
-        Transform("jpeg", "corruption", (80, 65, 58, 50, 40), jpeg, unit=" quality"),
-        Transform("pixelate", "corruption", (0.95, 0.9, 0.85, 0.75, 0.65), pixelate, unit=" of side"),
+        Transform("gaussian_noise", "corruption", (0.04, 0.06, 0.08, 0.09, 0.10), gaussian_noise, random=True, words="noise sd {}"),
+        Transform("shot_noise", "corruption", (500, 250, 100, 75, 50), shot_noise, random=True, words="shot noise, {} photons"),
+        Transform("gaussian_blur", "corruption", (0.4, 0.6, 0.7, 0.8, 1.0), gaussian_blur, words="blur σ {} px"),
+        Transform(
+            "defocus_blur",
+            "corruption",
+            ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1, 0.2), (1.5, 0.1)),
+            defocus_blur,
+            words="defocus, disk radius {} px",
+        ),
+        Transform("contrast", "corruption", (0.75, 0.5, 0.4, 0.3, 0.15), contrast, words="contrast ×{}"),
+        Transform("brightness", "corruption", (0.05, 0.1, 0.15, 0.2, 0.3), brightness, words="brightness +{}"),
+        Transform("jpeg", "corruption", (80, 65, 58, 50, 40), jpeg, words="JPEG quality {}"),
+        Transform("pixelate", "corruption", (0.95, 0.9, 0.85, 0.75, 0.65), pixelate, words="pixelate to {:.0%} of side"),
     )
 }
 """Every transform by name. 5 geometric ops (10 settings) and 8 corruptions × 5 severities: 50 scored image sets."""

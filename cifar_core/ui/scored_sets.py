@@ -56,7 +56,8 @@ def other_sources(own_source: str) -> list[str]:
 
 def choices(own_source: str, own_test: bool) -> dict[tuple[str, str], str]:
     """What can be scored: the run's validation images, its source's test images, other labelled sets."""
-    offered = {(OWN, "val"): "This run's validation images (held out from its training)"}
+    # short enough not to be cut in a narrow select box; the boxes' help says these were held out from training
+    offered = {(OWN, "val"): "This run's validation images"}
     if own_test:
         offered[(OWN, "test")] = f"The test images of this run's data ({source_name(own_source)})"
     for source in other_sources(own_source):

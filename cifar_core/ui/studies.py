@@ -83,7 +83,7 @@ def named_study_picker(store: RunStore, speed_for: SpeedFor, start: StartStudy) 
     )
 
 
-# short headings for the comparison table (the caption below it says what the intervals are)
+# short headings for the comparison table that still say which ± it is (the results table above writes ± sd)
 TABLE_HEADINGS = {"val acc (mean ± 95% CI)": "val acc ± 95% CI"}
 
 
@@ -94,7 +94,7 @@ def study_conclusions(runs: pd.DataFrame, reference: str, variants: Sequence[str
     st.markdown("\n".join(f"- {c.sentence()}" for c in comparisons if c.difference is not None))
     table = comparison_table(comparisons)
     # the reference is named in the caption: a grid's long variant names in the heading would push the verdict out of view
-    table = table.rename(columns={**TABLE_HEADINGS, f"vs {reference} (paired, points)": "vs reference (points)"})
+    table = table.rename(columns={**TABLE_HEADINGS, f"vs {reference} (paired, points)": "vs reference, points ± 95% CI"})
     # a static table wraps its cells to the column, where a grid's fixed pixel widths cut the verdict off at 1,366 px
     st.table(table, hide_index=True)
     st.caption(
