@@ -47,11 +47,6 @@ MODEL_TITLES = {
     "mobilenet_v3_large": "MobileNetV3-Large (fine-tune)",
     "fast_cnn": "Fast CNN (speed recipe)",
 }
-MODEL_HELP = (
-    "Simple CNN: the study's small network, learned from scratch on CIFAR-10 alone. "
-    "MobileNetV3-Large: a bigger network that already learned to see on ImageNet photos and is adapted "
-    "to CIFAR-10; slow on a CPU. Fast CNN: a small network built to reach good accuracy in minutes."
-)
 # train_acc is the running accuracy over the epoch's augmented (and CutMix-mixed) batches with
 # dropout on (engine.RunningTotals); val_acc is measured after the epoch on plain images.
 GAP_HELP = (
@@ -185,7 +180,7 @@ def _recipe() -> None:
 
 def _model() -> None:
     """The model, what it is, and MobileNet's own options when it is chosen."""
-    model = _field(st, "model", "Model", format_func=lambda name: MODEL_TITLES.get(name, name), help=MODEL_HELP)
+    model = _field(st, "model", "Model", format_func=lambda name: MODEL_TITLES.get(name, name))
     st.caption(MODEL_REGISTRY[model].description)
     if model == "mobilenet_v3_large":
         _mobilenet_options()
@@ -204,19 +199,9 @@ def _training() -> None:
     _field(left, "batch_size", "Batch size")
     _field(right, "epochs", "Epochs")
     # a row of its own: a half-width box cuts off a value like 0.20000
-    _field(
-        st,
-        "lr",
-        "Learning rate",
-        help="How big each weight update is: too high and the loss jumps about, too low and it crawls.",
-    )
+    _field(st, "lr", "Learning rate")
     _field(st, "seed", "Seed")
-    _field(
-        st,
-        "shuffle",
-        "Shuffle each epoch",
-        help="Deal the training images out in a new random order every epoch; off, every epoch sees the same order.",
-    )
+    _field(st, "shuffle", "Shuffle each epoch")
 
 
 def _subset_and_budget() -> None:

@@ -166,8 +166,7 @@ def robustness_of_one_run(page, runs) -> None:
     for row, (name, transform) in zip(heat["z"], TRANSFORMS.items()):
         want = [100 * expected.accuracy[name][s] for s in transform.severities]
         assert row == want + [None] * (len(row) - len(want)), name
-        strengths = [list(s) if isinstance(s, tuple) else s for s in transform.strengths]  # as the report's JSON holds them
-        written += [f"{cell:.0f}%{strength}" for cell, strength in zip(want, strengths)]
+        written += [f"{cell:.0f}%{transform.label(severity)}" for cell, severity in zip(want, transform.severities)]
     assert sorted(page.evaluate(CELL_TEXT_JS)) == sorted(written)
 
     strip = [text.strip() for text in page.evaluate(CAPTIONS_JS)]

@@ -40,7 +40,11 @@ class TrainConfig:
         choices=MODEL_REGISTRY.keys(),  # a live view: a model registered later is a valid choice too
         flag="--model",
         widget=Widget("select"),
-        help="the network to train, from the model registry",
+        help=(
+            "the network to train. Simple CNN (simple_cnn): the study's small network, learned from scratch on CIFAR-10 alone. "
+            "MobileNetV3-Large (mobilenet_v3_large): a bigger network that already learned to see on ImageNet photos and is "
+            "adapted to CIFAR-10; slow on a CPU. Fast CNN (fast_cnn): a small network built to reach good accuracy in minutes"
+        ),
     )
     model_options: dict[str, Any] = setting(
         factory=dict,
@@ -84,9 +88,18 @@ class TrainConfig:
     # training
     batch_size: int = setting(256, between=(2, 8192), flag="--batch-size", widget=Widget("number", step=32), help="images per step")
     lr: float = setting(
-        1e-3, between=(1e-7, 10.0), flag="--lr", widget=Widget("number", step=1e-4, format="%.5f"), help="base learning rate"
+        1e-3,
+        between=(1e-7, 10.0),
+        flag="--lr",
+        widget=Widget("number", step=1e-4, format="%.5f"),
+        help="base learning rate: how big each weight update is; too high and the loss jumps about, too low and it crawls",
     )
-    shuffle: bool = setting(True, flag="--shuffle", widget=Widget("checkbox"), help="shuffle the training images every epoch")
+    shuffle: bool = setting(
+        True,
+        flag="--shuffle",
+        widget=Widget("checkbox"),
+        help="deal the training images out in a new random order every epoch; off, every epoch sees the same order",
+    )
     epochs: int = setting(
         10,
         between=EPOCH_RANGE,
