@@ -222,7 +222,8 @@ def interval_bars_figure(values: Sequence[Any], gaps: Sequence[Any], *, title: s
 
     ``values`` and ``gaps`` are ``stats.Comparison`` lists on ``final_val_acc`` and ``acc_gap``.
     """
-    figure = _bar_panels("Validation accuracy, mean ± 95% CI", "Over-fit: train − val accuracy, mean ± 95% CI")
+    # two titles side by side over half-width panels: short enough not to run into each other
+    figure = _bar_panels("Val accuracy (± 95% CI)", "Gap train − val (± 95% CI)")
     names = [c.variant for c in values]
     for col, comparisons, color in ((1, values, BAR_COLOR), (2, gaps, GAP_COLOR)):
         means = [c.value.mean for c in comparisons]
