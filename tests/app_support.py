@@ -125,6 +125,22 @@ def shown_value(widget):
     return proto.value if proto.set_value else proto.default
 
 
+def deltas_sent_at_scoring(monkeypatch, sent: list) -> list[int]:
+    """How many of the recorded deltas ``sent`` the browser had been sent each time the page scored
+    images (``ui.loaders.evaluate``): what it showed before the work began."""
+    import cifar_core.ui.loaders
+
+    counts: list[int] = []
+    score = cifar_core.ui.loaders.evaluate
+
+    def counted(*args, **kwargs):
+        counts.append(len(sent))
+        return score(*args, **kwargs)
+
+    monkeypatch.setattr(cifar_core.ui.loaders, "evaluate", counted)
+    return counts
+
+
 def record_deltas(monkeypatch: pytest.MonkeyPatch) -> list:
     """Every element or block the app sends from now on, in order (``ForwardMsg`` deltas): what the
     browser receives while a script runs, where ``AppTest``'s tree holds only the end of the run."""

@@ -6,7 +6,19 @@ import io
 
 import numpy as np
 import pytest
-from app_support import APP, assert_ok, button, charts, errors, metrics, open_app, page_text, record_deltas, written_over
+from app_support import (
+    APP,
+    assert_ok,
+    button,
+    charts,
+    deltas_sent_at_scoring,
+    errors,
+    metrics,
+    open_app,
+    page_text,
+    record_deltas,
+    written_over,
+)
 from data_fixtures import png_bytes, write_image_folder
 from PIL import Image
 from support import standing_in, tiny_config
@@ -253,20 +265,11 @@ def test_another_set_opens_the_cell_dropdowns_on_its_own_most_confused_pair(trai
 def test_rescoring_replaces_the_previous_scores_the_moment_it_starts(trained_run, monkeypatch):
     # the browser keeps a script run's old elements until the new run writes over their place:
     # the old accuracy must be written over before scoring starts, not after it
-    import cifar_core.ui.loaders
-
     sent = record_deltas(monkeypatch)
     at = open_app("evaluate")
     accuracy = [tuple(msg.metadata.delta_path) for msg in sent if msg.delta.new_element.metric.label == "Accuracy"][-1]
     sent.clear()
-    sent_when_scoring = []
-    score = cifar_core.ui.loaders.evaluate
-
-    def counted(*args, **kwargs):
-        sent_when_scoring.append(len(sent))
-        return score(*args, **kwargs)
-
-    monkeypatch.setattr(cifar_core.ui.loaders, "evaluate", counted)
+    sent_when_scoring = deltas_sent_at_scoring(monkeypatch, sent)
     at.radio(key="evaluate_tta").set_value("flip").run()
     assert_ok(at)
     assert sent_when_scoring, "the mirrored scores were not computed"

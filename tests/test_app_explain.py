@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
-from app_support import assert_ok, button, element_paths, errors, open_app, page_text, record_deltas, written_over
+from app_support import assert_ok, button, deltas_sent_at_scoring, element_paths, errors, open_app, page_text, record_deltas, written_over
 from data_fixtures import make_images, write_image_folder
 from PIL import Image
 
@@ -211,20 +211,11 @@ def test_explain_opens_on_the_separate_set_evaluate_scored_and_lists_its_mistake
 
 def test_another_checkpoint_s_view_replaces_the_old_gallery_the_moment_scoring_starts(trained_run, monkeypatch):
     # the browser kept the previous gallery under the new run's progress until the new one was drawn
-    import cifar_core.ui.loaders
-
     sent = record_deltas(monkeypatch)
     at = show(open_app("explain"), "Every mistake")
     gallery = element_paths(sent, "imgs")[-1]
     sent.clear()
-    sent_when_scoring = []
-    score = cifar_core.ui.loaders.evaluate
-
-    def counted(*args, **kwargs):
-        sent_when_scoring.append(len(sent))
-        return score(*args, **kwargs)
-
-    monkeypatch.setattr(cifar_core.ui.loaders, "evaluate", counted)
+    sent_when_scoring = deltas_sent_at_scoring(monkeypatch, sent)
     at.radio(key="explain_checkpoint").set_value("last").run()
     assert_ok(at)
     assert sent_when_scoring, "the last checkpoint was not scored"
