@@ -7,9 +7,11 @@ and lookahead read whichever plan the step runs under.
 A budget is measured from the launch of the run (process start, data load and model build
 included; time spent queued behind another run excluded), because that is the wall time the user
 waits. The first fit comes after a few timed steps; it is refitted as the run goes (after 16, 32,
-64, ... steps, each time from the steps since the last fit), so a slow start (kernel selection,
-caches filling, a burst of other work) does not leave half the budget unused; and a run whose
-deadline passes before a fit (a slow start-up on a busy machine) stops at the step it is on.
+64, ... steps, then once an epoch, each time from the steps since the last fit), so a slow start
+(kernel selection, caches filling, a burst of other work) does not leave half the budget unused, and
+a machine that slows down late in the run does not carry it past its deadline (with doubling alone
+the last fit could come half a run before the end); and a run whose deadline passes before a fit (a
+slow start-up on a busy machine) stops at the step it is on.
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ class BudgetFitter:
             max_steps=self.max_steps,
         )
         self.window_start, self.window_steps, self.window_other_s = now, 0, 0.0
-        self.next_fit = 2 * steps_done
+        self.next_fit = steps_done + max(CALIBRATION_STEPS, min(steps_done, plan.steps_per_epoch))
         if self.fitted and steps == plan.steps:
             return plan
         return self._announce(Plan(plan.steps_per_epoch, steps), step_s, validation_s)
