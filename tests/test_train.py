@@ -260,8 +260,10 @@ def test_a_budget_spent_before_the_first_fit_stops_at_once():
         done += 1
         clock["now"] += 4.0
         plan = fitter.after_step(done, plan)
-    assert done == plan.steps == 3 and clock["now"] == 1012.0  # the deadline (t = 1010) passed during step 3
-    assert [(e["steps"], e["epochs"]) for e in events] == [(3, 1)]
+    # after step 2 (t = 1008) the last validation, guessed at 3 batches x 4 s / 3 = 4 s, would end past
+    # the deadline (t = 1010): the run stops there, so it ends on time
+    assert done == plan.steps == 2 and clock["now"] == 1008.0
+    assert [(e["steps"], e["epochs"]) for e in events] == [(2, 1)]
 
 
 def test_a_budget_that_ends_inside_an_epoch_stops_there_with_the_schedule_finished(synthetic, monkeypatch):

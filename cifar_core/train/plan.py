@@ -113,12 +113,13 @@ class BudgetFitter:
             self.next_fit = max(2, min(CALIBRATION_STEPS, plan.steps_per_epoch))
             return plan
         self.window_steps += 1
-        if now >= self.deadline and steps_done < plan.steps:  # out of time before a fit said so: stop here
-            return self._announce(Plan(plan.steps_per_epoch, steps_done), (now - self.window_start) / self.window_steps, 0.0)
-        if steps_done < self.next_fit:
-            return plan
         step_s = (now - self.window_start - self.window_other_s) / self.window_steps
         validation_s = self.validation_s if self.validation_s is not None else step_s * self.val_batches * EVAL_STEP_SHARE
+        # out of time before a fit said so: stop here, early enough for the last validation to end by the deadline
+        if now + validation_s >= self.deadline and steps_done < plan.steps:
+            return self._announce(Plan(plan.steps_per_epoch, steps_done), step_s, validation_s)
+        if steps_done < self.next_fit:
+            return plan
         steps = fit_steps(
             remaining_s=self.deadline - now,
             step_s=step_s,
