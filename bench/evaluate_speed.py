@@ -2,7 +2,7 @@
 
 The Evaluate page promises a 10,000-image test set scored in about 10 s on a 2-core CPU without
 test-time augmentation. This times ``cifar_core.evaluate.evaluate`` (what the page and the CLI
-call) for the simple CNN and the ``fast`` recipe's network, with each TTA level, and reports wall
+call) for the simple CNN and the classroom recipe's network (``fast_cnn`` 32/64/128), with each TTA level, and reports wall
 seconds and process CPU seconds: on a machine shared with other jobs, wall time is inflated while
 CPU seconds divided by the threads used is close to what an idle machine takes. Weights are
 freshly initialised (speed does not depend on them). Run:  python bench/evaluate_speed.py
@@ -57,7 +57,7 @@ def main() -> None:
     images = torch.randint(0, 256, (args.images, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     results = [
         time_scoring(config, images, tta)
-        for config in (TrainConfig(model="simple_cnn"), get_preset("fast").config())
+        for config in (TrainConfig(model="simple_cnn"), get_preset("classroom").config())
         for tta in args.tta.split(",")
     ]
     print(

@@ -253,15 +253,16 @@ def test_the_fast_preset_fills_the_form_and_carries_its_hidden_fields_and_budget
     at.selectbox(key="train_preset").set_value("fast").run()
     assert_ok(at)
     assert at.selectbox(key="train_model").value == "fast_cnn"
-    assert at.number_input(key="train_batch_size").value == 512 and at.slider(key="train_dropout").value == 0.0
+    assert at.number_input(key="train_batch_size").value == 1024 and at.slider(key="train_dropout").value == 0.0
     assert "whitened first layer" in page_text(at)
     assert at.checkbox(key="train_use_budget").value
     at.number_input(key="train_budget").set_value(2.0)
     start_a_one_epoch_200_image_run(at)
     run = RunStore().list()[0]
     config = run.config()
-    assert (config.model, config.optimizer, config.schedule, config.label_smoothing) == ("fast_cnn", "sgd", "onecycle", 0.2)
-    assert config.model_options == {"widths": [32, 64, 128]} and config.budget_minutes == 2.0
+    assert (config.model, config.optimizer, config.schedule, config.label_smoothing) == ("fast_cnn", "sgd", "triangle", 0.2)
+    assert config.model_options == {"widths": [48, 96, 192], "dirac_init": True, "train_bn_scale": False} and config.budget_minutes == 2.0
+    assert (config.muon_lr, config.lookahead, config.augment_params["hflip"]) == (0.24, True, {"alternate": True})
     assert config.augment_ops == ["hflip", "translate"]
 
 

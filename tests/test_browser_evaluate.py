@@ -44,8 +44,8 @@ def lesson(tmp_path_factory: pytest.TempPathFactory, shared_tarball: Path) -> It
     tmp = tmp_path_factory.mktemp("browser-evaluate")
     runs, data = tmp / "runs", tmp / "data"
     test_folder = slice_as_test_folder(shared_tarball, data / "held-out", PER_CLASS)
-    # the fast recipe on 5,000 images learns enough in two epochs (about 30% here) to spread its mistakes
-    config = get_preset("fast").config(data=str(shared_tarball), epochs=2, limit=5000, device="cpu", seed=0, budget_minutes=None)
+    # the classroom recipe (small SGD) on 5,000 images learns enough in two epochs (about 30% here) to spread its mistakes
+    config = get_preset("classroom").config(data=str(shared_tarball), epochs=2, limit=5000, device="cpu", seed=0, budget_minutes=None)
     run = RunStore(runs).create(config, RUN_ID)
     assert execute(run) is not None and run.state == "finished", run.log_path.read_text()
     env = {"CIFAR_EXPLORER_RUNS": str(runs), "CIFAR_EXPLORER_DATA": str(shared_tarball), "CIFAR_EXPLORER_DATA_ROOTS": str(data)}

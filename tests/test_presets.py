@@ -49,10 +49,10 @@ def test_presets_json_lists_each_recipe_with_its_full_config(capsys):
     assert main(["presets", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert set(listed) == set(PRESETS)
-    assert listed["fast"]["config"]["model_options"] == {"widths": [32, 64, 128]}
+    assert listed["fast"]["config"]["model_options"] == {"widths": [48, 96, 192], "dirac_init": True, "train_bn_scale": False}
 
 
-def test_classroom_is_the_fast_recipe_on_10000_images_with_a_budget_on_the_cli_too():
+def test_classroom_is_the_small_sgd_recipe_on_10000_images_with_a_budget_on_the_cli_too():
     parser = argparse.ArgumentParser()
     add_config_flags(parser)
     config = config_from_args(parser.parse_args(["--preset", "classroom"]))

@@ -34,8 +34,8 @@ def test_hidden_recipe_settings_ride_along_until_the_model_changes():
     form = TrainForm.for_preset("fast")
     form.lr, form.epochs = 0.1, 3
     config = form_config(form, None)
-    assert (config.optimizer, config.schedule, config.label_smoothing, config.lr, config.epochs) == ("sgd", "onecycle", 0.2, 0.1, 3)
-    assert config.model_options == {"widths": [32, 64, 128]}
+    assert (config.optimizer, config.schedule, config.label_smoothing, config.lr, config.epochs) == ("sgd", "triangle", 0.2, 0.1, 3)
+    assert config.model_options == {"widths": [48, 96, 192], "dirac_init": True, "train_bn_scale": False}
     form.model = "simple_cnn"
     assert form_config(form, None).model_options == {}
 
@@ -57,7 +57,7 @@ def test_a_saved_form_with_wrong_values_is_repaired_field_by_field():
     values = TrainForm.for_preset("fast", seed=4).to_dict()
     values.update(lr="fast", epochs=True, model="resnet999", surprise=1, use_limit=True, limit=5000)
     repaired = TrainForm.from_dict(values)
-    assert (repaired.lr, repaired.epochs, repaired.model, repaired.limit, repaired.seed) == (0.2, 40, "fast_cnn", 5000, 4)
+    assert (repaired.lr, repaired.epochs, repaired.model, repaired.limit, repaired.seed) == (1.5, 7, "fast_cnn", 5000, 4)
 
 
 def test_an_empty_weights_path_asks_for_the_file_rather_than_calling_it_empty():

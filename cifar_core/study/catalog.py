@@ -6,7 +6,7 @@ every regulariser must cost accuracy. Here the un-augmented model memorises its 
 (measured: see docs/studies/README.md) and still trains on a 2-core CPU in well under a minute
 per run at full speed:
 
-- ``ablation`` and ``aug_mix_grid``: the ``fast`` recipe (whitened first layer, BN-GELU conv
+- ``ablation`` and ``aug_mix_grid``: the small SGD recipe (``fast_cnn`` 32/64/128: whitened first layer, BN-GELU conv
   groups, Nesterov SGD, one-cycle schedule) on a fixed, class-balanced 5,000-image subset
   (4,000 train / 1,000 validation) for 15 epochs, with the study's four augmentations at their
   library defaults in place of the recipe's flip and shifts.
@@ -30,19 +30,19 @@ from cifar_core.study.estimate import Estimate, Throughput, estimate_study
 from cifar_core.study.variants import Variant
 from cifar_core.train import TrainConfig
 from cifar_core.train.config import STUDY_OPS
-from cifar_core.train.presets import FAST_RECIPE, STUDY_CNN_RECIPE
+from cifar_core.train.presets import SMALL_SGD_RECIPE, STUDY_CNN_RECIPE
 
 # Each named study's base is a recipe (train/presets.py) on the pinned subset, with only what the
 # question changes restated here.
 SUBSET = {"limit": 5000, "val_fraction": 0.2, "seed": 0, "split_seed": 0}
-FAST_SUBSET: dict[str, Any] = {**FAST_RECIPE, **SUBSET, "augment_ops": list(STUDY_OPS), "augment_params": {}, "epochs": 15}
+SMALL_SGD_SUBSET: dict[str, Any] = {**SMALL_SGD_RECIPE, **SUBSET, "augment_ops": list(STUDY_OPS), "augment_params": {}, "epochs": 15}
 STUDY_CNN_SUBSET: dict[str, Any] = {**STUDY_CNN_RECIPE, **SUBSET, "augment_ops": [], "augment_params": {}, "epochs": 20}
 DEFAULT_SEEDS = 3
 # The lesson: 2,000 train / 500 validation images, where the fast CNN without augmentation
 # memorises its training set within a dozen epochs, small enough that three variants over three
 # seeds finish in about five minutes on a 2-core CPU (measured: docs/lesson.md).
 LESSON_SUBSET: dict[str, Any] = {
-    **FAST_RECIPE,
+    **SMALL_SGD_RECIPE,
     "limit": 2500,
     "val_fraction": 0.2,
     "seed": 0,
@@ -124,7 +124,7 @@ NAMED_STUDIES: dict[str, NamedStudy] = {
             "ablation",
             "The four study augmentations (rotation, resized_crop, translate, cutmix) at p = 0.5: none, each alone, "
             "all but one, all. Fast CNN, 5,000 images, 15 epochs, 3 seeds: does each op help a model that over-fits?",
-            {**FAST_SUBSET, "aug_p": 0.5, "mix_p": 0.5},
+            {**SMALL_SGD_SUBSET, "aug_p": 0.5, "mix_p": 0.5},
             reference="none",
             ablate=tuple(STUDY_OPS),
         ),
@@ -132,7 +132,7 @@ NAMED_STUDIES: dict[str, NamedStudy] = {
             "aug_mix_grid",
             "The study's probabilities: aug_p 0 / 0.03 / 0.06 x mix_p 0 / 0.01 / 0.03 with the four study "
             "augmentations. Fast CNN, 5,000 images, 15 epochs, 3 seeds: do such small probabilities matter at all?",
-            FAST_SUBSET,
+            SMALL_SGD_SUBSET,
             reference="aug_p=0.0, mix_p=0.0",
             grid="aug_p=0,0.03,0.06;mix_p=0,0.01,0.03",
         ),
