@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -240,9 +241,7 @@ def export_split(config: TrainConfig, data, folder: Path) -> dict[str, int]:
     sizes = {}
     for part, name in PARTS:
         images, labels, _ = split_images(config, data, part)
-        torch.save(
-            {"images": images.permute(0, 2, 3, 1).contiguous(), "labels": labels.clone(), "classes": list(data.classes)}, target / name
-        )
+        torch.save({"images": images.permute(0, 2, 3, 1).contiguous(), "labels": labels, "classes": list(data.classes)}, target / name)
         sizes[name] = len(labels)
     return sizes
 
@@ -298,8 +297,9 @@ def record_trials(stdout: str) -> tuple[list[dict], bool]:
 def run_record(script: Path, timeout: float, log: Path) -> dict:
     """Run one record script where it lies (it reads ``cifar10/`` there); what its trials scored
     and took, also when it is stopped at ``timeout`` (its finished trials stand)."""
+    unbuffered = {**os.environ, "PYTHONUNBUFFERED": "1"}  # else a stopped script's finished trials die in its buffer
     with subprocess.Popen(
-        [sys.executable, script.name], cwd=script.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, script.name], cwd=script.parent, env=unbuffered, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
         try:
             stdout, stderr = proc.communicate(timeout=timeout)
