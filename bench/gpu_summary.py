@@ -30,7 +30,9 @@ def summary(out: Path) -> dict:
     for done in report["sections"]:
         report["partial"].pop(done, None)
     env = report["sections"].pop("env", {})
-    return {"card": env.get("card"), "torch": env.get("torch"), "env": env, **report}
+    # the goal's two sides (ours and each record, timed in the same call) up front
+    record = report["sections"].get("record") or report["partial"].get("record") or {}
+    return {"card": env.get("card"), "torch": env.get("torch"), "vs_record": record.get("vs_record"), "env": env, **report}
 
 
 def main() -> None:

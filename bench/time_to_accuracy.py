@@ -29,13 +29,18 @@ from cifar_core.data import load_cifar  # noqa: E402
 from cifar_core.device import resolve_device  # noqa: E402
 from cifar_core.evaluate import LoadedModel, evaluate, split_images  # noqa: E402
 from cifar_core.models import build_model  # noqa: E402
-from cifar_core.train import train  # noqa: E402
+from cifar_core.train import TrainConfig, train  # noqa: E402
 from cifar_core.train.presets import get_preset  # noqa: E402
 
 
-def run_once(preset: str, data, seed: int, targets: list[float], device: str, overrides: dict) -> dict:
+def split_config(preset: str, data, seed: int, device: str, overrides: dict) -> TrainConfig:
+    """The recipe's config on the fixed split: val_fraction 0.1, stratified, split seed 0 whatever ``seed`` is."""
     fixed = {"data": data.source, "val_fraction": 0.1, "seed": seed, "split_seed": 0, "device": device}
-    config = get_preset(preset).config(**{**fixed, **overrides})
+    return get_preset(preset).config(**{**fixed, **overrides})
+
+
+def run_once(preset: str, data, seed: int, targets: list[float], device: str, overrides: dict) -> dict:
+    config = split_config(preset, data, seed, device, overrides)
     events: list[dict] = []
     saved: dict = {}
     target_device = resolve_device(device)
