@@ -1,11 +1,12 @@
 """Seconds to score a run on N images × every robustness setting, written to docs/bench/robustness_cpu.json.
 
 The target is 10,000 images × 30 settings in ≤ 3 minutes on the 2-core CPU for the classroom
-recipe's network (``fast_cnn`` 32/64/128, the one the published figure was measured with). This times ``score_model`` (what the CLI and the app call) on
-``--n`` random images over all of ``TRANSFORMS`` (more than 30 settings) with freshly initialised
-weights (speed does not depend on them). On a busy machine pass a smaller ``--n``: the JSON then
-holds the measured numbers and a linear extrapolation to 10,000 images × 30 settings, marked as such,
-with the load average before and after.  Run:  python bench/robustness_speed.py --n 2000
+recipe's network (``fast_cnn`` 32/64/128, the one the published figure was measured with). This
+times ``score_model`` (what the CLI and the app call) on ``--n`` random images over all of
+``TRANSFORMS`` (more than 30 settings) with freshly initialised weights (speed does not depend on
+them). On a busy machine pass a smaller ``--n``: the JSON then holds the measured numbers and a
+linear extrapolation to 10,000 images × 30 settings, marked as such, with the load average before
+and after.  Run:  python bench/robustness_speed.py --n 2000
 """
 
 from __future__ import annotations
