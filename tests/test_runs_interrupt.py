@@ -86,7 +86,10 @@ def test_ctrl_c_leaves_the_run_interrupted_and_runs_resume_finishes_it_in_the_fo
     run, code, err = interrupt_after_the_first_epoch(tmp_path / "runs" / "ctrl-c")
     status = json.loads(run.status_path.read_text())
     done = load_checkpoint(run.checkpoint_path("last"))["epoch"]
-    assert code == 130 and status["state"] == "interrupted" and status["error"] == "stopped by Ctrl-C (SIGINT)", err
+    # 130, or killed by the SIGINT itself (-2; seen once on a loaded 2-core CI run after the sentence was
+    # printed and the status written): a shell reports both as 130
+    assert code in (130, -signal.SIGINT), err
+    assert status["state"] == "interrupted" and status["error"] == "stopped by Ctrl-C (SIGINT)", err
     assert run.state == "interrupted" and 1 <= done < 3
     assert err.strip().splitlines()[-1] == (
         f"interrupted: run ctrl-c stopped after {done} of 3 epochs; "
