@@ -10,8 +10,9 @@ waits. The first fit comes after a few timed steps; it is refitted as the run go
 64, ... steps, then once an epoch, each time from the steps since the last fit), so a slow start
 (kernel selection, caches filling, a burst of other work) does not leave half the budget unused, and
 a machine that slows down late in the run does not carry it past its deadline (with doubling alone
-the last fit could come half a run before the end); and a run whose deadline passes before a fit (a
-slow start-up on a busy machine) stops at the step it is on.
+the last fit could come half a run before the end); and a run with less than one validation's time
+left (also before any fit, after a slow start-up on a busy machine) stops at the step it is on, so
+its last validation ends by the deadline.
 """
 
 from __future__ import annotations
